@@ -1,0 +1,114 @@
+/**
+ * One authenticated connection to a party room (a chat room or our directory entry): answers the
+ * server's challenge, validates every inbound frame, sends a heartbeat (keeps an MV3 worker alive),
+ * reconnects after drops and stops for good when the server refuses us.
+ */
+import type { z } from 'zod';
+import { HEARTBEAT_MS } from '@/shared/constants';
+import type { ErrorFrame } from '@/shared/protocol';
+import { parseFrame } from '@/shared/protocol';
+
+/** The part of a (Partykit) reconnecting WebSocket this module uses. */
+export interface SocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  reconnect(): void;
+  addEventListener(type: 'open' | 'close' | 'message' | 'error', listener: (event: { data?: unknown; code?: number }) => void): void;
+  readonly readyState: number;
+}
+
+export interface SocketTarget {
+  host: string;
+  secure: boolean;
+  party: string;
+  room: string;
+}
+
+export type SocketFactory = (target: SocketTarget) => SocketLike;
+
+export type ConnectionStatus = 'connecting' | 'ready' | 'refused' | 'closed';
+
+/** Error codes after which retrying cannot help. */
+const FATAL = new Set(['not-member', 'auth-failed', 'no-room', 'room-exists']);
+
+export interface ConnectionOptions<In extends { type: string }> {
+  target: SocketTarget;
+  openSocket: SocketFactory;
+  schema: z.ZodType<In>;
+  /** Builds the auth frame for a challenge nonce (signs it). */
+  authenticate(nonce: string): Promise<unknown>;
+  onFrame(frame: In): void | Promise<void>;
+  onStatus?(status: ConnectionStatus, error?: ErrorFrame): void;
+  heartbeatMs?: number;
+}
+
+export class PartyConnection<In extends { type: string }> {
+  status: ConnectionStatus = 'connecting';
+  private readonly socket: SocketLike;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** Frames are handled one at a time, in order. */
+  private inbound: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: ConnectionOptions<In>) {
+    this.socket = options.openSocket(options.target);
+    this.socket.addEventListener('message', (event) => {
+      this.inbound = this.inbound.then(() => this.receive(event.data)).catch((error) => console.error('frame handler failed', error));
+    });
+    this.socket.addEventListener('close', () => {
+      if (this.status === 'ready') this.setStatus('connecting');
+    });
+    this.heartbeat = setInterval(() => this.send({ type: 'ping' }), options.heartbeatMs ?? HEARTBEAT_MS);
+  }
+
+  /** Sends a frame if authenticated; false otherwise (the caller keeps it for later). */
+  send(frame: unknown): boolean {
+    if (this.status !== 'ready' || this.socket.readyState !== 1) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Reconnects now, e.g. after a refusal that the caller has since fixed. */
+  retry(): void {
+    if (this.status === 'closed') return;
+    this.setStatus('connecting');
+    this.socket.reconnect();
+  }
+
+  close(): void {
+    this.setStatus('closed');
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    this.socket.close(1000, 'closed by client');
+  }
+
+  private async receive(data: unknown): Promise<void> {
+    if (this.status === 'closed') return;
+    const parsed = parseFrame(this.options.schema, data);
+    if (!parsed.ok) {
+      console.warn('ignoring invalid frame from server:', parsed.message);
+      return;
+    }
+    const frame = parsed.frame;
+    if (frame.type === 'challenge') {
+      const nonce = (frame as unknown as { nonce: string }).nonce;
+      this.socket.send(JSON.stringify(await this.options.authenticate(nonce)));
+      return;
+    }
+    if (frame.type === 'welcome') this.setStatus('ready');
+    if (frame.type === 'error') {
+      const error = frame as unknown as ErrorFrame;
+      if (FATAL.has(error.code) && this.status !== 'ready') {
+        this.setStatus('refused', error);
+        this.socket.close(1000, error.code);
+        return;
+      }
+    }
+    await this.options.onFrame(frame);
+  }
+
+  private setStatus(status: ConnectionStatus, error?: ErrorFrame): void {
+    if (this.status === 'closed' && status !== 'closed') return;
+    this.status = status;
+    this.options.onStatus?.(status, error);
+  }
+}

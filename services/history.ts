@@ -1,0 +1,94 @@
+/** Local message history: per-room pages of messages, each page sealed under the vault key. */
+import type { LocalItems, RoomRecord, StoredMessage } from '@/utils/storage-items';
+import { seal, unseal } from './sealed';
+import type { KeyValueStore } from './store';
+
+/** Messages per stored page: small enough to re-seal on every append, large enough to load history in few reads. */
+export const HISTORY_PAGE_SIZE = 100;
+
+type PageKey = `page:${string}`;
+
+export class History {
+  /** The newest page of each room, decrypted, so appends don't re-read it. */
+  private readonly tail = new Map<string, { index: number; messages: StoredMessage[] }>();
+
+  constructor(
+    private readonly local: KeyValueStore<LocalItems>,
+    private readonly vaultKey: CryptoKey,
+  ) {}
+
+  /** Appends a message; bumps `room.pages` when it starts a page (the caller saves the room). */
+  async append(room: RoomRecord, message: StoredMessage): Promise<void> {
+    let tail = await this.loadTail(room);
+    if (!tail || tail.messages.length >= HISTORY_PAGE_SIZE) {
+      tail = { index: room.pages, messages: [] };
+      room.pages += 1;
+      this.tail.set(room.id, tail);
+    }
+    tail.messages.push(message);
+    await this.writePage(room.id, tail.index, tail.messages);
+  }
+
+  /** Updates a recent message in place (e.g. `sending` → `sent`); returns it, or null if not found in the last pages. */
+  async update(room: RoomRecord, id: string, patch: Partial<StoredMessage>): Promise<StoredMessage | null> {
+    for (let index = room.pages - 1; index >= Math.max(0, room.pages - 3); index--) {
+      const messages = await this.readPage(room.id, index);
+      const found = messages.find((m) => m.id === id);
+      if (found) {
+        Object.assign(found, patch);
+        await this.writePage(room.id, index, messages);
+        return found;
+      }
+    }
+    return null;
+  }
+
+  /** The newest `limit` messages, or those just before `beforeId`, oldest first. */
+  async list(room: RoomRecord, limit: number, beforeId?: string): Promise<StoredMessage[]> {
+    const out: StoredMessage[] = [];
+    let skipping = beforeId !== undefined;
+    for (let index = room.pages - 1; index >= 0 && out.length < limit; index--) {
+      const messages = await this.readPage(room.id, index);
+      for (let i = messages.length - 1; i >= 0 && out.length < limit; i--) {
+        const message = messages[i] as StoredMessage;
+        if (skipping) {
+          if (message.id === beforeId) skipping = false;
+          continue;
+        }
+        out.push(message);
+      }
+    }
+    return out.reverse();
+  }
+
+  async removeRoom(room: RoomRecord): Promise<void> {
+    for (let index = 0; index < room.pages; index++) await this.local.remove(pageKey(room.id, index));
+    this.tail.delete(room.id);
+  }
+
+  private async loadTail(room: RoomRecord) {
+    const cached = this.tail.get(room.id);
+    if (cached && cached.index === room.pages - 1) return cached;
+    if (room.pages === 0) return null;
+    const tail = { index: room.pages - 1, messages: await this.readPage(room.id, room.pages - 1) };
+    this.tail.set(room.id, tail);
+    return tail;
+  }
+
+  private async readPage(roomId: string, index: number): Promise<StoredMessage[]> {
+    const cached = this.tail.get(roomId);
+    if (cached && cached.index === index) return cached.messages;
+    const key = pageKey(roomId, index);
+    const sealed = await this.local.get(key);
+    return sealed ? unseal<StoredMessage[]>(this.vaultKey, sealed, key) : [];
+  }
+
+  private async writePage(roomId: string, index: number, messages: StoredMessage[]): Promise<void> {
+    const key = pageKey(roomId, index);
+    await this.local.set(key, await seal(this.vaultKey, messages, key));
+  }
+}
+
+function pageKey(roomId: string, index: number): PageKey {
+  return `page:${roomId}:${index}`;
+}

@@ -1,0 +1,35 @@
+/** Bytes in a Group Ephemeral Key (AES-256). */
+export const GEK_BYTES = 32;
+/** Bytes in a random room id (128 bits), rendered as 32 hex characters. */
+export const ROOM_ID_BYTES = 16;
+/** Bytes in a random message id, rendered as 32 hex characters. */
+export const MESSAGE_ID_BYTES = 16;
+/** Bytes in an auth challenge nonce. */
+export const NONCE_BYTES = 32;
+/** Largest frame (UTF-16 code units of the JSON text) the server accepts. */
+export const MAX_FRAME_CHARS = 64 * 1024;
+/** Longest message text a client will send, in characters. */
+export const MAX_TEXT_CHARS = 8 * 1024;
+/** Longest display name, in characters. */
+export const MAX_NAME_CHARS = 64;
+/** Longest room name, in characters. */
+export const MAX_ROOM_NAME_CHARS = 80;
+/** Frames a connection may send per second on average (token refill rate). */
+export const RATE_LIMIT_PER_SECOND = 20;
+/** Burst of frames a connection may send at once (token bucket size). */
+export const RATE_LIMIT_BURST = 60;
+/** Interval between client heartbeats; keeps an MV3 service worker alive. */
+export const HEARTBEAT_MS = 20_000;
+/** Undelivered key envelopes the room keeps per member. */
+export const MAX_PENDING_KEYS_PER_MEMBER = 64;
+/** Undelivered invitation notices the directory keeps per identity. */
+export const MAX_PENDING_INVITES = 100;
+/** Members a room may hold. */
+export const MAX_MEMBERS = 1000;
+/** Context string mixed into every auth signature so it can't be reused elsewhere. */
+export const AUTH_CONTEXT = 'partychat/auth/v1';
+/** The default party host when the build sets none. */
+export const DEFAULT_PARTY_HOST = 'localhost:1999';
+/** PartyKit party names. */
+export const PARTY_ROOM = 'main';
+export const PARTY_DIRECTORY = 'directory';

@@ -1,0 +1,175 @@
+/**
+ * OpenPGP helpers shared by the extension and the party server. Binary formats throughout
+ * (base64 on the wire); parsed public keys are cached so repeated verifications do no repeated parsing.
+ */
+import * as openpgp from 'openpgp';
+import { GEK_BYTES } from './constants';
+import { fromBase64, randomBytes, toBase64 } from './encoding';
+
+export type PublicKey = openpgp.PublicKey;
+export type PrivateKey = openpgp.PrivateKey;
+
+export class CryptoError extends Error {
+  constructor(
+    readonly code: 'bad-signature' | 'bad-ciphertext' | 'wrong-passphrase' | 'bad-key',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A fresh identity: armored public key and armored private key encrypted under the passphrase (Argon2 S2K + AEAD). */
+export interface GeneratedIdentity {
+  fingerprint: string;
+  publicKey: string;
+  encryptedPrivateKey: string;
+}
+
+export async function generateIdentity(name: string, passphrase: string): Promise<GeneratedIdentity> {
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: 'curve25519',
+    userIDs: [{ name }],
+    passphrase,
+    format: 'armored',
+    config: { aeadProtect: true, s2kType: openpgp.enums.s2k.argon2 },
+  });
+  const key = await readPublicKey(publicKey);
+  return { fingerprint: key.getFingerprint(), publicKey, encryptedPrivateKey: privateKey };
+}
+
+/** Decrypts the stored private key with the passphrase; throws CryptoError('wrong-passphrase'). */
+export async function unlockPrivateKey(encryptedPrivateKey: string, passphrase: string): Promise<PrivateKey> {
+  const locked = await openpgp.readPrivateKey({ armoredKey: encryptedPrivateKey });
+  try {
+    return await openpgp.decryptKey({ privateKey: locked, passphrase });
+  } catch {
+    throw new CryptoError('wrong-passphrase', 'the passphrase does not unlock this identity');
+  }
+}
+
+/** Reads an already decrypted private key (as kept in session storage). */
+export async function readUnlockedPrivateKey(armored: string): Promise<PrivateKey> {
+  const key = await openpgp.readPrivateKey({ armoredKey: armored });
+  if (!key.isDecrypted()) throw new CryptoError('bad-key', 'private key is still encrypted');
+  return key;
+}
+
+const publicKeyCache = new Map<string, Promise<PublicKey>>();
+const PUBLIC_KEY_CACHE_LIMIT = 4096;
+
+/** Parses an armored public key once; later calls with the same text reuse the parsed key. */
+export function readPublicKey(armored: string): Promise<PublicKey> {
+  let key = publicKeyCache.get(armored);
+  if (!key) {
+    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_LIMIT) publicKeyCache.clear();
+    key = openpgp.readKey({ armoredKey: armored }).then((k) => {
+      if (k.isPrivate()) throw new CryptoError('bad-key', 'expected a public key, got a private key');
+      return k;
+    });
+    key.catch(() => publicKeyCache.delete(armored));
+    publicKeyCache.set(armored, key);
+  }
+  return key;
+}
+
+/** The display name: the first user ID without any `<email>` or `(comment)` part. */
+export function displayNameOf(key: PublicKey | PrivateKey): string {
+  const userID = key.users[0]?.userID?.userID ?? '';
+  return userID.replace(/\s*<[^>]*>\s*$/, '').replace(/\s*\([^)]*\)\s*$/, '').trim();
+}
+
+export async function signDetached(signer: PrivateKey, data: Uint8Array): Promise<string> {
+  const message = await openpgp.createMessage({ binary: data });
+  const signature = await openpgp.sign({ message, signingKeys: signer, detached: true, format: 'binary' });
+  return toBase64(signature);
+}
+
+/** True only if `sig` is a valid signature over `data` by `signer`. Never throws on bad input. */
+export async function verifyDetached(signer: PublicKey, data: Uint8Array, sig: string): Promise<boolean> {
+  try {
+    const message = await openpgp.createMessage({ binary: data });
+    const signature = await openpgp.readSignature({ binarySignature: fromBase64(sig) });
+    const result = await openpgp.verify({ message, signature, verificationKeys: signer, expectSigned: true });
+    await result.signatures[0]?.verified;
+    return result.signatures.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export function generateGek(): Uint8Array {
+  return randomBytes(GEK_BYTES);
+}
+
+function checkGek(gek: Uint8Array): void {
+  if (gek.length !== GEK_BYTES) throw new CryptoError('bad-key', `room key must be ${GEK_BYTES} bytes, got ${gek.length}`);
+}
+
+/** Signs `payload` with the sender's key inside, then encrypts it with the room key (AES-256-GCM, SEIPDv2). */
+export async function sealWithGek(gek: Uint8Array, payload: Uint8Array, signer: PrivateKey): Promise<string> {
+  checkGek(gek);
+  const message = await openpgp.createMessage({ binary: payload });
+  const ct = await openpgp.encrypt({
+    message,
+    sessionKey: { data: gek, algorithm: 'aes256', aeadAlgorithm: 'gcm' },
+    signingKeys: signer,
+    format: 'binary',
+  });
+  return toBase64(ct);
+}
+
+/** Decrypts with the room key and returns the payload only if it carries a valid signature by `sender`. */
+export async function openWithGek(gek: Uint8Array, ct: string, sender: PublicKey): Promise<Uint8Array> {
+  checkGek(gek);
+  let message: openpgp.Message<Uint8Array>;
+  try {
+    message = await openpgp.readMessage({ binaryMessage: fromBase64(ct) });
+  } catch {
+    throw new CryptoError('bad-ciphertext', 'message is not an OpenPGP message');
+  }
+  return decryptVerified(
+    () => openpgp.decrypt({ message, sessionKeys: { data: gek, algorithm: 'aes256' }, verificationKeys: sender, expectSigned: true, format: 'binary' }),
+  );
+}
+
+/** Encrypts `payload` (a room key and its context) to `recipient`, signed by `signer`. */
+export async function sealKeyEnvelope(payload: Uint8Array, recipient: PublicKey, signer: PrivateKey): Promise<string> {
+  const message = await openpgp.createMessage({ binary: payload });
+  const ct = await openpgp.encrypt({ message, encryptionKeys: recipient, signingKeys: signer, format: 'binary' });
+  return toBase64(ct);
+}
+
+/** Opens a key envelope with our private key; returns the payload only if `sender` signed it. */
+export async function openKeyEnvelope(ct: string, me: PrivateKey, sender: PublicKey): Promise<Uint8Array> {
+  let message: openpgp.Message<Uint8Array>;
+  try {
+    message = await openpgp.readMessage({ binaryMessage: fromBase64(ct) });
+  } catch {
+    throw new CryptoError('bad-ciphertext', 'key envelope is not an OpenPGP message');
+  }
+  return decryptVerified(
+    () => openpgp.decrypt({ message, decryptionKeys: me, verificationKeys: sender, expectSigned: true, format: 'binary' }),
+  );
+}
+
+async function decryptVerified(run: () => Promise<{ data: Uint8Array }>): Promise<Uint8Array> {
+  try {
+    const { data } = await run();
+    return data;
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    if (/signature/i.test(text)) throw new CryptoError('bad-signature', 'the sender signature does not verify');
+    throw new CryptoError('bad-ciphertext', 'the ciphertext cannot be decrypted with this key');
+  }
+}
+
+/** A contact code is the identity fingerprint, grouped for reading aloud: `FC05 3EA2 …`. */
+export function formatContactCode(fingerprint: string): string {
+  return fingerprint.toUpperCase().match(/.{1,4}/g)?.join(' ') ?? '';
+}
+
+/** Turns a pasted contact code back into a fingerprint, or null if it is not one. */
+export function parseContactCode(code: string): string | null {
+  const fp = code.replace(/[\s:-]/g, '').toLowerCase();
+  return /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(fp) ? fp : null;
+}

@@ -1,0 +1,152 @@
+/**
+ * The wire protocol between the extension and the party server: one schema per frame,
+ * inbound (client → server) and outbound (server → client) kept apart, validated at both edges.
+ */
+import { z } from 'zod';
+import { MAX_FRAME_CHARS, MAX_MEMBERS } from './constants';
+
+export const fingerprintSchema = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'fingerprint must be 40 or 64 lowercase hex characters');
+export const roomIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'room id must be 32 lowercase hex characters');
+export const messageIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'message id must be 32 lowercase hex characters');
+const base64 = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64');
+export const epochSchema = z.number().int().min(0).max(2 ** 31);
+export const modeSchema = z.enum(['ephemeral', 'backup']);
+export const roleSchema = z.enum(['admin', 'member']);
+
+export type Fingerprint = z.infer<typeof fingerprintSchema>;
+export type RoomMode = z.infer<typeof modeSchema>;
+export type Role = z.infer<typeof roleSchema>;
+
+/** A membership record: `body` is canonical JSON, `sig` a detached OpenPGP signature over it by `body.by`. */
+export const signedRecordSchema = z.object({
+  body: z.string().min(2).max(8 * 1024),
+  sig: base64(2048),
+});
+export type SignedRecord = z.infer<typeof signedRecordSchema>;
+
+/** A room key encrypted to one member and signed by the distributing member. */
+export const keyEnvelopeSchema = z.object({
+  to: fingerprintSchema,
+  epoch: epochSchema,
+  ct: base64(8 * 1024),
+});
+export type KeyEnvelope = z.infer<typeof keyEnvelopeSchema>;
+
+// ── client → room ───────────────────────────────────────────────────────────
+export const roomClientFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('auth'), fp: fingerprintSchema, sig: base64(2048), genesis: signedRecordSchema.optional() }),
+  z.object({ type: z.literal('msg'), id: messageIdSchema, epoch: epochSchema, ct: base64(MAX_FRAME_CHARS - 200) }),
+  z.object({ type: z.literal('member-add'), record: signedRecordSchema, keys: z.array(keyEnvelopeSchema).min(1).max(8) }),
+  z.object({ type: z.literal('keys-ack'), kids: z.array(z.string().regex(/^[0-9a-f]{16}$/)).min(1).max(64) }),
+  z.object({ type: z.literal('ping') }),
+]);
+export type RoomClientFrame = z.infer<typeof roomClientFrameSchema>;
+
+// ── room → client ───────────────────────────────────────────────────────────
+export const deliveredKeySchema = keyEnvelopeSchema.extend({ kid: z.string(), from: fingerprintSchema });
+export type DeliveredKey = z.infer<typeof deliveredKeySchema>;
+
+export const relayedMessageSchema = z.object({
+  type: z.literal('msg'),
+  seq: z.number().int().min(1),
+  id: messageIdSchema,
+  epoch: epochSchema,
+  from: fingerprintSchema,
+  ts: z.number(),
+  ct: z.string(),
+});
+export type RelayedMessage = z.infer<typeof relayedMessageSchema>;
+
+export const errorCodeSchema = z.enum([
+  'bad-frame',
+  'too-large',
+  'rate-limited',
+  'not-authenticated',
+  'auth-failed',
+  'not-member',
+  'forbidden',
+  'bad-record',
+  'room-exists',
+  'no-room',
+  'bad-epoch',
+  'room-full',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof errorCodeSchema>;
+
+export const errorFrameSchema = z.object({ type: z.literal('error'), code: errorCodeSchema, message: z.string(), ref: z.string().optional() });
+export type ErrorFrame = z.infer<typeof errorFrameSchema>;
+
+export const roomServerFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('challenge'), nonce: z.string(), room: z.string() }),
+  z.object({
+    type: z.literal('welcome'),
+    room: roomIdSchema,
+    mode: modeSchema,
+    epoch: epochSchema,
+    seq: z.number().int().min(0),
+    you: fingerprintSchema,
+    chain: z.array(signedRecordSchema).max(MAX_MEMBERS + 1),
+    online: z.array(fingerprintSchema),
+  }),
+  relayedMessageSchema,
+  z.object({ type: z.literal('ack'), id: messageIdSchema, seq: z.number().int().min(1), ts: z.number() }),
+  z.object({ type: z.literal('chain'), records: z.array(signedRecordSchema) }),
+  z.object({ type: z.literal('keys'), envelopes: z.array(deliveredKeySchema) }),
+  z.object({ type: z.literal('presence'), online: z.array(fingerprintSchema) }),
+  errorFrameSchema,
+  z.object({ type: z.literal('pong') }),
+]);
+export type RoomServerFrame = z.infer<typeof roomServerFrameSchema>;
+
+// ── client → directory ──────────────────────────────────────────────────────
+export const directoryClientFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('auth'), fp: fingerprintSchema, sig: base64(2048), publicKey: z.string().max(16 * 1024).optional() }),
+  z.object({ type: z.literal('invite-ack'), room: roomIdSchema }),
+  z.object({ type: z.literal('ping') }),
+]);
+export type DirectoryClientFrame = z.infer<typeof directoryClientFrameSchema>;
+
+export const inviteNoticeSchema = z.object({ room: roomIdSchema, by: fingerprintSchema, ts: z.number() });
+export type InviteNotice = z.infer<typeof inviteNoticeSchema>;
+
+// ── directory → client ──────────────────────────────────────────────────────
+export const directoryServerFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('challenge'), nonce: z.string(), room: z.string() }),
+  z.object({ type: z.literal('welcome'), you: fingerprintSchema, invites: z.array(inviteNoticeSchema) }),
+  z.object({ type: z.literal('invite'), invite: inviteNoticeSchema }),
+  errorFrameSchema,
+  z.object({ type: z.literal('pong') }),
+]);
+export type DirectoryServerFrame = z.infer<typeof directoryServerFrameSchema>;
+
+/** Body of `POST /parties/directory/<fp>`: a room tells an identity it was added. */
+export const inviteRequestSchema = z.object({ type: z.literal('invite'), room: roomIdSchema, by: fingerprintSchema });
+
+export type ParseResult<T> = { ok: true; frame: T } | { ok: false; code: ErrorCode; message: string };
+
+/** Parses and validates one text frame; never throws. */
+export function parseFrame<T>(schema: z.ZodType<T>, raw: unknown): ParseResult<T> {
+  if (typeof raw !== 'string') return { ok: false, code: 'bad-frame', message: 'frames must be JSON text' };
+  if (raw.length > MAX_FRAME_CHARS) {
+    return { ok: false, code: 'too-large', message: `frame of ${raw.length} characters exceeds the ${MAX_FRAME_CHARS} limit` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: 'bad-frame', message: 'frame is not valid JSON' };
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') + ': ' : '';
+    return { ok: false, code: 'bad-frame', message: `invalid frame: ${where}${issue?.message ?? 'unknown problem'}` };
+  }
+  return { ok: true, frame: result.data };
+}
+
+/** The text every auth signature covers: binds the party, the room and the server's fresh nonce. */
+export function authChallengeText(context: string, party: string, room: string, nonce: string): string {
+  return `${context}\n${party}\n${room}\n${nonce}`;
+}

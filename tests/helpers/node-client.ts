@@ -1,0 +1,71 @@
+/** A real ChatService running in Node: memory storage, `ws` sockets through PartySocket, real fetch. */
+import PartySocket from 'partysocket';
+import WebSocket from 'ws';
+import { ChatService } from '@/services/chat';
+import type { SocketFactory, SocketLike } from '@/services/connection';
+import { memoryStore } from '@/services/store';
+import type { PushEvent } from '@/utils/protocol-map';
+import type { LocalItems, SessionItems } from '@/utils/storage-items';
+
+export const nodeSocketFactory: SocketFactory = (target) =>
+  new PartySocket({
+    host: target.host,
+    party: target.party,
+    room: target.room,
+    protocol: target.secure ? 'wss' : 'ws',
+    WebSocket,
+    minReconnectionDelay: 50,
+    maxReconnectionDelay: 500,
+  }) as unknown as SocketLike;
+
+/** Wraps a socket factory so every frame a client sends (everything the server receives) is recorded. */
+export function recordingFactory(inner: SocketFactory, frames: string[]): SocketFactory {
+  return (target) => {
+    const socket = inner(target);
+    const send = socket.send.bind(socket);
+    socket.send = (data: string) => {
+      frames.push(data);
+      send(data);
+    };
+    return socket;
+  };
+}
+
+export interface TestClient {
+  chat: ChatService;
+  local: ReturnType<typeof memoryStore<LocalItems>>;
+  session: ReturnType<typeof memoryStore<SessionItems>>;
+  events: PushEvent[];
+  rejected: string[];
+  frames: string[];
+}
+
+export function createClient(host: string, options: { local?: TestClient['local']; session?: TestClient['session'] } = {}): TestClient {
+  const local = options.local ?? memoryStore<LocalItems>();
+  const session = options.session ?? memoryStore<SessionItems>();
+  const events: PushEvent[] = [];
+  const rejected: string[] = [];
+  const frames: string[] = [];
+  const chat = new ChatService({
+    local,
+    session,
+    openSocket: recordingFactory(nodeSocketFactory, frames),
+    fetch: (input, init) => fetch(input, init),
+    defaultHost: host,
+    emit: (e) => events.push(e),
+    onRejected: (_room, reason) => rejected.push(reason),
+    confirmTimeoutMs: 15_000,
+  });
+  return { chat, local, session, events, rejected, frames };
+}
+
+/** Polls `check` until it returns a truthy value or the time runs out. */
+export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

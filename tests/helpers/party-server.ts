@@ -1,0 +1,75 @@
+/** Starts a real `partykit dev` on a free loopback port and stops it again. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+
+export interface RunningParty {
+  host: string;
+  port: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export async function startParty(options: { port?: number; persistDir?: string; cwd?: string } = {}): Promise<RunningParty> {
+  const cwd = options.cwd ?? resolve(import.meta.dirname, '../..');
+  const port = options.port ?? (await freePort());
+  const args = ['dev', '--port', String(port), '--disable-request-cf-fetch'];
+  if (options.persistDir) args.push('--persist', options.persistDir);
+  const child: ChildProcess = spawn(resolve(cwd, 'node_modules/.bin/partykit'), args, {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  let log = '';
+  child.stdout?.on('data', (d) => (log += d));
+  child.stderr?.on('data', (d) => (log += d));
+  const host = `127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`partykit dev exited with ${child.exitCode}:\n${log}`);
+    try {
+      const res = await fetch(`http://${host}/parties/directory/00`);
+      if (res.status === 404 || res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      kill(child);
+      throw new Error(`partykit dev did not answer on ${host} within 90 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    host,
+    port,
+    output: () => log,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      kill(child);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    },
+  };
+}
+
+function kill(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    child.kill('SIGTERM');
+  }
+}

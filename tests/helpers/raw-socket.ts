@@ -1,0 +1,51 @@
+/** A bare WebSocket to a party room, for tests that speak the wire protocol by hand (attackers, bad input). */
+import WebSocket from 'ws';
+
+export interface RawSocket {
+  frames: Array<Record<string, unknown>>;
+  closed: Promise<number>;
+  send(frame: unknown): void;
+  sendText(text: string): void;
+  next(type: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  close(): void;
+}
+
+export async function rawSocket(host: string, party: string, room: string): Promise<RawSocket> {
+  const ws = new WebSocket(`ws://${host}/parties/${party}/${room}`);
+  const frames: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(String(data)));
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const closed = new Promise<number>((done) => ws.on('close', (code) => done(code)));
+  await new Promise<void>((done, fail) => {
+    ws.once('open', () => done());
+    ws.once('error', fail);
+  });
+  let cursor = 0;
+  return {
+    frames,
+    closed,
+    send: (frame) => ws.send(JSON.stringify(frame)),
+    sendText: (text) => ws.send(text),
+    async next(type, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (; cursor < frames.length; cursor++) {
+          const frame = frames[cursor];
+          if (frame?.type === type) {
+            cursor++;
+            return frame;
+          }
+        }
+        if (Date.now() > deadline) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`);
+        await new Promise<void>((done) => {
+          waiters.push(done);
+          setTimeout(done, 100);
+        });
+      }
+    },
+    close: () => ws.close(),
+  };
+}

@@ -1,0 +1,124 @@
+import { inject } from 'vitest';
+import { importVaultKey, unseal } from '@/services/sealed';
+import { fromBase64, toHex } from '@/shared/encoding';
+import type { RoomRecord } from '@/utils/storage-items';
+import { createClient, until, type TestClient } from '../helpers/node-client';
+
+const host = inject('partyHost');
+
+async function roomKeyOf(client: TestClient, roomId: string): Promise<Uint8Array> {
+  const session = await client.session.get('unlocked');
+  if (!session) throw new Error('client is locked');
+  const vaultKey = await importVaultKey(fromBase64(session.vaultKey));
+  const key = `room:${roomId}` as const;
+  const sealed = await client.local.get(key);
+  if (!sealed) throw new Error('room not stored');
+  const record = await unseal<RoomRecord>(vaultKey, sealed, key);
+  return fromBase64(record.keys['0'] ?? '');
+}
+
+/** Every base64 run in a frame, decoded: so a GEK hidden in any binary field would still be found. */
+function decodedRuns(frame: string): Uint8Array[] {
+  return (frame.match(/[A-Za-z0-9+/]{40,}={0,2}/g) ?? []).flatMap((run) => {
+    try {
+      return [fromBase64(run.length % 4 ? run.slice(0, run.length - (run.length % 4)) : run)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+describe('two clients chat through a real party server', () => {
+  let alice: TestClient;
+  let bob: TestClient;
+  let roomId: string;
+
+  beforeAll(async () => {
+    alice = createClient(host);
+    bob = createClient(host);
+    await Promise.all([alice.chat.onboard('Alice', 'correct horse battery'), bob.chat.onboard('Bob', 'tr0ub4dor&3 staple')]);
+    roomId = (await alice.chat.createRoom('Weekend plans', 'ephemeral')).id;
+    await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
+  });
+
+  afterAll(() => {
+    alice.chat.closeAll();
+    bob.chat.closeAll();
+  });
+
+  it('invites by contact code and delivers the room key to the invitee', async () => {
+    const bobCode = (await bob.chat.getState()).me?.contactCode ?? '';
+    const member = await alice.chat.inviteContact(roomId, bobCode);
+    expect(member).toMatchObject({ name: 'Bob', role: 'member' });
+
+    const room = await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey), 'bob holds the key');
+    expect(room.name).toBe('Weekend plans');
+    const detail = await bob.chat.getRoom(roomId);
+    expect(detail.members.map((m) => m.name).sort()).toEqual(['Alice', 'Bob']);
+    expect(detail.myRole).toBe('member');
+    expect(toHex(await roomKeyOf(bob, roomId))).toBe(toHex(await roomKeyOf(alice, roomId)));
+  });
+
+  it('relays messages both ways with sender name and time', async () => {
+    await until(async () => (await bob.chat.getRoom(roomId)).connected, 'bob connected');
+    const sent = await alice.chat.sendMessage(roomId, 'Hello Bob, pizza on Saturday?');
+    expect(sent.status).toBe('sending');
+    const got = await until(async () => (await bob.chat.listMessages(roomId)).find((m) => m.id === sent.id), 'bob receives');
+    expect(got).toMatchObject({ text: 'Hello Bob, pizza on Saturday?', fromName: 'Alice', mine: false, status: 'received' });
+    expect(Math.abs(got.ts - Date.now())).toBeLessThan(60_000);
+
+    const reply = await bob.chat.sendMessage(roomId, 'Yes! 🍕');
+    const back = await until(async () => (await alice.chat.listMessages(roomId)).find((m) => m.id === reply.id), 'alice receives');
+    expect(back).toMatchObject({ text: 'Yes! 🍕', fromName: 'Bob' });
+    await until(async () => (await alice.chat.listMessages(roomId)).find((m) => m.id === sent.id && m.status === 'sent'), 'alice sees sent');
+    expect((await bob.chat.getState()).rooms.find((r) => r.id === roomId)?.unread).toBe(1);
+    await bob.chat.markRead(roomId);
+    expect((await bob.chat.getState()).rooms.find((r) => r.id === roomId)?.unread).toBe(0);
+    expect(alice.rejected).toEqual([]);
+    expect(bob.rejected).toEqual([]);
+  });
+
+  it('never lets the server see plaintext or the room key (frame recorder)', async () => {
+    const gek = await roomKeyOf(alice, roomId);
+    const secrets = ['Hello Bob, pizza on Saturday?', 'Yes! 🍕', 'Weekend plans', toHex(gek), btoaBytes(gek)];
+    const frames = [...alice.frames, ...bob.frames];
+    expect(frames.length).toBeGreaterThan(8);
+    expect(frames.some((f) => f.includes('"type":"msg"'))).toBe(true);
+    expect(frames.some((f) => f.includes('"type":"member-add"'))).toBe(true);
+    for (const frame of frames) {
+      for (const secret of secrets) expect(frame.includes(secret), `frame leaks ${secret}: ${frame.slice(0, 80)}`).toBe(false);
+      for (const bytes of decodedRuns(frame)) expect(contains(bytes, gek)).toBe(false);
+    }
+  });
+
+  it('keeps history encrypted at rest and readable after a restart and unlock', async () => {
+    const dump = JSON.stringify(alice.local.dump());
+    expect(dump).not.toContain('pizza on Saturday');
+    expect(dump).not.toContain('Weekend plans');
+
+    alice.chat.closeAll();
+    const restarted = createClient(host, { local: alice.local });
+    expect((await restarted.chat.getState()).phase).toBe('locked');
+    await expect(restarted.chat.unlock('wrong passphrase')).rejects.toMatchObject({ code: 'wrong-passphrase' });
+    const state = await restarted.chat.unlock('correct horse battery');
+    expect(state.phase).toBe('ready');
+    const history = await restarted.chat.listMessages(roomId);
+    expect(history.map((m) => m.text)).toEqual(['Hello Bob, pizza on Saturday?', 'Yes! 🍕']);
+    await until(async () => (await restarted.chat.getRoom(roomId)).connected, 'restarted alice reconnects');
+    const again = await bob.chat.sendMessage(roomId, 'still there?');
+    await until(async () => (await restarted.chat.listMessages(roomId)).some((m) => m.id === again.id), 'restarted alice receives');
+    restarted.chat.closeAll();
+  });
+});
+
+function btoaBytes(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}

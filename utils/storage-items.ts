@@ -1,0 +1,125 @@
+/**
+ * Every item the extension stores, in one place. Secret-bearing values are sealed (AES-GCM under the
+ * vault key, see services/sealed.ts) before they are written; nothing here holds a raw Uint8Array.
+ */
+import { storage, type StorageItemKey } from 'wxt/utils/storage';
+import type { Sealed } from '@/services/sealed';
+import type { KeyValueStore } from '@/services/store';
+import type { Role, RoomMode, SignedRecord } from '@/shared/protocol';
+import type { MessageStatus } from './protocol-map';
+
+/** The identity created at onboarding. */
+export interface StoredIdentity {
+  /** Display name, also the OpenPGP user ID. */
+  name: string;
+  /** OpenPGP fingerprint, lowercase hex: the user's id everywhere. */
+  fingerprint: string;
+  /** Armored public key. */
+  publicKey: string;
+  /** Armored private key, encrypted under the passphrase (Argon2 S2K, AEAD). */
+  encryptedPrivateKey: string;
+  /** The vault key (seals rooms and history), encrypted to our own public key, base64. */
+  vaultKey: string;
+  createdAt: number;
+}
+
+export interface Settings {
+  /** Party server address as typed, e.g. `localhost:1999` or `https://chat.example.org`. */
+  host: string;
+}
+
+/** A message we sent that the server has not acknowledged yet; resent as-is (same id) after reconnecting. */
+export interface OutboxItem {
+  id: string;
+  epoch: number;
+  ct: string;
+}
+
+/** Everything we know about one room; stored sealed under `room:<id>`. */
+export interface RoomRecord {
+  id: string;
+  /** Room name: from our own creation, or from the key envelope that admitted us. Empty until known. */
+  name: string;
+  mode: RoomMode;
+  createdAt: number;
+  /** Room keys by epoch, base64. */
+  keys: Record<string, string>;
+  /** The signed membership chain as last verified. */
+  chain: SignedRecord[];
+  /** Our genesis record until the server confirms the room exists. */
+  pendingGenesis: SignedRecord | null;
+  /** Our per-sender counter: the last `ctr` we signed. */
+  myCtr: number;
+  /** Highest counter seen per sender, to drop replays and notice gaps. */
+  peerCtr: Record<string, number>;
+  /** Messages detected missing per sender (counter gaps). */
+  gaps: Record<string, number>;
+  /** Highest server sequence number seen. */
+  lastSeq: number;
+  unread: number;
+  lastText: string | null;
+  lastTs: number | null;
+  /** Number of history pages (`page:<id>:<n>`, n from 0). */
+  pages: number;
+  outbox: OutboxItem[];
+}
+
+/** One message as kept in local history. */
+export interface StoredMessage {
+  id: string;
+  from: string;
+  fromName: string;
+  text: string;
+  ts: number;
+  seq: number | null;
+  mine: boolean;
+  status: MessageStatus;
+}
+
+/** Items in `storage.local` (persist across restarts). */
+export interface LocalItems {
+  identity: StoredIdentity;
+  settings: Settings;
+  /** Ids of the rooms we belong to, newest last. */
+  roomIndex: string[];
+  [room: `room:${string}`]: Sealed;
+  /** A page of up to HISTORY_PAGE_SIZE StoredMessage, sealed: `page:<roomId>:<n>`. */
+  [page: `page:${string}`]: Sealed;
+}
+
+/** The unlocked identity, only in `storage.session` (memory, gone when the browser closes). */
+export interface UnlockedSession {
+  /** Armored, decrypted private key. */
+  privateKey: string;
+  /** Vault key, base64. */
+  vaultKey: string;
+}
+
+export interface SessionItems {
+  unlocked: UnlockedSession;
+}
+
+/** A room the popup asked the side panel to open (room id), cleared by the side panel once shown. */
+export const openRoomRequest = storage.defineItem<string | null>('session:openRoomRequest', {
+  fallback: null,
+  version: 1,
+});
+
+/** The background's stores, over `storage.local` and `storage.session`. */
+export function extensionStore<M>(area: 'local' | 'session'): KeyValueStore<M> {
+  const key = (k: string) => `${area}:${k}` as StorageItemKey;
+  return {
+    async get(k) {
+      return (await storage.getItem(key(k))) ?? undefined;
+    },
+    async set(k, value) {
+      await storage.setItem(key(k), value);
+    },
+    async remove(k) {
+      await storage.removeItem(key(k));
+    },
+    async clear() {
+      await storage.clear(area);
+    },
+  };
+}
