@@ -86,6 +86,9 @@ interface RoomRuntime {
 
 type RoomKey = `room:${string}`;
 
+/** How long onboarding waits for the server to accept our published key before returning anyway. */
+const PUBLISH_WAIT_MS = 5_000;
+
 export class ChatService {
   private readonly vault: Vault;
   private readonly now: () => number;
@@ -145,6 +148,8 @@ export class ChatService {
     if (passphrase.length < 8) throw new UserFacingError('invalid-input', 'passphrase must be at least 8 characters');
     if (host !== undefined) await this.saveHost(host);
     await this.open(await this.vault.create(cleanName, passphrase, this.now()));
+    // Publishing our key lets others invite us right away; offline, it happens on the next connection.
+    await this.directory?.whenReady(PUBLISH_WAIT_MS);
     return this.getState();
   }
 

@@ -48,6 +48,7 @@ export class PartyConnection<In extends { type: string }> {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   /** Frames are handled one at a time, in order. */
   private inbound: Promise<void> = Promise.resolve();
+  private readonly waiters = new Set<(ok: boolean) => void>();
 
   constructor(private readonly options: ConnectionOptions<In>) {
     this.socket = options.openSocket(options.target);
@@ -58,6 +59,20 @@ export class PartyConnection<In extends { type: string }> {
       if (this.status === 'ready') this.setStatus('connecting');
     });
     this.heartbeat = setInterval(() => this.send({ type: 'ping' }), options.heartbeatMs ?? HEARTBEAT_MS);
+  }
+
+  /** Resolves once authenticated, or with false after `timeoutMs` or a refusal. */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(finish);
+        resolve(ok);
+      };
+      this.waiters.add(finish);
+    });
   }
 
   /** Sends a frame if authenticated; false otherwise (the caller keeps it for later). */
@@ -109,6 +124,7 @@ export class PartyConnection<In extends { type: string }> {
   private setStatus(status: ConnectionStatus, error?: ErrorFrame): void {
     if (this.status === 'closed' && status !== 'closed') return;
     this.status = status;
+    if (status !== 'connecting') for (const finish of [...this.waiters]) finish(status === 'ready');
     this.options.onStatus?.(status, error);
   }
 }

@@ -158,7 +158,7 @@ async function decryptVerified(run: () => Promise<{ data: Uint8Array }>): Promis
     return data;
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
-    if (/signature/i.test(text)) throw new CryptoError('bad-signature', 'the sender signature does not verify');
+    if (/sign/i.test(text)) throw new CryptoError('bad-signature', 'the sender signature does not verify');
     throw new CryptoError('bad-ciphertext', 'the ciphertext cannot be decrypted with this key');
   }
 }

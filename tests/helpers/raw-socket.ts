@@ -23,7 +23,7 @@ export async function rawSocket(host: string, party: string, room: string): Prom
     ws.once('open', () => done());
     ws.once('error', fail);
   });
-  let cursor = 0;
+  const consumed = new Set<number>();
   return {
     frames,
     closed,
@@ -32,12 +32,10 @@ export async function rawSocket(host: string, party: string, room: string): Prom
     async next(type, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        for (; cursor < frames.length; cursor++) {
-          const frame = frames[cursor];
-          if (frame?.type === type) {
-            cursor++;
-            return frame;
-          }
+        const index = frames.findIndex((frame, i) => !consumed.has(i) && frame.type === type);
+        if (index >= 0) {
+          consumed.add(index);
+          return frames[index] as Record<string, unknown>;
         }
         if (Date.now() > deadline) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`);
         await new Promise<void>((done) => {

@@ -1,0 +1,35 @@
+/** Routes typed UI requests to the ChatService and wraps every answer in a Result. */
+import type { ProtocolMap, RequestEnvelope, RequestType, Result } from '@/utils/protocol-map';
+import type { ChatService } from './chat';
+import { toUserError } from './errors';
+
+type Handlers = { [K in RequestType]: (data: ProtocolMap[K]['req']) => Promise<ProtocolMap[K]['res']> };
+
+export function createRequestHandler(chat: ChatService): (request: RequestEnvelope) => Promise<Result<unknown>> {
+  const handlers: Handlers = {
+    getState: () => chat.getState(),
+    onboard: (d) => chat.onboard(d.name, d.passphrase, d.host),
+    unlock: (d) => chat.unlock(d.passphrase),
+    lock: () => chat.lock(),
+    setHost: (d) => chat.setHost(d.host),
+    createRoom: (d) => chat.createRoom(d.name, d.mode),
+    getRoom: (d) => chat.getRoom(d.roomId),
+    listMessages: (d) => chat.listMessages(d.roomId, d.limit, d.beforeId),
+    sendMessage: (d) => chat.sendMessage(d.roomId, d.text),
+    inviteContact: (d) => chat.inviteContact(d.roomId, d.code),
+    markRead: (d) => chat.markRead(d.roomId),
+  };
+  return async (request) => {
+    const handler = handlers[request.type] as ((data: unknown) => Promise<unknown>) | undefined;
+    if (!handler) return { ok: false, error: { code: 'invalid-input', message: `unknown request ${String(request.type)}` } };
+    try {
+      return { ok: true, value: await handler(request.data) };
+    } catch (error) {
+      return { ok: false, error: toUserError(error) };
+    }
+  };
+}
+
+export function isRequestEnvelope(message: unknown): message is RequestEnvelope {
+  return typeof message === 'object' && message !== null && (message as { kind?: unknown }).kind === 'partychat-request';
+}

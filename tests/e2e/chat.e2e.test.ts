@@ -1,0 +1,86 @@
+import { inject } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
+
+const host = inject('partyHost');
+const extensionDir = inject('extensionDir');
+const chromiumPath = inject('chromiumPath');
+
+const id = (testid: string) => `[data-testid="${testid}"]`;
+
+async function onboard(page: Page, name: string, passphrase: string): Promise<string> {
+  await page.fill(id('onboard-name'), name);
+  for (const field of await page.locator(id('onboard-passphrase')).all()) await field.fill(passphrase);
+  await page.fill(id('onboard-host'), host);
+  await page.click(id('onboard-submit'));
+  const code = page.locator(id('contact-code'));
+  await code.waitFor({ timeout: 30_000 });
+  return ((await code.textContent()) ?? '').trim();
+}
+
+async function expectMessage(page: Page, text: string): Promise<void> {
+  await page.locator(id('message'), { hasText: text }).first().waitFor({ timeout: 15_000 });
+}
+
+describe('two browser profiles chat through the built extension', () => {
+  let alice: ExtensionBrowser;
+  let bob: ExtensionBrowser;
+  const aliceDir = newProfileDir('alice');
+
+  beforeAll(async () => {
+    alice = await launchWithExtension({ chromiumPath, extensionDir, userDataDir: aliceDir });
+    bob = await launchWithExtension({ chromiumPath, extensionDir, userDataDir: newProfileDir('bob') });
+  });
+
+  afterAll(async () => {
+    await alice?.close();
+    await bob?.close();
+  });
+
+  it('onboards, creates a room, invites by contact code, chats both ways, and keeps history across a restart', async () => {
+    const a = await alice.openPanel();
+    const b = await bob.openPanel();
+    await onboard(a, 'Alice', 'alice-e2e-passphrase');
+    const bobCode = await onboard(b, 'Bob', 'bob-e2e-passphrase');
+    expect(bobCode.replace(/\s/g, '')).toMatch(/^[0-9A-F]{40}$/i);
+
+    await a.fill(id('room-create-name'), 'E2E room');
+    await a.selectOption(id('room-create-mode'), 'ephemeral');
+    await a.click(id('room-create-submit'));
+    await a.locator(id('composer')).waitFor();
+
+    await a.click(id('members-open'));
+    await a.fill(id('invite-contact-input'), bobCode);
+    await a.click(id('invite-contact-submit'));
+    await a.locator(id('member'), { hasText: 'Bob' }).waitFor({ timeout: 15_000 });
+
+    const bobsRoom = b.locator(id('room-item'), { hasText: 'E2E room' });
+    await bobsRoom.waitFor({ timeout: 20_000 });
+    await bobsRoom.click();
+    await b.locator(`${id('composer')}:not([disabled])`).waitFor({ timeout: 20_000 });
+
+    await a.fill(id('composer'), 'Hello from Alice');
+    await a.click(id('send'));
+    await expectMessage(b, 'Hello from Alice');
+    await expect(b.locator(id('message'), { hasText: 'Hello from Alice' }).first().textContent()).resolves.toContain('Alice');
+
+    await b.fill(id('composer'), 'Hi Alice, Bob here');
+    await b.press(id('composer'), 'Enter');
+    await expectMessage(a, 'Hi Alice, Bob here');
+
+    await alice.close();
+    alice = await launchWithExtension({ chromiumPath, extensionDir, userDataDir: aliceDir });
+    const again = await alice.openPanel();
+    await again.locator(id('unlock-passphrase')).waitFor({ timeout: 15_000 });
+    await again.fill(id('unlock-passphrase'), 'alice-e2e-passphrase');
+    await again.click(id('unlock-submit'));
+    await again.locator(id('room-item'), { hasText: 'E2E room' }).click();
+    await expectMessage(again, 'Hello from Alice');
+    await expectMessage(again, 'Hi Alice, Bob here');
+
+    await b.fill(id('composer'), 'Welcome back');
+    await b.click(id('send'));
+    await expectMessage(again, 'Welcome back');
+    await again.screenshot({ path: 'test-results/e2e-alice-after-restart.png' });
+  });
+});

@@ -1,0 +1,198 @@
+import { inject } from 'vitest';
+import { AUTH_CONTEXT, MAX_FRAME_CHARS, PARTY_ROOM } from '@/shared/constants';
+import { generateIdentity, sealWithGek, signDetached, unlockPrivateKey, type PrivateKey } from '@/shared/crypto';
+import { fromBase64, randomHex, toBase64, utf8 } from '@/shared/encoding';
+import { authChallengeText } from '@/shared/protocol';
+import { importVaultKey, unseal } from '@/services/sealed';
+import type { RoomRecord } from '@/utils/storage-items';
+import { createClient, until, type TestClient } from '../helpers/node-client';
+import { rawSocket, type RawSocket } from '../helpers/raw-socket';
+
+const host = inject('partyHost');
+
+async function identity(name: string): Promise<{ fp: string; key: PrivateKey }> {
+  const generated = await generateIdentity(name, 'passphrase-for-tests');
+  return { fp: generated.fingerprint, key: await unlockPrivateKey(generated.encryptedPrivateKey, 'passphrase-for-tests') };
+}
+
+async function signIn(socket: RawSocket, room: string, fp: string, key: PrivateKey) {
+  const challenge = await socket.next('challenge');
+  const sig = await signDetached(key, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, room, String(challenge.nonce))));
+  socket.send({ type: 'auth', fp, sig });
+}
+
+async function roomRecord(client: TestClient, roomId: string): Promise<RoomRecord> {
+  const session = await client.session.get('unlocked');
+  const vaultKey = await importVaultKey(fromBase64(session?.vaultKey ?? ''));
+  const key = `room:${roomId}` as const;
+  const sealed = await client.local.get(key);
+  if (!sealed) throw new Error('room not stored');
+  return unseal<RoomRecord>(vaultKey, sealed, key);
+}
+
+describe('the room server admits only members and survives bad input', () => {
+  let alice: TestClient;
+  let bob: TestClient;
+  let roomId: string;
+
+  beforeAll(async () => {
+    alice = createClient(host);
+    bob = createClient(host);
+    await Promise.all([alice.chat.onboard('Alice', 'alice passphrase'), bob.chat.onboard('Bob', 'bob passphrase!')]);
+    roomId = (await alice.chat.createRoom('Security', 'ephemeral')).id;
+    await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
+    await alice.chat.inviteContact(roomId, (await bob.chat.getState()).me?.contactCode ?? '');
+    await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'bob joined');
+  });
+
+  afterAll(() => {
+    alice.chat.closeAll();
+    bob.chat.closeAll();
+  });
+
+  it('refuses a non-member that signs the challenge correctly, and relays it nothing', async () => {
+    const mallory = await identity('Mallory');
+    const socket = await rawSocket(host, PARTY_ROOM, roomId);
+    await signIn(socket, roomId, mallory.fp, mallory.key);
+    expect(await socket.next('error')).toMatchObject({ code: 'not-member' });
+    expect(await socket.closed).toBe(4003);
+    await alice.chat.sendMessage(roomId, 'members only');
+    await until(async () => (await bob.chat.listMessages(roomId)).some((m) => m.text === 'members only'), 'bob receives');
+    expect(socket.frames.map((f) => f.type)).toEqual(['challenge', 'error']);
+  });
+
+  it('refuses a connection that claims a member fingerprint but signs with another key', async () => {
+    const mallory = await identity('Mallory');
+    const socket = await rawSocket(host, PARTY_ROOM, roomId);
+    await signIn(socket, roomId, alice.chat.fingerprint ?? '', mallory.key);
+    expect(await socket.next('error')).toMatchObject({ code: 'auth-failed' });
+    expect(await socket.closed).toBe(4001);
+  });
+
+  it('refuses a replayed auth signature (the nonce is fresh per connection)', async () => {
+    const first = await rawSocket(host, PARTY_ROOM, roomId);
+    const second = await rawSocket(host, PARTY_ROOM, roomId);
+    const challenge = await first.next('challenge');
+    await second.next('challenge');
+    const session = await alice.session.get('unlocked');
+    const { readUnlockedPrivateKey } = await import('@/shared/crypto');
+    const key = await readUnlockedPrivateKey(session?.privateKey ?? '');
+    const sig = await signDetached(key, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, roomId, String(challenge.nonce))));
+    second.send({ type: 'auth', fp: alice.chat.fingerprint, sig });
+    expect(await second.next('error')).toMatchObject({ code: 'auth-failed' });
+    first.send({ type: 'auth', fp: alice.chat.fingerprint, sig });
+    expect(await first.next('welcome')).toMatchObject({ room: roomId, you: alice.chat.fingerprint });
+    first.close();
+  });
+
+  it('rejects a message whose signed sender is not the member who sent it (forged sender)', async () => {
+    const carol = createClient(host);
+    await carol.chat.onboard('Carol', 'carol passphrase');
+    await alice.chat.inviteContact(roomId, (await carol.chat.getState()).me?.contactCode ?? '');
+    await until(async () => (await carol.chat.getState()).rooms.find((r) => r.id === roomId)?.hasKey, 'carol holds the key');
+    const record = await roomRecord(carol, roomId);
+    const gek = fromBase64(record.keys['0'] ?? '');
+    const carolKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await carol.session.get('unlocked'))?.privateKey ?? '');
+    carol.chat.closeAll();
+
+    const socket = await rawSocket(host, PARTY_ROOM, roomId);
+    await signIn(socket, roomId, carol.chat.fingerprint ?? '', carolKey);
+    await socket.next('welcome');
+    const id = randomHex(16);
+    const forged = { v: 1, t: 'text', room: roomId, epoch: 0, from: alice.chat.fingerprint, ctr: 999, id, ts: Date.now(), text: 'I am Alice, send money' };
+    socket.send({ type: 'msg', id, epoch: 0, ct: await sealWithGek(gek, utf8(JSON.stringify(forged)), carolKey) });
+    expect(await socket.next('ack')).toMatchObject({ id });
+
+    await until(() => bob.rejected.some((r) => r.includes('forged sender')), 'bob rejects the forgery');
+    expect((await bob.chat.listMessages(roomId)).some((m) => m.text.includes('send money'))).toBe(false);
+    socket.close();
+  });
+
+  it('rejects a message whose signature does not verify with the sender key', async () => {
+    const mallory = await identity('Mallory');
+    const record = await roomRecord(bob, roomId);
+    const gek = fromBase64(record.keys['0'] ?? '');
+    const aliceKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await alice.session.get('unlocked'))?.privateKey ?? '');
+    // Alice's connection sends a payload signed by someone else: a member with the GEK cannot impersonate.
+    const socket = await rawSocket(host, PARTY_ROOM, roomId);
+    await signIn(socket, roomId, alice.chat.fingerprint ?? '', aliceKey);
+    await socket.next('welcome');
+    const id = randomHex(16);
+    const payload = { v: 1, t: 'text', room: roomId, epoch: 0, from: alice.chat.fingerprint, ctr: 1000, id, ts: Date.now(), text: 'signed by mallory' };
+    socket.send({ type: 'msg', id, epoch: 0, ct: await sealWithGek(gek, utf8(JSON.stringify(payload)), mallory.key) });
+    await socket.next('ack');
+    await until(() => bob.rejected.some((r) => r.includes('signature')), 'bob rejects the bad signature');
+    expect((await bob.chat.listMessages(roomId)).some((m) => m.text === 'signed by mallory')).toBe(false);
+    socket.close();
+  });
+
+  it('answers bad frames with error frames, counts them, rate-limits, and keeps serving', async () => {
+    const aliceKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await alice.session.get('unlocked'))?.privateKey ?? '');
+    const socket = await rawSocket(host, PARTY_ROOM, roomId);
+    socket.send({ type: 'msg', id: randomHex(16), epoch: 0, ct: 'AAAA' });
+    expect(await socket.next('error')).toMatchObject({ code: 'not-authenticated' });
+    await signIn(socket, roomId, alice.chat.fingerprint ?? '', aliceKey);
+    await socket.next('welcome');
+    const cases: Array<[string, string]> = [
+      ['{not json', 'bad-frame'],
+      [JSON.stringify({ type: 'nope' }), 'bad-frame'],
+      [JSON.stringify({ type: 'msg', id: 'short', epoch: 0, ct: 'AAAA' }), 'bad-frame'],
+      [JSON.stringify({ type: 'msg', id: randomHex(16), epoch: 0, ct: 'A'.repeat(MAX_FRAME_CHARS + 10) }), 'too-large'],
+      [JSON.stringify({ type: 'msg', id: randomHex(16), epoch: 7, ct: toBase64(utf8('x')) }), 'bad-epoch'],
+      [JSON.stringify({ type: 'member-add', record: { body: '{"v":1}', sig: 'AAAA' }, keys: [{ to: 'a'.repeat(40), epoch: 0, ct: 'AAAA' }] }), 'bad-record'],
+    ];
+    for (const [text, code] of cases) {
+      socket.sendText(text);
+      expect(await socket.next('error')).toMatchObject({ code });
+    }
+    for (let i = 0; i < 120; i++) socket.send({ type: 'ping' });
+    expect(await socket.next('error')).toMatchObject({ code: 'rate-limited' });
+    socket.close();
+
+    const after = await alice.chat.sendMessage(roomId, 'still serving');
+    await until(async () => (await bob.chat.listMessages(roomId)).some((m) => m.id === after.id), 'room still relays');
+  });
+
+  it('drops a replayed envelope (same message id) and never shows it twice', async () => {
+    const sent = await alice.chat.sendMessage(roomId, 'only once');
+    await until(async () => (await bob.chat.listMessages(roomId)).some((m) => m.id === sent.id), 'bob receives');
+    const frame = alice.frames.find((f) => f.includes(sent.id) && f.includes('"type":"msg"'));
+    const aliceKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await alice.session.get('unlocked'))?.privateKey ?? '');
+    const socket = await rawSocket(host, PARTY_ROOM, roomId);
+    await signIn(socket, roomId, alice.chat.fingerprint ?? '', aliceKey);
+    await socket.next('welcome');
+    socket.sendText(frame ?? '');
+    expect(await socket.next('ack')).toMatchObject({ id: sent.id });
+    const marker = await alice.chat.sendMessage(roomId, 'marker');
+    await until(async () => (await bob.chat.listMessages(roomId)).some((m) => m.id === marker.id), 'marker arrives');
+    expect((await bob.chat.listMessages(roomId)).filter((m) => m.id === sent.id)).toHaveLength(1);
+    socket.close();
+  });
+
+  it('delivers the key to an invitee who was offline, on their next connection', async () => {
+    const dave = createClient(host);
+    await dave.chat.onboard('Dave', 'dave passphrase');
+    const code = (await dave.chat.getState()).me?.contactCode ?? '';
+    dave.chat.closeAll();
+    await alice.chat.inviteContact(roomId, code);
+    await alice.chat.sendMessage(roomId, 'welcome Dave');
+
+    const back = createClient(host, { local: dave.local, session: dave.session });
+    const room = await until(async () => (await back.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey), 'dave gets the key');
+    expect(room.name).toBe('Security');
+    expect((await back.chat.getRoom(roomId)).members.some((m) => m.name === 'Dave' && m.me)).toBe(true);
+    const hi = await back.chat.sendMessage(roomId, 'hi from Dave');
+    await until(async () => (await alice.chat.listMessages(roomId)).some((m) => m.id === hi.id), 'alice hears dave');
+    back.chat.closeAll();
+  });
+
+  it('gives clear errors for contact codes that are invalid, unknown, or already members', async () => {
+    await expect(alice.chat.inviteContact(roomId, 'not a code')).rejects.toMatchObject({ code: 'invalid-input' });
+    await expect(alice.chat.inviteContact(roomId, 'ab'.repeat(20))).rejects.toMatchObject({ code: 'contact-not-found' });
+    await expect(alice.chat.inviteContact(roomId, (await bob.chat.getState()).me?.contactCode ?? '')).rejects.toMatchObject({ code: 'already-member' });
+    const carolLike = createClient(host);
+    await carolLike.chat.onboard('Erin', 'erin passphrase');
+    await expect(bob.chat.inviteContact(roomId, (await carolLike.chat.getState()).me?.contactCode ?? '')).rejects.toMatchObject({ code: 'not-admin' });
+    carolLike.chat.closeAll();
+  });
+});
