@@ -7,13 +7,36 @@ import type { ErrorCode } from '../shared/protocol';
 /** Errors after which a connection is closed: a client this broken is not worth serving. */
 const MAX_ERRORS_PER_CONNECTION = 50;
 
+/** A token bucket: `capacity` tokens, refilled at `perSecond`. */
+export class TokenBucket {
+  private tokens: number;
+  private refilledAt = Date.now();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly perSecond: number,
+  ) {
+    this.tokens = capacity;
+  }
+
+  /** Takes one token; false when empty. */
+  take(now = Date.now()): boolean {
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
 export interface Peer {
   conn: Party.Connection;
   nonce: string;
-  /** Fingerprint once authenticated, else null. */
+  /** Fingerprint once authenticated as a member, else null. */
   fp: string | null;
-  tokens: number;
-  refilledAt: number;
+  /** Fingerprint of a non-member waiting on a join request, else null. */
+  guest: string | null;
+  bucket: TokenBucket;
   errors: number;
 }
 
@@ -23,7 +46,7 @@ export class PeerTable {
   errorCount = 0;
 
   add(conn: Party.Connection): Peer {
-    const peer: Peer = { conn, nonce: randomHex(NONCE_BYTES), fp: null, tokens: RATE_LIMIT_BURST, refilledAt: Date.now(), errors: 0 };
+    const peer: Peer = { conn, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0 };
     this.peers.set(conn.id, peer);
     return peer;
   }
@@ -38,8 +61,12 @@ export class PeerTable {
     return peer;
   }
 
+  all(): Peer[] {
+    return [...this.peers.values()];
+  }
+
   authenticated(): Peer[] {
-    return [...this.peers.values()].filter((p) => p.fp !== null);
+    return this.all().filter((p) => p.fp !== null);
   }
 
   online(): string[] {
@@ -47,13 +74,8 @@ export class PeerTable {
   }
 
   /** Takes one token; false when the connection is over its rate. */
-  admit(peer: Peer, now = Date.now()): boolean {
-    const elapsed = (now - peer.refilledAt) / 1000;
-    peer.tokens = Math.min(RATE_LIMIT_BURST, peer.tokens + elapsed * RATE_LIMIT_PER_SECOND);
-    peer.refilledAt = now;
-    if (peer.tokens < 1) return false;
-    peer.tokens -= 1;
-    return true;
+  admit(peer: Peer): boolean {
+    return peer.bucket.take();
   }
 
   /** Sends an error frame, counts it, and closes the connection when `close` is set or it misbehaves too often. */
@@ -81,4 +103,4 @@ export function json(body: unknown, status = 200): Response {
 }
 
 /** WebSocket close codes the client understands. */
-export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009 } as const;
+export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010 } as const;

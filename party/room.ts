@@ -1,52 +1,94 @@
 /**
- * One chat room. Admits a connection only after it signs a fresh challenge with a member's key,
- * keeps the signed membership chain, stamps a sequence number on each envelope and relays it to
- * the other members. In ephemeral mode it stores no message; it only holds undelivered key envelopes.
+ * One chat room. Admits a member only after it signs a fresh challenge with its key, keeps the signed
+ * membership chain (and refuses any change that does not verify), stamps a sequence number on each
+ * envelope and relays it to the other members. People outside the room may only ask in through an
+ * invite link. In ephemeral mode the room stores no message; it holds undelivered key envelopes,
+ * pending join requests and, for escrow links, the room key wrapped under the link's secret.
  */
 import type * as Party from 'partykit/server';
 import { AUTH_CONTEXT, MAX_PENDING_KEYS_PER_MEMBER, PARTY_DIRECTORY, PARTY_ROOM } from '../shared/constants';
-import { readPublicKey, verifyDetached } from '../shared/crypto';
-import { randomHex, utf8 } from '../shared/encoding';
-import { applyRecord, ChainError, parseRecordBody, type Roster } from '../shared/membership';
+import { encryptTo, readPublicKey, verifyDetached } from '../shared/crypto';
+import { constantTimeEqual, fromBase64, randomHex, utf8 } from '../shared/encoding';
+import { verifyJoinProof } from '../shared/links';
+import { applyRecord, ChainError, parseRecordBody, type LinkState, type RecordBody, type Roster } from '../shared/membership';
 import {
   authChallengeText,
   parseFrame,
   roomClientFrameSchema,
   roomIdSchema,
   type DeliveredKey,
+  type ErrorCode,
+  type Escrow,
+  type JoinRequest,
+  type KeyEnvelope,
   type RoomClientFrame,
   type SignedRecord,
 } from '../shared/protocol';
-import { CLOSE, json, PeerTable, send, type Peer } from './guard';
+import { CLOSE, json, PeerTable, send, TokenBucket, type Peer } from './guard';
+import { landingPage } from './landing';
 
 const RECENT_IDS = 2048;
+/** A join record's timestamp must be this close to the server clock (no backdating past an expiry). */
+const JOIN_CLOCK_SKEW_MS = 10 * 60_000;
+/** Pending join requests a room keeps. */
+const MAX_REQUESTS = 200;
 
 interface Meta {
   epoch: number;
   seq: number;
+  /** Members who joined through a link and still wait for the room key. */
+  needKeys: string[];
 }
 
 type Frame<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
+
+class Refusal extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export default class RoomServer implements Party.Server {
   private readonly peers = new PeerTable();
   private roster: Roster | null = null;
   private chain: SignedRecord[] = [];
-  private meta: Meta = { epoch: 0, seq: 0 };
+  private meta: Meta = { epoch: 0, seq: 0, needKeys: [] };
   /** Recently relayed message ids → their seq, so a resent envelope is acknowledged, not relayed twice. */
   private readonly recent = new Map<string, { seq: number; ts: number }>();
+  /** Join attempts per link, across all connections. */
+  private readonly linkLimits = new Map<string, TokenBucket>();
   /** State changes run one at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly room: Party.Room) {}
 
+  /** Invite links (`/join/<room>/<link>`) land here when opened without the extension. */
+  static onFetch(req: Party.Request): Response | undefined {
+    const url = new URL(req.url);
+    if (!url.pathname.startsWith('/join/')) return undefined;
+    return new Response(landingPage(req.headers.get('Accept-Language') ?? ''), {
+      headers: { 'Content-Type': 'text/html; charset=utf-8', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' },
+    });
+  }
+
   async onStart(): Promise<void> {
     const records = await this.room.storage.list<SignedRecord>({ prefix: 'chain:' });
     this.chain = [...records.values()];
     let roster: Roster | null = null;
-    for (const record of this.chain) roster = await applyRecord(roster, record, this.room.id);
+    for (const record of this.chain) {
+      try {
+        roster = await applyRecord(roster, record, this.room.id);
+      } catch (error) {
+        // Only the test hook writes records that don't verify; keep serving the verified prefix.
+        console.error('stored chain record does not verify', error);
+        break;
+      }
+    }
     this.roster = roster;
-    this.meta = (await this.room.storage.get<Meta>('meta')) ?? { epoch: 0, seq: 0 };
+    this.meta = { epoch: 0, seq: 0, needKeys: [], ...(await this.room.storage.get<Meta>('meta')) };
   }
 
   onConnect(conn: Party.Connection): void {
@@ -55,7 +97,7 @@ export default class RoomServer implements Party.Server {
       this.peers.fail(peer, 'no-room', 'room ids are 32 lowercase hex characters', { close: CLOSE.noRoom });
       return;
     }
-    send(conn, { type: 'challenge', nonce: peer.nonce, room: this.room.id });
+    send(conn, { type: 'challenge', nonce: peer.nonce, room: this.room.id, head: this.roster?.head ?? null });
   }
 
   onClose(conn: Party.Connection): void {
@@ -83,16 +125,22 @@ export default class RoomServer implements Party.Server {
     try {
       if (frame.type === 'ping') return send(conn, { type: 'pong' });
       if (frame.type === 'auth') return await this.serial(() => this.onAuth(peer, frame));
+      if (frame.type === 'join') return await this.serial(() => this.onJoin(peer, frame));
       if (!peer.fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
       switch (frame.type) {
         case 'msg':
           return this.onEnvelope(peer, frame);
-        case 'member-add':
-          return await this.serial(() => this.onMemberAdd(peer, frame));
+        case 'append':
+          return await this.serial(() => this.onAppend(peer, frame));
+        case 'keys':
+          return await this.serial(() => this.onKeys(peer, frame.keys));
+        case 'join-deny':
+          return await this.serial(() => this.onDeny(peer, frame.member));
         case 'keys-ack':
           return await this.serial(() => this.onKeysAck(peer, frame));
       }
     } catch (error) {
+      if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message);
       console.error('room frame failed', error);
       this.peers.fail(peer, 'internal', 'the server could not process this frame');
     }
@@ -100,6 +148,7 @@ export default class RoomServer implements Party.Server {
 
   async onRequest(req: Party.Request): Promise<Response> {
     if (req.method === 'OPTIONS') return json(null, 204);
+    if (req.method === 'POST' && this.room.env.PARTYCHAT_TEST_HOOKS === '1') return this.testHook(req);
     return json({ error: 'rooms are reached over WebSocket by their members' }, 404);
   }
 
@@ -109,9 +158,14 @@ export default class RoomServer implements Party.Server {
     return run;
   }
 
+  // ── admission ─────────────────────────────────────────────────────────────
+
+  private challenge(peer: Peer): Uint8Array {
+    return utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, this.room.id, peer.nonce));
+  }
+
   private async onAuth(peer: Peer, frame: Frame<'auth'>): Promise<void> {
     if (peer.fp) return this.peers.fail(peer, 'bad-frame', 'this connection is already authenticated');
-    const challenge = utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, this.room.id, peer.nonce));
 
     if (frame.genesis) {
       if (this.roster) return this.peers.fail(peer, 'room-exists', 'a room with this id already exists', { close: CLOSE.roomExists });
@@ -122,7 +176,7 @@ export default class RoomServer implements Party.Server {
         return this.peers.fail(peer, 'bad-record', describe(error), { close: CLOSE.authFailed });
       }
       const creator = roster.members.get(frame.fp);
-      if (!creator || !(await verifyDetached(await readPublicKey(creator.publicKey), challenge, frame.sig))) {
+      if (!creator || !(await verifyDetached(await readPublicKey(creator.publicKey), this.challenge(peer), frame.sig))) {
         return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not match the room creator', { close: CLOSE.authFailed });
       }
       await this.room.storage.put({ [chainKey(0)]: frame.genesis, meta: this.meta });
@@ -131,27 +185,253 @@ export default class RoomServer implements Party.Server {
     }
 
     if (!this.roster) return this.peers.fail(peer, 'no-room', 'no room exists with this id', { close: CLOSE.noRoom });
-    const member = this.roster.members.get(frame.fp);
-    if (!member) return this.peers.fail(peer, 'not-member', 'this identity is not a member of the room', { close: CLOSE.notMember });
-    if (!(await verifyDetached(await readPublicKey(member.publicKey), challenge, frame.sig))) {
+    const key = this.memberKey(frame.fp);
+    if (!key) return this.peers.fail(peer, 'not-member', 'this identity is not a member of the room', { close: CLOSE.notMember });
+    if (!(await verifyDetached(await readPublicKey(key), this.challenge(peer), frame.sig))) {
       return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with the member key', { close: CLOSE.authFailed });
     }
+    await this.admit(peer, frame.fp);
+  }
 
-    peer.fp = frame.fp;
+  /** Makes an authenticated connection a member connection: welcome, pending keys, presence. */
+  private async admit(peer: Peer, fp: string): Promise<void> {
+    const roster = this.roster as Roster;
+    peer.fp = fp;
+    peer.guest = null;
+    const isAdmin = roster.members.get(fp)?.role === 'admin';
     send(peer.conn, {
       type: 'welcome',
       room: this.room.id,
-      mode: this.roster.mode,
+      mode: roster.mode,
       epoch: this.meta.epoch,
       seq: this.meta.seq,
-      you: frame.fp,
+      you: fp,
       chain: this.chain,
       online: this.peers.online(),
+      needKeys: this.meta.needKeys,
+      requests: isAdmin ? await this.requests() : [],
     });
-    const pending = (await this.room.storage.get<DeliveredKey[]>(keysKey(frame.fp))) ?? [];
+    const pending = (await this.room.storage.get<DeliveredKey[]>(keysKey(fp))) ?? [];
     if (pending.length) send(peer.conn, { type: 'keys', envelopes: pending });
     this.broadcastPresence();
   }
+
+  /** A non-member asks in through an invite link. */
+  private async onJoin(peer: Peer, frame: Frame<'join'>): Promise<void> {
+    if (peer.fp) return this.peers.fail(peer, 'bad-frame', 'this connection is already a member');
+    if (!this.roster) return this.peers.fail(peer, 'no-room', 'no room exists with this id', { close: CLOSE.noRoom });
+    const link = this.findLink(frame.link);
+    if (!link || !this.bucketFor(frame.link).take()) {
+      return this.peers.fail(peer, link ? 'rate-limited' : 'link-invalid', link ? 'too many join attempts on this link; wait a minute' : 'this invite link does not exist', {
+        close: link ? undefined : CLOSE.linkRefused,
+      });
+    }
+    let joinerKey;
+    try {
+      joinerKey = await readPublicKey(frame.key);
+    } catch {
+      return this.peers.fail(peer, 'bad-frame', 'the public key cannot be read', { close: CLOSE.authFailed });
+    }
+    if (joinerKey.getFingerprint() !== frame.fp || !(await verifyDetached(joinerKey, this.challenge(peer), frame.sig))) {
+      return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with this key', { close: CLOSE.authFailed });
+    }
+    if (this.memberKey(frame.fp)) return this.admit(peer, frame.fp);
+    try {
+      this.checkLinkUsable(link, frame.fp);
+    } catch (error) {
+      if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message, { close: CLOSE.linkRefused });
+      throw error;
+    }
+    if (!(await verifyJoinProof(link.pub, this.room.id, link.id, frame.fp, frame.proof))) {
+      return this.peers.fail(peer, 'link-invalid', 'the link secret does not match this link', { close: CLOSE.linkRefused });
+    }
+
+    if (link.approval) {
+      const request: JoinRequest = { fp: frame.fp, key: frame.key, link: link.id, proof: frame.proof, ts: Date.now() };
+      const count = (await this.room.storage.list({ prefix: 'req:' })).size;
+      if (count >= MAX_REQUESTS) return this.peers.fail(peer, 'rate-limited', 'too many pending requests; try again later', { close: CLOSE.linkRefused });
+      await this.room.storage.put(reqKey(frame.fp), request);
+      peer.guest = frame.fp;
+      send(peer.conn, { type: 'join-pending', reason: 'approval' });
+      this.toAdmins({ type: 'join-request', request });
+      return;
+    }
+
+    let body: RecordBody;
+    try {
+      body = parseRecordBody(frame.record);
+      if (body.kind !== 'join' || body.member !== frame.fp || body.link !== link.id) throw new ChainError('the join record does not match the request');
+      if (Math.abs(body.ts - Date.now()) > JOIN_CLOCK_SKEW_MS) throw new ChainError('the join record is dated too far from now; check your clock');
+      if (body.prev !== this.roster.head) {
+        return this.peers.fail(peer, 'stale-head', 'the room changed while you were joining; try again', { close: CLOSE.linkRefused });
+      }
+    } catch (error) {
+      return this.peers.fail(peer, 'bad-record', describe(error), { close: CLOSE.linkRefused });
+    }
+    try {
+      await this.appendRecord(frame.record);
+    } catch (error) {
+      return this.peers.fail(peer, 'bad-record', describe(error), { close: CLOSE.linkRefused });
+    }
+    const escrow = link.escrow ? await this.room.storage.get<Escrow>(escrowKey(link.id)) : undefined;
+    const handOver = escrow && escrow.epoch === this.meta.epoch;
+    if (!handOver) await this.needKey(frame.fp);
+    await this.admit(peer, frame.fp);
+    if (handOver) {
+      send(peer.conn, { type: 'escrow', link: link.id, epoch: escrow.epoch, ct: await encryptTo(joinerKey, fromBase64(escrow.ct)) });
+    } else {
+      send(peer.conn, { type: 'join-pending', reason: 'key' });
+    }
+  }
+
+  private checkLinkUsable(link: LinkState, fp: string): void {
+    const roster = this.roster as Roster;
+    if (roster.banned.has(fp)) throw new Refusal('banned', 'an admin has banned you from this room');
+    if (!link.active) throw new Refusal('link-invalid', 'this invite link was revoked or reset by an admin');
+    if (link.expires !== null && Date.now() > link.expires) throw new Refusal('link-expired', 'this invite link has expired');
+    if (link.maxUses !== null && link.uses >= link.maxUses) throw new Refusal('link-used-up', 'this invite link has been used as many times as allowed');
+  }
+
+  /** Finds a link by id, comparing ids in constant time. */
+  private findLink(id: string): LinkState | undefined {
+    let found: LinkState | undefined;
+    for (const link of this.roster?.links.values() ?? []) if (constantTimeEqual(link.id, id)) found = link;
+    return found;
+  }
+
+  private bucketFor(link: string): TokenBucket {
+    let bucket = this.linkLimits.get(link);
+    if (!bucket) {
+      bucket = new TokenBucket(10, 10 / 60);
+      this.linkLimits.set(link, bucket);
+    }
+    return bucket;
+  }
+
+  // ── membership changes ────────────────────────────────────────────────────
+
+  /** Verifies and persists one record; updates the roster and tells every member. */
+  private async appendRecord(record: SignedRecord, extra: Record<string, unknown> = {}): Promise<Roster> {
+    const roster = await applyRecord(this.roster, record, this.room.id);
+    await this.room.storage.put({ [chainKey(this.chain.length)]: record, ...extra });
+    this.chain = [...this.chain, record];
+    this.roster = roster;
+    const update = JSON.stringify({ type: 'chain', records: [record] });
+    for (const p of this.peers.authenticated()) p.conn.send(update);
+    return roster;
+  }
+
+  private async onAppend(peer: Peer, frame: Frame<'append'>): Promise<void> {
+    let body: RecordBody;
+    try {
+      body = parseRecordBody(frame.record);
+      if (body.kind === 'genesis' || body.kind === 'join') throw new ChainError(`${body.kind} records cannot be appended this way`);
+      if (body.by !== peer.fp) throw new ChainError('a record must be sent by the admin who signed it');
+    } catch (error) {
+      return this.peers.fail(peer, 'bad-record', describe(error));
+    }
+    if (this.roster?.members.get(peer.fp as string)?.role !== 'admin') return this.peers.fail(peer, 'forbidden', 'only admins can change the room');
+
+    const keys = frame.keys ?? [];
+    const extra: Record<string, unknown> = {};
+    if (body.kind === 'add') {
+      if (!keys.length || keys.some((k) => k.to !== body.member || k.epoch !== this.meta.epoch)) {
+        return this.peers.fail(peer, 'bad-record', 'an add carries key envelopes for the new member at the current epoch');
+      }
+      extra[keysKey(body.member)] = keys.map((k) => this.deliverable(k, peer.fp as string));
+    } else if (keys.length) {
+      return this.peers.fail(peer, 'bad-record', 'only add records carry key envelopes');
+    }
+    if (body.kind === 'link') {
+      if (body.escrow !== !!frame.escrow) return this.peers.fail(peer, 'bad-record', 'an escrow link carries its wrapped key, and only then');
+      if (frame.escrow && (frame.escrow.link !== body.link || frame.escrow.epoch !== this.meta.epoch)) {
+        return this.peers.fail(peer, 'bad-record', 'the escrowed key must be for this link at the current epoch');
+      }
+      if (frame.escrow) extra[escrowKey(body.link)] = frame.escrow;
+    } else if (frame.escrow) {
+      return this.peers.fail(peer, 'bad-record', 'only link records carry an escrowed key');
+    }
+
+    try {
+      await this.appendRecord(frame.record, extra);
+    } catch (error) {
+      const code = error instanceof ChainError && /admin/.test(error.message) ? 'forbidden' : 'bad-record';
+      return this.peers.fail(peer, code, describe(error));
+    }
+
+    switch (body.kind) {
+      case 'add': {
+        const wasRequest = await this.room.storage.get<JoinRequest>(reqKey(body.member));
+        if (wasRequest) {
+          await this.room.storage.delete(reqKey(body.member));
+          this.toAdmins({ type: 'join-resolved', member: body.member, outcome: 'approved' });
+        }
+        for (const guest of this.guests(body.member)) await this.admit(guest, body.member);
+        if (!wasRequest) await this.notifyInvitee(body.member, peer.fp as string);
+        return;
+      }
+      case 'link-revoke':
+        return this.room.storage.delete(escrowKey(body.link)).then(() => undefined);
+      case 'links-reset': {
+        const escrows = await this.room.storage.list({ prefix: 'escrow:' });
+        await this.room.storage.delete([...escrows.keys()]);
+        return;
+      }
+      case 'ban': {
+        await this.room.storage.delete(reqKey(body.member));
+        this.toAdmins({ type: 'join-resolved', member: body.member, outcome: 'banned' });
+        for (const guest of this.guests(body.member)) this.peers.fail(guest, 'banned', 'an admin has banned you from this room', { close: CLOSE.linkRefused });
+        return;
+      }
+    }
+  }
+
+  private async onDeny(peer: Peer, member: string): Promise<void> {
+    if (this.roster?.members.get(peer.fp as string)?.role !== 'admin') return this.peers.fail(peer, 'forbidden', 'only admins can answer join requests');
+    await this.room.storage.delete(reqKey(member));
+    this.toAdmins({ type: 'join-resolved', member, outcome: 'denied' });
+    for (const guest of this.guests(member)) this.peers.fail(guest, 'join-denied', 'an admin declined your request to join', { close: CLOSE.linkRefused });
+  }
+
+  /** A member hands the room key to members who joined without one. */
+  private async onKeys(peer: Peer, keys: KeyEnvelope[]): Promise<void> {
+    for (const key of keys) {
+      if (!this.memberKey(key.to)) return this.peers.fail(peer, 'bad-record', 'key envelopes go to members only');
+    }
+    for (const key of keys) {
+      const stored = (await this.room.storage.get<DeliveredKey[]>(keysKey(key.to))) ?? [];
+      const envelope = this.deliverable(key, peer.fp as string);
+      await this.room.storage.put(keysKey(key.to), [...stored, envelope].slice(-MAX_PENDING_KEYS_PER_MEMBER));
+      for (const p of this.peers.authenticated()) if (p.fp === key.to) send(p.conn, { type: 'keys', envelopes: [envelope] });
+    }
+  }
+
+  private async onKeysAck(peer: Peer, frame: Frame<'keys-ack'>): Promise<void> {
+    const key = keysKey(peer.fp as string);
+    const pending = (await this.room.storage.get<DeliveredKey[]>(key)) ?? [];
+    const left = pending.filter((k) => !frame.kids.includes(k.kid));
+    if (left.length !== pending.length) {
+      if (left.length) await this.room.storage.put(key, left);
+      else await this.room.storage.delete(key);
+    }
+    if (this.meta.needKeys.includes(peer.fp as string)) {
+      this.meta = { ...this.meta, needKeys: this.meta.needKeys.filter((fp) => fp !== peer.fp) };
+      await this.room.storage.put('meta', this.meta);
+    }
+  }
+
+  private async needKey(fp: string): Promise<void> {
+    this.meta = { ...this.meta, needKeys: [...new Set([...this.meta.needKeys, fp])] };
+    await this.room.storage.put('meta', this.meta);
+    const frame = JSON.stringify({ type: 'need-key', members: [fp] });
+    for (const p of this.peers.authenticated()) if (p.fp !== fp) p.conn.send(frame);
+  }
+
+  private deliverable(key: KeyEnvelope, from: string): DeliveredKey {
+    return { ...key, kid: randomHex(8), from };
+  }
+
+  // ── relay ─────────────────────────────────────────────────────────────────
 
   private onEnvelope(peer: Peer, frame: Frame<'msg'>): void {
     if (frame.epoch !== this.meta.epoch) {
@@ -177,41 +457,24 @@ export default class RoomServer implements Party.Server {
     }
   }
 
-  private async onMemberAdd(peer: Peer, frame: Frame<'member-add'>): Promise<void> {
-    let body;
-    let roster: Roster;
-    try {
-      body = parseRecordBody(frame.record);
-      if (body.kind !== 'add') throw new ChainError('only add records can be appended');
-      if (body.by !== peer.fp) throw new ChainError('a record must be sent by the admin who signed it');
-      roster = await applyRecord(this.roster, frame.record, this.room.id);
-    } catch (error) {
-      return this.peers.fail(peer, error instanceof ChainError && /admin/.test(error.message) ? 'forbidden' : 'bad-record', describe(error));
-    }
-    const member = body.member;
-    for (const key of frame.keys) {
-      if (key.to !== member || key.epoch !== this.meta.epoch) {
-        return this.peers.fail(peer, 'bad-record', 'key envelopes must be for the new member at the current epoch');
-      }
-    }
-    const index = this.chain.length;
-    const keys = frame.keys.map((k) => ({ ...k, kid: randomHex(8), from: peer.fp as string }));
-    await this.room.storage.put({ [chainKey(index)]: frame.record, [keysKey(member)]: keys });
-    this.chain = [...this.chain, frame.record];
-    this.roster = roster;
+  // ── helpers ───────────────────────────────────────────────────────────────
 
-    const update = JSON.stringify({ type: 'chain', records: [frame.record] });
-    for (const p of this.peers.authenticated()) p.conn.send(update);
-    await this.notifyInvitee(member, peer.fp as string);
+  /** The key the server admits `fp` with: a verified member, or one the test hook injected. */
+  private memberKey(fp: string): string | undefined {
+    return this.roster?.members.get(fp)?.publicKey ?? this.injectedKeys.get(fp);
   }
 
-  private async onKeysAck(peer: Peer, frame: Frame<'keys-ack'>): Promise<void> {
-    const key = keysKey(peer.fp as string);
-    const pending = (await this.room.storage.get<DeliveredKey[]>(key)) ?? [];
-    const left = pending.filter((k) => !frame.kids.includes(k.kid));
-    if (left.length === pending.length) return;
-    if (left.length) await this.room.storage.put(key, left.slice(-MAX_PENDING_KEYS_PER_MEMBER));
-    else await this.room.storage.delete(key);
+  private guests(fp: string): Peer[] {
+    return this.peers.all().filter((p) => p.guest === fp);
+  }
+
+  private async requests(): Promise<JoinRequest[]> {
+    return [...(await this.room.storage.list<JoinRequest>({ prefix: 'req:' })).values()];
+  }
+
+  private toAdmins(frame: unknown): void {
+    const text = JSON.stringify(frame);
+    for (const p of this.peers.authenticated()) if (this.roster?.members.get(p.fp as string)?.role === 'admin') p.conn.send(text);
   }
 
   /** Drops a pointer in the invitee's inbox so their client learns of the room even if offline now. */
@@ -234,6 +497,30 @@ export default class RoomServer implements Party.Server {
     const frame = JSON.stringify({ type: 'presence', online: this.peers.online() });
     for (const p of this.peers.authenticated()) p.conn.send(frame);
   }
+
+  // ── test hook: simulates a compromised server (only with PARTYCHAT_TEST_HOOKS=1) ──
+
+  private readonly injectedKeys = new Map<string, string>();
+
+  /**
+   * `POST {"hook":"inject-member","fp","key"}` writes a member straight into the room's state with
+   * a record nobody signed, and asks members to send it the key, as a malicious server would.
+   */
+  private async testHook(req: Party.Request): Promise<Response> {
+    const body = (await req.json().catch(() => null)) as { hook?: string; fp?: string; key?: string } | null;
+    if (body?.hook !== 'inject-member' || !body.fp || !body.key || !this.roster) return json({ error: 'unknown hook' }, 400);
+    const forged: SignedRecord = {
+      body: JSON.stringify({ v: 1, kind: 'add', room: this.room.id, prev: this.roster.head, by: body.fp, member: body.fp, key: body.key, role: 'member', ts: Date.now() }),
+      sig: 'AAAA',
+    };
+    this.chain = [...this.chain, forged];
+    this.injectedKeys.set(body.fp, body.key);
+    await this.room.storage.put(chainKey(this.chain.length - 1), forged);
+    const update = JSON.stringify({ type: 'chain', records: [forged] });
+    for (const p of this.peers.authenticated()) p.conn.send(update);
+    await this.needKey(body.fp);
+    return json({ ok: true });
+  }
 }
 
 function chainKey(index: number): string {
@@ -242,6 +529,14 @@ function chainKey(index: number): string {
 
 function keysKey(fp: string): string {
   return `keys:${fp}`;
+}
+
+function reqKey(fp: string): string {
+  return `req:${fp}`;
+}
+
+function escrowKey(link: string): string {
+  return `escrow:${link}`;
 }
 
 function describe(error: unknown): string {

@@ -15,6 +15,8 @@ import {
 } from '@/shared/constants';
 import {
   CryptoError,
+  decryptFor,
+  displayNameOf,
   formatContactCode,
   generateGek,
   openKeyEnvelope,
@@ -27,8 +29,28 @@ import {
   type PrivateKey,
 } from '@/shared/crypto';
 import { fromBase64, fromUtf8, randomHex, toBase64, utf8 } from '@/shared/encoding';
-import { applyRecord, createAddRecord, createGenesis, verifyChain, type Roster } from '@/shared/membership';
-import { parsePayload, roomKeyPayloadSchema, textPayloadSchema, type RoomKeyPayload, type TextPayload } from '@/shared/payloads';
+import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, signJoinProof, toBase64Url, verifyJoinProof } from '@/shared/links';
+import {
+  applyRecord,
+  createAddRecord,
+  createGenesis,
+  createRecord,
+  parseRecordBody,
+  verifyChain,
+  verifyChainPrefix,
+  type LinkState,
+  type RecordFields,
+  type Roster,
+} from '@/shared/membership';
+import {
+  escrowPayloadSchema,
+  parsePayload,
+  roomKeyPayloadSchema,
+  textPayloadSchema,
+  type EscrowPayload,
+  type RoomKeyPayload,
+  type TextPayload,
+} from '@/shared/payloads';
 import {
   authChallengeText,
   directoryServerFrameSchema,
@@ -36,14 +58,26 @@ import {
   type DeliveredKey,
   type DirectoryServerFrame,
   type ErrorFrame,
+  type JoinRequest,
   type RelayedMessage,
   type RoomMode,
   type RoomServerFrame,
   type SignedRecord,
 } from '@/shared/protocol';
-import type { AppState, MemberView, MessageView, PushEvent, RoomDetail, RoomSummary } from '@/utils/protocol-map';
+import type {
+  AppState,
+  CreateLinkOptions,
+  JoinRequestView,
+  LinkView,
+  MemberView,
+  MessageView,
+  PushEvent,
+  RoomDetail,
+  RoomSummary,
+  UserErrorCode,
+} from '@/utils/protocol-map';
 import type { LocalItems, RoomRecord, SessionItems, StoredMessage } from '@/utils/storage-items';
-import { PartyConnection, type SocketFactory } from './connection';
+import { PartyConnection, type Challenge, type SocketFactory } from './connection';
 import { UserFacingError } from './errors';
 import { History } from './history';
 import { formatHost, httpUrl, parseHost, type PartyHost } from './host';
@@ -80,14 +114,30 @@ interface RoomRuntime {
   online: Set<string>;
   /** Serialises every change to this room's record. */
   queue: Promise<unknown>;
-  /** Member-add records we sent, by record body, awaiting the server's chain broadcast. */
+  /** Records we sent, by record body, awaiting the server's chain broadcast. */
   pending: Map<string, PendingChange>;
+  /** Members the server lists whom no valid signature admits: flagged in the UI, never sent a key. */
+  unverified: Set<string>;
+  /** Verified join requests (admins). */
+  requests: Map<string, JoinRequest & { name: string }>;
 }
 
 type RoomKey = `room:${string}`;
 
 /** How long onboarding waits for the server to accept our published key before returning anyway. */
 const PUBLISH_WAIT_MS = 5_000;
+
+/** Server refusals of a join, as the UI names them. */
+const JOIN_ERRORS: Partial<Record<string, UserErrorCode>> = {
+  'link-invalid': 'link-invalid',
+  'link-expired': 'link-expired',
+  'link-used-up': 'link-used-up',
+  'join-denied': 'join-denied',
+  banned: 'banned',
+  'bad-record': 'server',
+  'auth-failed': 'server',
+  'no-room': 'link-invalid',
+};
 
 export class ChatService {
   private readonly vault: Vault;
@@ -150,6 +200,7 @@ export class ChatService {
     await this.open(await this.vault.create(cleanName, passphrase, this.now()));
     // Publishing our key lets others invite us right away; offline, it happens on the next connection.
     await this.directory?.whenReady(PUBLISH_WAIT_MS);
+    await this.joinCapturedLink();
     return this.getState();
   }
 
@@ -163,6 +214,7 @@ export class ChatService {
       if (error instanceof CryptoError && error.code === 'wrong-passphrase') throw new UserFacingError('wrong-passphrase', error.message);
       throw error;
     }
+    await this.joinCapturedLink();
     return this.getState();
   }
 
@@ -223,13 +275,26 @@ export class ChatService {
           online: rt.online.has(m.fingerprint),
           me: m.fingerprint === me.identity.fingerprint,
           contactCode: formatContactCode(m.fingerprint),
+          verified: true,
         }))
       : [];
+    for (const fingerprint of rt.unverified) {
+      members.push({ fingerprint, name: '', role: 'member', online: rt.online.has(fingerprint), me: false, contactCode: formatContactCode(fingerprint), verified: false });
+    }
+    const joinRequests: JoinRequestView[] = [...rt.requests.values()].map((r) => ({
+      fingerprint: r.fp,
+      name: r.name,
+      contactCode: formatContactCode(r.fp),
+      linkLabel: null,
+      ts: r.ts,
+    }));
+    for (const view of joinRequests) view.linkLabel = await this.linkLabel(rt, roster?.links.get(rt.requests.get(view.fingerprint)?.link ?? ''));
     return {
       ...this.summary(rt),
       members,
       myRole: roster?.members.get(me.identity.fingerprint)?.role ?? 'member',
       epoch: currentEpoch(rt.record),
+      joinRequests,
     };
   }
 
@@ -312,11 +377,143 @@ export class ChatService {
       mode: rt.record.mode,
     };
     const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), key, me.privateKey);
-    await this.awaitChange(rt, record, { type: 'member-add', record, keys: [{ to: fingerprint, epoch, ct }] });
+    await this.awaitChange(rt, record, { type: 'append', record, keys: [{ to: fingerprint, epoch, ct }] });
     const detail = await this.getRoom(roomId);
     const member = detail.members.find((m) => m.fingerprint === fingerprint);
     if (!member) throw new UserFacingError('server', 'the server did not record the new member');
     return member;
+  }
+
+  // ── invite links ──────────────────────────────────────────────────────────
+
+  /** Creates an invite link: an admin-signed link record, plus the room key escrowed under the link secret if asked. */
+  async createLink(roomId: string, options: CreateLinkOptions): Promise<LinkView> {
+    const me = this.requireUnlocked();
+    const rt = this.requireAdminRoom(roomId);
+    const roster = rt.roster as Roster;
+    if (options.approval && options.escrow) {
+      throw new UserFacingError('escrow-with-approval', 'a link that needs approval cannot let the server hold the key');
+    }
+    if (options.maxUses !== null && (!Number.isInteger(options.maxUses) || options.maxUses < 1)) {
+      throw new UserFacingError('invalid-input', 'the use limit must be a whole number of at least 1');
+    }
+    const epoch = currentEpoch(rt.record);
+    const gek = rt.record.keys[String(epoch)];
+    if (!gek) throw new UserFacingError('no-key', 'we do not hold the current room key');
+    const secret = newLinkSecret();
+    const keys = await deriveLinkKeys(secret);
+    const id = newLinkId();
+    const label = options.label.trim().slice(0, 80);
+    const record = await createRecord<'link'>(
+      roster,
+      {
+        kind: 'link',
+        link: id,
+        pub: keys.publicKey,
+        approval: options.approval,
+        escrow: options.escrow,
+        expires: options.expiresInMs === null ? null : this.now() + options.expiresInMs,
+        uses: options.maxUses,
+        label: label ? await sealWithGek(fromBase64(gek), utf8(label), me.privateKey) : null,
+      },
+      me.privateKey,
+      this.now(),
+    );
+    let escrow;
+    if (options.escrow) {
+      const payload: EscrowPayload = { v: 1, t: 'escrow-key', room: roomId, epoch, from: me.identity.fingerprint, link: id, gek, name: rt.record.name, mode: rt.record.mode };
+      escrow = { link: id, epoch, ct: await sealWithGek(keys.wrapKey, utf8(JSON.stringify(payload)), me.privateKey) };
+    }
+    await this.withRoom(rt, async () => {
+      rt.record.linkSecrets[id] = toBase64Url(secret);
+      await this.saveRoom(rt);
+    });
+    await this.awaitChange(rt, record, { type: 'append', record, ...(escrow ? { escrow } : {}) });
+    const view = (await this.listLinks(roomId)).find((l) => l.id === id);
+    if (!view) throw new UserFacingError('server', 'the server did not record the link');
+    return view;
+  }
+
+  async listLinks(roomId: string): Promise<LinkView[]> {
+    const rt = this.requireAdminRoom(roomId);
+    const views: LinkView[] = [];
+    for (const link of rt.roster?.links.values() ?? []) views.push(await this.linkView(rt, link));
+    return views.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async revokeLink(roomId: string, linkId: string): Promise<LinkView[]> {
+    const rt = this.requireAdminRoom(roomId);
+    if (!rt.roster?.links.get(linkId)?.active) throw new UserFacingError('link-invalid', 'this link is not active');
+    await this.appendChange<'link-revoke'>(rt, { kind: 'link-revoke', link: linkId });
+    return this.listLinks(roomId);
+  }
+
+  /** Kills every link of the room at once; the server deletes their escrowed keys. */
+  async resetLinks(roomId: string): Promise<LinkView[]> {
+    const rt = this.requireAdminRoom(roomId);
+    await this.appendChange<'links-reset'>(rt, { kind: 'links-reset' });
+    return this.listLinks(roomId);
+  }
+
+  /** Starts joining through a pasted or captured link; progress shows in the room's `joinState`. */
+  async joinByLink(url: string): Promise<RoomSummary> {
+    this.requireUnlocked();
+    const link = parseLink(url);
+    if (!link) throw new UserFacingError('not-a-link', 'this is not a PartyChat invite link (or its # part is missing)');
+    if (!sameHost(link.host, this.host.host)) {
+      throw new UserFacingError('other-server', `this link is for the server ${link.host}; this browser uses ${this.host.host}. Change the server in settings to join.`);
+    }
+    const existing = this.rooms.get(link.room);
+    if (existing && !existing.record.joining) return this.summary(existing);
+    const rt = existing ?? this.addRuntime(emptyRoom(link.room, 'ephemeral', this.now()));
+    rt.record.joining = { link: link.link, secret: toBase64Url(link.secret), state: 'joining', error: null };
+    await this.saveRoom(rt);
+    await this.saveIndex();
+    this.connectRoom(rt);
+    this.emit({ type: 'state' });
+    return this.summary(rt);
+  }
+
+  /** A link opened in a tab: join now, or after unlocking. Returns the room id when joining started. */
+  async captureLink(url: string): Promise<string | null> {
+    await this.start();
+    if (!this.me) {
+      await this.deps.session.set('capturedLink', url);
+      return parseLink(url)?.room ?? null;
+    }
+    return (await this.joinByLink(url)).id;
+  }
+
+  async approveRequest(roomId: string, fingerprint: string): Promise<RoomDetail> {
+    const me = this.requireUnlocked();
+    const rt = this.requireAdminRoom(roomId);
+    const request = rt.requests.get(fingerprint);
+    if (!request) throw new UserFacingError('no-room', 'this request is no longer pending');
+    const epoch = currentEpoch(rt.record);
+    const gek = rt.record.keys[String(epoch)];
+    if (!gek) throw new UserFacingError('no-key', 'we do not hold the current room key');
+    const record = await createAddRecord(rt.roster as Roster, { fingerprint, publicKey: request.key, role: 'member', via: request.link }, me.privateKey, this.now());
+    const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: roomId, epoch, from: me.identity.fingerprint, to: fingerprint, gek, name: rt.record.name, mode: rt.record.mode };
+    const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(request.key), me.privateKey);
+    await this.awaitChange(rt, record, { type: 'append', record, keys: [{ to: fingerprint, epoch, ct }] });
+    rt.requests.delete(fingerprint);
+    return this.getRoom(roomId);
+  }
+
+  async denyRequest(roomId: string, fingerprint: string): Promise<RoomDetail> {
+    const rt = this.requireAdminRoom(roomId);
+    if (!rt.conn?.send({ type: 'join-deny', member: fingerprint })) throw new UserFacingError('offline', 'not connected to the server');
+    rt.requests.delete(fingerprint);
+    this.emit({ type: 'state' });
+    return this.getRoom(roomId);
+  }
+
+  /** Bans someone asking to join: their requests are refused from now on. */
+  async banRequester(roomId: string, fingerprint: string): Promise<RoomDetail> {
+    const rt = this.requireAdminRoom(roomId);
+    await this.appendChange<'ban'>(rt, { kind: 'ban', member: fingerprint });
+    rt.requests.delete(fingerprint);
+    return this.getRoom(roomId);
   }
 
   async markRead(roomId: string): Promise<void> {
@@ -381,7 +578,7 @@ export class ChatService {
       target: { ...this.host, party: PARTY_DIRECTORY, room: me.identity.fingerprint },
       openSocket: this.deps.openSocket,
       schema: directoryServerFrameSchema,
-      authenticate: async (nonce) => ({
+      authenticate: async ({ nonce }) => ({
         type: 'auth',
         fp: me.identity.fingerprint,
         sig: await this.signChallenge(PARTY_DIRECTORY, me.identity.fingerprint, nonce),
@@ -440,12 +637,16 @@ export class ChatService {
       target: { ...this.host, party: PARTY_ROOM, room: roomId },
       openSocket: this.deps.openSocket,
       schema: roomServerFrameSchema,
-      authenticate: async (nonce) => ({
-        type: 'auth',
-        fp: me.identity.fingerprint,
-        sig: await this.signChallenge(PARTY_ROOM, roomId, nonce),
-        ...(rt.record.pendingGenesis ? { genesis: rt.record.pendingGenesis } : {}),
-      }),
+      authenticate: async (challenge) => {
+        const sig = await this.signChallenge(PARTY_ROOM, roomId, challenge.nonce);
+        if (rt.record.joining && !rt.roster?.members.has(me.identity.fingerprint)) return this.joinFrame(rt, challenge, sig);
+        return {
+          type: 'auth',
+          fp: me.identity.fingerprint,
+          sig,
+          ...(rt.record.pendingGenesis ? { genesis: rt.record.pendingGenesis } : {}),
+        };
+      },
       onFrame: (frame) => this.onRoomFrame(rt, frame),
       onStatus: (status, error) => {
         if (status !== 'ready') rt.online.clear();
@@ -463,6 +664,19 @@ export class ChatService {
         await this.saveRoom(rt);
       });
       rt.conn?.retry();
+      return;
+    }
+    if (error.code === 'stale-head' && rt.record.joining) {
+      rt.conn?.retry();
+      return;
+    }
+    if (rt.record.joining) {
+      const code = JOIN_ERRORS[error.code] ?? 'server';
+      await this.withRoom(rt, async () => {
+        if (rt.record.joining) rt.record.joining = { ...rt.record.joining, state: 'failed', error: { code, message: error.message } };
+        await this.saveRoom(rt);
+      });
+      this.emit({ type: 'state' });
       return;
     }
     this.deps.onRejected?.(rt.record.id, `server refused the connection: ${error.code}`);
@@ -486,33 +700,132 @@ export class ChatService {
         return;
       case 'error':
         return this.onServerError(rt, frame);
+      case 'join-pending':
+        return this.withRoom(rt, () => this.setJoinState(rt, frame.reason === 'approval' ? 'pending-approval' : 'waiting-member'));
+      case 'escrow':
+        return this.withRoom(rt, () => this.onEscrow(rt, frame));
+      case 'need-key':
+        return this.withRoom(rt, () => this.answerNeedKeys(rt, frame.members));
+      case 'join-request':
+        return this.withRoom(rt, () => this.onJoinRequest(rt, frame.request, true));
+      case 'join-resolved':
+        rt.requests.delete(frame.member);
+        this.emit({ type: 'state' });
+        this.emit({ type: 'room', roomId: rt.record.id });
+        return;
     }
   }
 
   private async onWelcome(rt: RoomRuntime, frame: Extract<RoomServerFrame, { type: 'welcome' }>): Promise<void> {
     const me = this.requireUnlocked();
-    let roster: Roster;
+    let verified;
     try {
-      roster = await verifyChain(rt.record.id, frame.chain);
+      verified = await verifyChainPrefix(rt.record.id, frame.chain);
     } catch (error) {
       this.reject(rt, `membership chain does not verify: ${describe(error)}`);
       return;
     }
-    if (!extendsChain(rt.record.chain, frame.chain)) {
+    const trusted = frame.chain.slice(0, verified.verified);
+    if (!extendsChain(rt.record.chain, trusted)) {
       this.reject(rt, 'the server sent a membership chain that rewrites the one we verified before');
       return;
     }
-    if (!roster.members.has(me.identity.fingerprint)) {
+    if (verified.rejected) this.flagUnverified(rt, verified.rejected.unverified, verified.rejected.reason);
+    if (!verified.roster.members.has(me.identity.fingerprint)) {
       this.reject(rt, 'the verified chain does not include us');
       return;
     }
-    rt.roster = roster;
+    rt.roster = verified.roster;
     rt.online = new Set(frame.online);
-    rt.record.chain = frame.chain;
-    rt.record.mode = roster.mode;
+    rt.record.chain = trusted;
+    rt.record.mode = verified.roster.mode;
     rt.record.pendingGenesis = null;
+    if (rt.record.joining && rt.record.joining.state !== 'waiting-member') rt.record.joining = { ...rt.record.joining, state: 'waiting-member' };
+    rt.requests.clear();
+    for (const request of frame.requests) await this.onJoinRequest(rt, request, false);
     await this.saveRoom(rt);
     for (const item of rt.record.outbox) rt.conn?.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
+    await this.answerNeedKeys(rt, frame.needKeys);
+    this.emit({ type: 'room', roomId: rt.record.id });
+    this.emit({ type: 'state' });
+  }
+
+  /** Hands the room key to members who joined without one, but only to members the chain proves. */
+  private async answerNeedKeys(rt: RoomRuntime, fingerprints: string[]): Promise<void> {
+    const me = this.requireUnlocked();
+    const epoch = currentEpoch(rt.record);
+    const gek = rt.record.keys[String(epoch)];
+    if (!gek || !rt.roster) return;
+    const keys = [];
+    for (const fp of fingerprints) {
+      if (fp === me.identity.fingerprint) continue;
+      const member = rt.roster.members.get(fp);
+      if (!member) {
+        this.flagUnverified(rt, [fp], 'the server asked us to hand the room key to someone no admin or link admitted');
+        continue;
+      }
+      const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, to: fp, gek, name: rt.record.name, mode: rt.record.mode };
+      keys.push({ to: fp, epoch, ct: await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(member.publicKey), me.privateKey) });
+    }
+    if (keys.length) rt.conn?.send({ type: 'keys', keys });
+  }
+
+  private flagUnverified(rt: RoomRuntime, fingerprints: string[], reason: string): void {
+    for (const fp of fingerprints) if (!rt.roster?.members.has(fp)) rt.unverified.add(fp);
+    this.reject(rt, `unverified member: ${reason}`);
+    this.emit({ type: 'room', roomId: rt.record.id });
+  }
+
+  private async onJoinRequest(rt: RoomRuntime, request: JoinRequest, notify: boolean): Promise<void> {
+    const link = rt.roster?.links.get(request.link);
+    let name = '';
+    try {
+      const key = await readPublicKey(request.key);
+      if (key.getFingerprint() !== request.fp) throw new Error('key does not match fingerprint');
+      if (!link || !(await verifyJoinProof(link.pub, rt.record.id, link.id, request.fp, request.proof))) throw new Error('no proof of the link secret');
+      name = displayNameOf(key);
+    } catch (error) {
+      this.reject(rt, `join request ignored: ${describe(error)}`);
+      return;
+    }
+    rt.requests.set(request.fp, { ...request, name });
+    if (notify) this.emit({ type: 'join-request', roomId: rt.record.id, roomName: rt.record.name, name });
+    this.emit({ type: 'state' });
+    this.emit({ type: 'room', roomId: rt.record.id });
+  }
+
+  private async setJoinState(rt: RoomRuntime, state: 'pending-approval' | 'waiting-member'): Promise<void> {
+    if (!rt.record.joining) return;
+    rt.record.joining = { ...rt.record.joining, state, error: null };
+    await this.saveRoom(rt);
+    this.emit({ type: 'state' });
+  }
+
+  /** The server handed over the escrowed key: unwrap with the link secret, verify the admin's signature. */
+  private async onEscrow(rt: RoomRuntime, frame: Extract<RoomServerFrame, { type: 'escrow' }>): Promise<void> {
+    const me = this.requireUnlocked();
+    const joining = rt.record.joining;
+    const link = rt.roster?.links.get(frame.link);
+    if (!joining || joining.link !== frame.link || !link) return this.reject(rt, 'escrowed key for a link we did not use');
+    const admin = rt.roster?.members.get(link.by);
+    if (!admin) return this.reject(rt, 'escrowed key from someone outside the verified membership');
+    let payload: EscrowPayload | null;
+    try {
+      const wrapped = await decryptFor(me.privateKey, frame.ct);
+      const { wrapKey } = await deriveLinkKeys(fromBase64Url(joining.secret));
+      const plain = await openWithGek(wrapKey, toBase64(wrapped), await readPublicKey(admin.publicKey));
+      payload = parsePayload(escrowPayloadSchema, fromUtf8(plain));
+    } catch (error) {
+      return this.reject(rt, `escrowed key rejected: ${describe(error)}`);
+    }
+    if (!payload || payload.room !== rt.record.id || payload.link !== frame.link || payload.from !== link.by || payload.epoch !== frame.epoch) {
+      return this.reject(rt, 'escrowed key does not match this room, link or epoch');
+    }
+    rt.record.keys[String(payload.epoch)] = payload.gek;
+    if (!rt.record.name) rt.record.name = payload.name;
+    rt.record.joining = null;
+    await this.saveRoom(rt);
+    this.emit({ type: 'state' });
     this.emit({ type: 'room', roomId: rt.record.id });
   }
 
@@ -523,9 +836,9 @@ export class ChatService {
       try {
         roster = await applyRecord(roster, record, rt.record.id);
       } catch (error) {
-        this.reject(rt, `membership record rejected: ${describe(error)}`);
         rt.pending.get(record.body)?.reject(new UserFacingError('server', 'the server relayed an invalid record'));
-        return;
+        this.flagUnverified(rt, recordMembers(record), `membership record rejected: ${describe(error)}`);
+        break;
       }
       rt.record.chain = [...rt.record.chain, record];
       rt.pending.get(record.body)?.resolve();
@@ -559,6 +872,7 @@ export class ChatService {
       }
       rt.record.keys[String(payload.epoch)] = payload.gek;
       if (!rt.record.name) rt.record.name = payload.name;
+      rt.record.joining = null;
       acked.push(envelope.kid);
     }
     await this.saveRoom(rt);
@@ -621,7 +935,7 @@ export class ChatService {
     console.warn(`room ${rt.record.id} error:`, frame.code, frame.message);
     // A refused change fails the oldest change still waiting for confirmation.
     const first = rt.pending.entries().next();
-    if (!first.done && ['bad-record', 'forbidden', 'room-full', 'bad-frame'].includes(frame.code)) {
+    if (!first.done && ['bad-record', 'forbidden', 'room-full', 'bad-frame', 'stale-head'].includes(frame.code)) {
       const [body, change] = first.value;
       rt.pending.delete(body);
       change.reject(new UserFacingError(frame.code === 'forbidden' ? 'not-admin' : 'server', frame.message));
@@ -652,6 +966,83 @@ export class ChatService {
     });
   }
 
+  private async joinCapturedLink(): Promise<void> {
+    const url = await this.deps.session.get('capturedLink');
+    if (!url) return;
+    await this.deps.session.remove('capturedLink');
+    try {
+      await this.joinByLink(url);
+    } catch (error) {
+      console.warn('could not join the captured link', error);
+    }
+  }
+
+  /** The join frame a link joiner answers the challenge with: key, proof of the link secret, and a self-signed join record. */
+  private async joinFrame(rt: RoomRuntime, challenge: Challenge, sig: string): Promise<unknown> {
+    const me = this.requireUnlocked();
+    const joining = rt.record.joining as NonNullable<RoomRecord['joining']>;
+    const keys = await deriveLinkKeys(fromBase64Url(joining.secret));
+    const proof = await signJoinProof(keys, rt.record.id, joining.link, me.identity.fingerprint);
+    const head = challenge.head ?? '';
+    const body = {
+      v: 1,
+      kind: 'join',
+      room: rt.record.id,
+      prev: head,
+      by: me.identity.fingerprint,
+      ts: this.now(),
+      member: me.identity.fingerprint,
+      key: me.identity.publicKey,
+      link: joining.link,
+      proof,
+    };
+    const text = JSON.stringify(body);
+    const record = { body: text, sig: await signDetached(me.privateKey, utf8(text)) };
+    return { type: 'join', fp: me.identity.fingerprint, sig, key: me.identity.publicKey, link: joining.link, proof, record };
+  }
+
+  private async appendChange<K extends 'link-revoke' | 'links-reset' | 'ban'>(rt: RoomRuntime, fields: RecordFields<K>): Promise<void> {
+    const record = await createRecord<K>(rt.roster as Roster, fields, this.requireUnlocked().privateKey, this.now());
+    await this.awaitChange(rt, record, { type: 'append', record });
+  }
+
+  private async linkView(rt: RoomRuntime, link: LinkState): Promise<LinkView> {
+    const secret = rt.record.linkSecrets[link.id];
+    return {
+      id: link.id,
+      url: secret ? formatLink(this.host.host, this.host.secure, rt.record.id, link.id, fromBase64Url(secret)) : null,
+      label: await this.linkLabel(rt, link),
+      approval: link.approval,
+      escrow: link.escrow,
+      expires: link.expires,
+      maxUses: link.maxUses,
+      uses: link.uses,
+      active: link.active && (link.expires === null || link.expires > this.now()) && (link.maxUses === null || link.uses < link.maxUses),
+      createdBy: rt.roster?.members.get(link.by)?.name ?? '',
+      createdAt: link.createdAt,
+    };
+  }
+
+  /** Decrypts a link's label (sealed and signed with the room key by the admin who made it). */
+  private async linkLabel(rt: RoomRuntime, link: LinkState | undefined): Promise<string | null> {
+    const author = link ? rt.roster?.members.get(link.by) : undefined;
+    const gek = rt.record.keys[String(currentEpoch(rt.record))];
+    if (!link?.label || !author || !gek) return null;
+    try {
+      return fromUtf8(await openWithGek(fromBase64(gek), link.label, await readPublicKey(author.publicKey)));
+    } catch {
+      return null;
+    }
+  }
+
+  private requireAdminRoom(roomId: string): RoomRuntime {
+    const me = this.requireUnlocked();
+    const rt = this.requireRoom(roomId);
+    if (!rt.roster) throw new UserFacingError('offline', 'the room has not been verified yet; try again once connected');
+    if (rt.roster.members.get(me.identity.fingerprint)?.role !== 'admin') throw new UserFacingError('not-admin', 'only admins can do this');
+    return rt;
+  }
+
   // ── helpers ───────────────────────────────────────────────────────────────
 
   private reject(rt: RoomRuntime, reason: string): void {
@@ -664,7 +1055,16 @@ export class ChatService {
   }
 
   private addRuntime(record: RoomRecord): RoomRuntime {
-    const rt: RoomRuntime = { record, roster: null, conn: null, online: new Set(), queue: Promise.resolve(), pending: new Map() };
+    const rt: RoomRuntime = {
+      record: { ...emptyRoom(record.id, record.mode, record.createdAt), ...record },
+      roster: null,
+      conn: null,
+      online: new Set(),
+      queue: Promise.resolve(),
+      pending: new Map(),
+      unverified: new Set(),
+      requests: new Map(),
+    };
     this.rooms.set(record.id, rt);
     return rt;
   }
@@ -704,6 +1104,9 @@ export class ChatService {
       lastTs: r.lastTs ?? r.createdAt,
       connected: rt.conn?.status === 'ready',
       hasKey: r.keys[String(currentEpoch(r))] !== undefined,
+      joinState: r.joining?.state ?? null,
+      joinError: r.joining?.error ?? null,
+      requests: rt.requests.size,
     };
   }
 
@@ -746,6 +1149,8 @@ function emptyRoom(id: string, mode: RoomMode, now: number): RoomRecord {
     lastTs: null,
     pages: 0,
     outbox: [],
+    joining: null,
+    linkSecrets: {},
   };
 }
 
@@ -763,6 +1168,22 @@ function extendsChain(known: SignedRecord[], next: SignedRecord[]): boolean {
 
 function toView(roomId: string, m: StoredMessage): MessageView {
   return { id: m.id, roomId, from: m.from, fromName: m.fromName, text: m.text, ts: m.ts, mine: m.mine, status: m.status };
+}
+
+/** localhost and 127.0.0.1 name the same machine; otherwise hosts must match exactly. */
+function sameHost(a: string, b: string): boolean {
+  const local = (h: string) => h.replace(/^(localhost|127\.0\.0\.1|\[::1\])(?=:|$)/, 'loopback');
+  return local(a.toLowerCase()) === local(b.toLowerCase());
+}
+
+/** Members a (possibly invalid) record claims to add. */
+function recordMembers(record: SignedRecord): string[] {
+  try {
+    const body = parseRecordBody(record);
+    return 'member' in body ? [body.member] : [];
+  } catch {
+    return [];
+  }
 }
 
 function describe(error: unknown): string {

@@ -29,14 +29,21 @@ export type SocketFactory = (target: SocketTarget) => SocketLike;
 export type ConnectionStatus = 'connecting' | 'ready' | 'refused' | 'closed';
 
 /** Error codes after which retrying cannot help. */
-const FATAL = new Set(['not-member', 'auth-failed', 'no-room', 'room-exists']);
+const FATAL = new Set(['not-member', 'auth-failed', 'no-room', 'room-exists', 'link-invalid', 'link-expired', 'link-used-up', 'join-denied', 'banned', 'stale-head']);
+
+/** What the server's challenge frame carries. */
+export interface Challenge {
+  nonce: string;
+  /** The room's chain head, for a joiner to extend. */
+  head?: string | null;
+}
 
 export interface ConnectionOptions<In extends { type: string }> {
   target: SocketTarget;
   openSocket: SocketFactory;
   schema: z.ZodType<In>;
-  /** Builds the auth frame for a challenge nonce (signs it). */
-  authenticate(nonce: string): Promise<unknown>;
+  /** Builds the auth frame for a challenge (signs its nonce). */
+  authenticate(challenge: Challenge): Promise<unknown>;
   onFrame(frame: In): void | Promise<void>;
   onStatus?(status: ConnectionStatus, error?: ErrorFrame): void;
   heartbeatMs?: number;
@@ -49,6 +56,8 @@ export class PartyConnection<In extends { type: string }> {
   /** Frames are handled one at a time, in order. */
   private inbound: Promise<void> = Promise.resolve();
   private readonly waiters = new Set<(ok: boolean) => void>();
+  /** True from the server's welcome until the socket drops; `status` turns 'ready' only once the welcome is handled. */
+  private authenticated = false;
 
   constructor(private readonly options: ConnectionOptions<In>) {
     this.socket = options.openSocket(options.target);
@@ -56,6 +65,7 @@ export class PartyConnection<In extends { type: string }> {
       this.inbound = this.inbound.then(() => this.receive(event.data)).catch((error) => console.error('frame handler failed', error));
     });
     this.socket.addEventListener('close', () => {
+      this.authenticated = false;
       if (this.status === 'ready') this.setStatus('connecting');
     });
     this.heartbeat = setInterval(() => this.send({ type: 'ping' }), options.heartbeatMs ?? HEARTBEAT_MS);
@@ -77,7 +87,7 @@ export class PartyConnection<In extends { type: string }> {
 
   /** Sends a frame if authenticated; false otherwise (the caller keeps it for later). */
   send(frame: unknown): boolean {
-    if (this.status !== 'ready' || this.socket.readyState !== 1) return false;
+    if (!this.authenticated || this.socket.readyState !== 1) return false;
     this.socket.send(JSON.stringify(frame));
     return true;
   }
@@ -90,6 +100,7 @@ export class PartyConnection<In extends { type: string }> {
   }
 
   close(): void {
+    this.authenticated = false;
     this.setStatus('closed');
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
@@ -105,14 +116,19 @@ export class PartyConnection<In extends { type: string }> {
     }
     const frame = parsed.frame;
     if (frame.type === 'challenge') {
-      const nonce = (frame as unknown as { nonce: string }).nonce;
-      this.socket.send(JSON.stringify(await this.options.authenticate(nonce)));
+      this.socket.send(JSON.stringify(await this.options.authenticate(frame as unknown as Challenge)));
       return;
     }
-    if (frame.type === 'welcome') this.setStatus('ready');
+    if (frame.type === 'welcome') {
+      this.authenticated = true;
+      await this.options.onFrame(frame);
+      if (this.authenticated) this.setStatus('ready');
+      return;
+    }
     if (frame.type === 'error') {
       const error = frame as unknown as ErrorFrame;
-      if (FATAL.has(error.code) && this.status !== 'ready') {
+      // A member connection is never refused after its welcome; a guest (joining) connection can be, e.g. when denied.
+      if (FATAL.has(error.code) && (this.status !== 'ready' || error.code === 'join-denied' || error.code === 'banned')) {
         this.setStatus('refused', error);
         this.socket.close(1000, error.code);
         return;

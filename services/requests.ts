@@ -18,6 +18,14 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     sendMessage: (d) => chat.sendMessage(d.roomId, d.text),
     inviteContact: (d) => chat.inviteContact(d.roomId, d.code),
     markRead: (d) => chat.markRead(d.roomId),
+    createLink: (d) => chat.createLink(d.roomId, d.options),
+    listLinks: (d) => chat.listLinks(d.roomId),
+    revokeLink: (d) => chat.revokeLink(d.roomId, d.linkId),
+    resetLinks: (d) => chat.resetLinks(d.roomId),
+    joinByLink: (d) => chat.joinByLink(d.url),
+    approveRequest: (d) => chat.approveRequest(d.roomId, d.fingerprint),
+    denyRequest: (d) => chat.denyRequest(d.roomId, d.fingerprint),
+    banRequester: (d) => chat.banRequester(d.roomId, d.fingerprint),
   };
   return async (request) => {
     const handler = handlers[request.type] as ((data: unknown) => Promise<unknown>) | undefined;

@@ -163,6 +163,23 @@ async function decryptVerified(run: () => Promise<{ data: Uint8Array }>): Promis
   }
 }
 
+/** Encrypts bytes to a recipient without signing (the server uses it to hand over an escrowed key). */
+export async function encryptTo(recipient: PublicKey, data: Uint8Array): Promise<string> {
+  const message = await openpgp.createMessage({ binary: data });
+  return toBase64(await openpgp.encrypt({ message, encryptionKeys: recipient, format: 'binary' }));
+}
+
+/** Decrypts what `encryptTo` produced; the caller verifies whatever is inside. */
+export async function decryptFor(me: PrivateKey, ct: string): Promise<Uint8Array> {
+  try {
+    const message = await openpgp.readMessage({ binaryMessage: fromBase64(ct) });
+    const { data } = await openpgp.decrypt({ message, decryptionKeys: me, format: 'binary' });
+    return data;
+  } catch {
+    throw new CryptoError('bad-ciphertext', 'the ciphertext cannot be decrypted with our key');
+  }
+}
+
 /** A contact code is the identity fingerprint, grouped for reading aloud: `FC05 3EA2 …`. */
 export function formatContactCode(fingerprint: string): string {
   return fingerprint.toUpperCase().match(/.{1,4}/g)?.join(' ') ?? '';

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { MAX_MEMBERS } from './constants';
 import { displayNameOf, readPublicKey, signDetached, verifyDetached, type PrivateKey } from './crypto';
 import { sha256Hex, utf8 } from './encoding';
+import { verifyJoinProof } from './links';
 import { fingerprintSchema, modeSchema, roleSchema, roomIdSchema, type Role, type RoomMode, type SignedRecord } from './protocol';
 
 const armoredPublicKey = z.string().min(100).max(12 * 1024).startsWith('-----BEGIN PGP PUBLIC KEY BLOCK-----');
@@ -21,19 +22,64 @@ const genesisBodySchema = z.object({
   ts: z.number(),
 });
 
-const addBodySchema = z.object({
+const linked = {
   v: z.literal(1),
-  kind: z.literal('add'),
   room: roomIdSchema,
   prev: z.string().regex(/^[0-9a-f]{64}$/),
   by: fingerprintSchema,
+  ts: z.number(),
+};
+const linkIdSchema = z.string().regex(/^[0-9a-f]{32}$/);
+
+/** An admin adds a member directly (contact code) or approves a link request (`via`). */
+const addBodySchema = z.object({
+  ...linked,
+  kind: z.literal('add'),
   member: fingerprintSchema,
   key: armoredPublicKey,
   role: roleSchema,
-  ts: z.number(),
+  via: linkIdSchema.optional(),
 });
 
-export const recordBodySchema = z.discriminatedUnion('kind', [genesisBodySchema, addBodySchema]);
+/** An admin creates an invite link; `pub` is the link's Ed25519 public key (raw, base64). */
+const linkBodySchema = z.object({
+  ...linked,
+  kind: z.literal('link'),
+  link: linkIdSchema,
+  pub: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
+  approval: z.boolean(),
+  escrow: z.boolean(),
+  expires: z.number().nullable(),
+  uses: z.number().int().min(1).max(100_000).nullable(),
+  /** The link's label, encrypted and signed with the room key (OpenPGP, base64); members read it, the server can't. */
+  label: z.string().max(4096).nullable(),
+});
+
+const revokeBodySchema = z.object({ ...linked, kind: z.literal('link-revoke'), link: linkIdSchema });
+const resetBodySchema = z.object({ ...linked, kind: z.literal('links-reset') });
+
+/** A joiner admits itself through a no-approval link: self-signed, carrying proof it held the link secret. */
+const joinBodySchema = z.object({
+  ...linked,
+  kind: z.literal('join'),
+  member: fingerprintSchema,
+  key: armoredPublicKey,
+  link: linkIdSchema,
+  proof: z.string().regex(/^[A-Za-z0-9+/]{86}==$/),
+});
+
+/** An admin bans an identity from requesting to join. */
+const banBodySchema = z.object({ ...linked, kind: z.literal('ban'), member: fingerprintSchema });
+
+export const recordBodySchema = z.discriminatedUnion('kind', [
+  genesisBodySchema,
+  addBodySchema,
+  linkBodySchema,
+  revokeBodySchema,
+  resetBodySchema,
+  joinBodySchema,
+  banBodySchema,
+]);
 export type RecordBody = z.infer<typeof recordBodySchema>;
 
 export class ChainError extends Error {}
@@ -45,6 +91,23 @@ export interface Member {
   role: Role;
   addedBy: string;
   addedAt: number;
+  /** The link this member came in through, if any. */
+  via: string | null;
+}
+
+/** An invite link as the chain defines it. */
+export interface LinkState {
+  id: string;
+  pub: string;
+  approval: boolean;
+  escrow: boolean;
+  expires: number | null;
+  maxUses: number | null;
+  uses: number;
+  active: boolean;
+  by: string;
+  createdAt: number;
+  label: string | null;
 }
 
 /** The roster a chain proves: who is in the room, with which key and role. */
@@ -52,6 +115,8 @@ export interface Roster {
   room: string;
   mode: RoomMode;
   members: Map<string, Member>;
+  links: Map<string, LinkState>;
+  banned: Set<string>;
   /** SHA-256 of the last record's body; the next record's `prev`. */
   head: string;
   length: number;
@@ -79,25 +144,33 @@ export function createGenesis(room: string, mode: RoomMode, signer: PrivateKey, 
   return sign({ v: 1, kind: 'genesis', room, mode, by: signer.getFingerprint(), key, ts: now }, signer);
 }
 
-export function createAddRecord(
+type Linked = 'v' | 'room' | 'prev' | 'by' | 'ts';
+type Body<K extends RecordBody['kind']> = Extract<RecordBody, { kind: K }>;
+/** The fields a caller provides for a record of kind K; chain position, signer and time are filled in. */
+export type RecordFields<K extends Exclude<RecordBody['kind'], 'genesis'>> = Omit<Body<K>, Linked>;
+
+/** Signs a new record that extends `roster`'s chain. */
+export function createRecord<K extends Exclude<RecordBody['kind'], 'genesis'>>(
   roster: Roster,
-  member: { fingerprint: string; publicKey: string; role: Role },
+  fields: RecordFields<K>,
   signer: PrivateKey,
   now = Date.now(),
 ): Promise<SignedRecord> {
-  return sign(
-    {
-      v: 1,
-      kind: 'add',
-      room: roster.room,
-      prev: roster.head,
-      by: signer.getFingerprint(),
-      member: member.fingerprint,
-      key: member.publicKey,
-      role: member.role,
-      ts: now,
-    },
+  const body = { v: 1, room: roster.room, prev: roster.head, by: signer.getFingerprint(), ts: now, ...fields } as RecordBody;
+  return sign(body, signer);
+}
+
+export function createAddRecord(
+  roster: Roster,
+  member: { fingerprint: string; publicKey: string; role: Role; via?: string },
+  signer: PrivateKey,
+  now = Date.now(),
+): Promise<SignedRecord> {
+  return createRecord<'add'>(
+    roster,
+    { kind: 'add', member: member.fingerprint, key: member.publicKey, role: member.role, ...(member.via ? { via: member.via } : {}) },
     signer,
+    now,
   );
 }
 
@@ -128,30 +201,129 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
       throw new ChainError('genesis signature does not verify');
     }
     const members = new Map<string, Member>([
-      [body.by, { fingerprint: body.by, ...creator, role: 'admin', addedBy: body.by, addedAt: body.ts }],
+      [body.by, { fingerprint: body.by, ...creator, role: 'admin', addedBy: body.by, addedAt: body.ts, via: null }],
     ]);
-    return { room, mode: body.mode, members, head, length: 1 };
+    return { room, mode: body.mode, members, links: new Map(), banned: new Set(), head, length: 1 };
   }
 
   if (!roster) throw new ChainError('chain must start with a genesis record');
   if (body.prev !== roster.head) throw new ChainError('record does not extend the current chain');
+  const next: Roster = { ...roster, head, length: roster.length + 1 };
+
+  if (body.kind === 'join') {
+    // Self-signed by the joiner; authority comes from the admin-signed link record and the proof.
+    if (body.by !== body.member) throw new ChainError('a join record is signed by the joiner');
+    const link = roster.links.get(body.link);
+    if (!link || !link.active) throw new ChainError('the link was revoked or never existed');
+    if (link.approval) throw new ChainError('this link needs an admin to approve each join');
+    if (link.expires !== null && body.ts > link.expires) throw new ChainError('the link had expired');
+    if (link.maxUses !== null && link.uses >= link.maxUses) throw new ChainError('the link was used up');
+    if (roster.banned.has(body.member)) throw new ChainError('this identity is banned from the room');
+    if (!(await verifyJoinProof(link.pub, room, link.id, body.member, body.proof))) throw new ChainError('the join proof does not match the link');
+    const joiner = await memberFromKey(body.key, body.member);
+    if (!(await verifyDetached(await readPublicKey(body.key), utf8(record.body), record.sig))) throw new ChainError('join signature does not verify');
+    return withMember(next, roster, body.member, { ...joiner, role: 'member', addedBy: link.by, addedAt: body.ts, via: link.id }, link.id);
+  }
+
   const signer = roster.members.get(body.by);
   if (!signer || signer.role !== 'admin') throw new ChainError('record is not signed by an admin of the room');
   if (!(await verifyDetached(await readPublicKey(signer.publicKey), utf8(record.body), record.sig))) {
     throw new ChainError('record signature does not verify');
   }
-  if (roster.members.has(body.member)) throw new ChainError('member is already in the room');
+
+  switch (body.kind) {
+    case 'add': {
+      if (roster.banned.has(body.member)) throw new ChainError('this identity is banned from the room');
+      if (body.via && !roster.links.has(body.via)) throw new ChainError('the add names a link that does not exist');
+      const added = await memberFromKey(body.key, body.member);
+      return withMember(next, roster, body.member, { ...added, role: body.role, addedBy: body.by, addedAt: body.ts, via: body.via ?? null }, body.via);
+    }
+    case 'link': {
+      if (roster.links.has(body.link)) throw new ChainError('a link with this id already exists');
+      if (body.approval && body.escrow) throw new ChainError('a link with join approval cannot escrow the key');
+      const links = new Map(roster.links);
+      links.set(body.link, {
+        id: body.link,
+        pub: body.pub,
+        approval: body.approval,
+        escrow: body.escrow,
+        expires: body.expires,
+        maxUses: body.uses,
+        uses: 0,
+        active: true,
+        by: body.by,
+        createdAt: body.ts,
+        label: body.label,
+      });
+      return { ...next, links };
+    }
+    case 'link-revoke': {
+      const link = roster.links.get(body.link);
+      if (!link) throw new ChainError('no such link');
+      const links = new Map(roster.links);
+      links.set(body.link, { ...link, active: false });
+      return { ...next, links };
+    }
+    case 'links-reset': {
+      const links = new Map([...roster.links].map(([id, link]) => [id, { ...link, active: false }]));
+      return { ...next, links };
+    }
+    case 'ban': {
+      if (roster.members.has(body.member)) throw new ChainError('members cannot be banned; only people asking to join');
+      const banned = new Set(roster.banned);
+      banned.add(body.member);
+      return { ...next, banned };
+    }
+  }
+}
+
+function withMember(next: Roster, roster: Roster, fingerprint: string, member: Omit<Member, 'fingerprint'>, via?: string): Roster {
+  if (roster.members.has(fingerprint)) throw new ChainError('member is already in the room');
   if (roster.members.size >= MAX_MEMBERS) throw new ChainError(`a room holds at most ${MAX_MEMBERS} members`);
-  const added = await memberFromKey(body.key, body.member);
   const members = new Map(roster.members);
-  members.set(body.member, { fingerprint: body.member, ...added, role: body.role, addedBy: body.by, addedAt: body.ts });
-  return { ...roster, members, head, length: roster.length + 1 };
+  members.set(fingerprint, { fingerprint, ...member });
+  let links = roster.links;
+  const link = via ? roster.links.get(via) : undefined;
+  if (link) {
+    links = new Map(roster.links);
+    links.set(link.id, { ...link, uses: link.uses + 1 });
+  }
+  return { ...next, members, links };
 }
 
 /** Replays a whole chain from its genesis record; throws ChainError at the first bad link. */
 export async function verifyChain(room: string, records: SignedRecord[]): Promise<Roster> {
-  let roster: Roster | null = null;
-  for (const record of records) roster = await applyRecord(roster, record, room);
-  if (!roster) throw new ChainError('chain is empty');
+  const { roster, rejected } = await verifyChainPrefix(room, records);
+  if (rejected) throw new ChainError(rejected.reason);
   return roster;
+}
+
+/**
+ * Replays as much of a chain as verifies. Whatever follows the first bad record is not trusted:
+ * it is returned so a client can show (and refuse keys to) members the server claims but nobody signed.
+ */
+export async function verifyChainPrefix(
+  room: string,
+  records: SignedRecord[],
+): Promise<{ roster: Roster; verified: number; rejected: { index: number; reason: string; unverified: string[] } | null }> {
+  let roster: Roster | null = null;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as SignedRecord;
+    try {
+      roster = await applyRecord(roster, record, room);
+    } catch (error) {
+      if (!roster) throw error;
+      const unverified = records.slice(i).flatMap((r) => {
+        try {
+          const body = parseRecordBody(r);
+          return 'member' in body && !roster?.members.has(body.member) ? [body.member] : [];
+        } catch {
+          return [];
+        }
+      });
+      return { roster, verified: i, rejected: { index: i, reason: error instanceof Error ? error.message : String(error), unverified } };
+    }
+  }
+  if (!roster) throw new ChainError('chain is empty');
+  return { roster, verified: records.length, rejected: null };
 }

@@ -43,3 +43,17 @@ export function parsePayload<T>(schema: z.ZodType<T>, text: string): T | null {
     return null;
   }
 }
+
+/** The room key as escrowed for an invite link: sealed under the link's wrap key, signed by the admin who made the link. */
+export const escrowPayloadSchema = z.object({
+  v: z.literal(1),
+  t: z.literal('escrow-key'),
+  room: roomIdSchema,
+  epoch: epochSchema,
+  from: fingerprintSchema,
+  link: z.string().regex(/^[0-9a-f]{32}$/),
+  gek: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'room key must be 32 bytes of base64'),
+  name: z.string().max(MAX_ROOM_NAME_CHARS),
+  mode: modeSchema,
+});
+export type EscrowPayload = z.infer<typeof escrowPayloadSchema>;

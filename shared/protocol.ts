@@ -32,11 +32,47 @@ export const keyEnvelopeSchema = z.object({
 });
 export type KeyEnvelope = z.infer<typeof keyEnvelopeSchema>;
 
+export const linkIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'link id must be 32 lowercase hex characters');
+
+/** The room key wrapped under a link's fragment-derived key (OpenPGP, signed by the admin), base64. */
+export const escrowSchema = z.object({ link: linkIdSchema, epoch: epochSchema, ct: base64(8 * 1024) });
+export type Escrow = z.infer<typeof escrowSchema>;
+
+/** Someone asking to join through an approval link, as admins see it. */
+export const joinRequestSchema = z.object({
+  fp: fingerprintSchema,
+  key: z.string().max(12 * 1024),
+  link: linkIdSchema,
+  proof: base64(200),
+  ts: z.number(),
+});
+export type JoinRequest = z.infer<typeof joinRequestSchema>;
+
 // ── client → room ───────────────────────────────────────────────────────────
 export const roomClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), fp: fingerprintSchema, sig: base64(2048), genesis: signedRecordSchema.optional() }),
+  /** A non-member asks in through a link: signs the challenge with `key`, proves it holds the link secret. */
+  z.object({
+    type: z.literal('join'),
+    fp: fingerprintSchema,
+    sig: base64(2048),
+    key: z.string().max(12 * 1024),
+    link: linkIdSchema,
+    proof: base64(200),
+    /** A self-signed join record extending the head the challenge named (used when the link needs no approval). */
+    record: signedRecordSchema,
+  }),
   z.object({ type: z.literal('msg'), id: messageIdSchema, epoch: epochSchema, ct: base64(MAX_FRAME_CHARS - 200) }),
-  z.object({ type: z.literal('member-add'), record: signedRecordSchema, keys: z.array(keyEnvelopeSchema).min(1).max(8) }),
+  /** An admin appends a signed membership record, with the key envelopes or escrow it needs. */
+  z.object({
+    type: z.literal('append'),
+    record: signedRecordSchema,
+    keys: z.array(keyEnvelopeSchema).max(8).optional(),
+    escrow: escrowSchema.optional(),
+  }),
+  /** A member hands the room key to members who lack it (joined through a link without escrow). */
+  z.object({ type: z.literal('keys'), keys: z.array(keyEnvelopeSchema).min(1).max(64) }),
+  z.object({ type: z.literal('join-deny'), member: fingerprintSchema }),
   z.object({ type: z.literal('keys-ack'), kids: z.array(z.string().regex(/^[0-9a-f]{16}$/)).min(1).max(64) }),
   z.object({ type: z.literal('ping') }),
 ]);
@@ -70,6 +106,12 @@ export const errorCodeSchema = z.enum([
   'no-room',
   'bad-epoch',
   'room-full',
+  'link-invalid',
+  'link-expired',
+  'link-used-up',
+  'join-denied',
+  'banned',
+  'stale-head',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
@@ -78,7 +120,7 @@ export const errorFrameSchema = z.object({ type: z.literal('error'), code: error
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 
 export const roomServerFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('challenge'), nonce: z.string(), room: z.string() }),
+  z.object({ type: z.literal('challenge'), nonce: z.string(), room: z.string(), head: z.string().nullable().optional() }),
   z.object({
     type: z.literal('welcome'),
     room: roomIdSchema,
@@ -86,9 +128,18 @@ export const roomServerFrameSchema = z.discriminatedUnion('type', [
     epoch: epochSchema,
     seq: z.number().int().min(0),
     you: fingerprintSchema,
-    chain: z.array(signedRecordSchema).max(MAX_MEMBERS + 1),
+    chain: z.array(signedRecordSchema).max(4 * MAX_MEMBERS),
     online: z.array(fingerprintSchema),
+    /** Members still waiting for the room key (joined through a link while no one could hand it over). */
+    needKeys: z.array(fingerprintSchema),
+    /** Pending join requests; only admins receive them. */
+    requests: z.array(joinRequestSchema),
   }),
+  z.object({ type: z.literal('join-pending'), reason: z.enum(['approval', 'key']) }),
+  z.object({ type: z.literal('escrow'), link: linkIdSchema, epoch: epochSchema, ct: z.string() }),
+  z.object({ type: z.literal('join-request'), request: joinRequestSchema }),
+  z.object({ type: z.literal('join-resolved'), member: fingerprintSchema, outcome: z.enum(['approved', 'denied', 'banned']) }),
+  z.object({ type: z.literal('need-key'), members: z.array(fingerprintSchema) }),
   relayedMessageSchema,
   z.object({ type: z.literal('ack'), id: messageIdSchema, seq: z.number().int().min(1), ts: z.number() }),
   z.object({ type: z.literal('chain'), records: z.array(signedRecordSchema) }),

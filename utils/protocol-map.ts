@@ -24,6 +24,48 @@ export interface RoomSummary {
   connected: boolean;
   /** False until a key for the room has arrived (e.g. an invitation still being opened). */
   hasKey: boolean;
+  /** Where joining through a link stands; null once we are in (or never joined by link). */
+  joinState: JoinState | null;
+  /** Why joining failed, when joinState is 'failed'. */
+  joinError: UserError | null;
+  /** Pending join requests (admins only). */
+  requests: number;
+}
+
+/** joining: talking to the server; pending-approval: an admin must accept; waiting-member: admitted, waiting for an online member to hand over the key; failed: see joinError. */
+export type JoinState = 'joining' | 'pending-approval' | 'waiting-member' | 'failed';
+
+export interface JoinRequestView {
+  fingerprint: string;
+  name: string;
+  contactCode: string;
+  /** Label of the link they used, if any. */
+  linkLabel: string | null;
+  ts: number;
+}
+
+export interface LinkView {
+  id: string;
+  /** The full link, only for links created in this browser (the secret is never stored elsewhere). */
+  url: string | null;
+  label: string | null;
+  approval: boolean;
+  escrow: boolean;
+  expires: number | null;
+  maxUses: number | null;
+  uses: number;
+  active: boolean;
+  createdBy: string;
+  createdAt: number;
+}
+
+export interface CreateLinkOptions {
+  approval: boolean;
+  escrow: boolean;
+  /** Lifetime in milliseconds, or null for never. */
+  expiresInMs: number | null;
+  maxUses: number | null;
+  label: string;
 }
 
 export interface MemberView {
@@ -33,12 +75,16 @@ export interface MemberView {
   online: boolean;
   me: boolean;
   contactCode: string;
+  /** False for a member the server lists but no admin signed in (a server-injected member): shown with a warning, never sent a key. */
+  verified: boolean;
 }
 
 export interface RoomDetail extends RoomSummary {
   members: MemberView[];
   myRole: Role;
   epoch: number;
+  /** Pending join requests (admins only). */
+  joinRequests: JoinRequestView[];
 }
 
 export type MessageStatus = 'sending' | 'sent' | 'received';
@@ -73,6 +119,14 @@ export interface ProtocolMap {
   sendMessage: { req: { roomId: string; text: string }; res: MessageView };
   inviteContact: { req: { roomId: string; code: string }; res: MemberView };
   markRead: { req: { roomId: string }; res: void };
+  createLink: { req: { roomId: string; options: CreateLinkOptions }; res: LinkView };
+  listLinks: { req: { roomId: string }; res: LinkView[] };
+  revokeLink: { req: { roomId: string; linkId: string }; res: LinkView[] };
+  resetLinks: { req: { roomId: string }; res: LinkView[] };
+  joinByLink: { req: { url: string }; res: RoomSummary };
+  approveRequest: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
+  denyRequest: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
+  banRequester: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
 }
 
 export type RequestType = keyof ProtocolMap;
@@ -92,7 +146,15 @@ export type UserErrorCode =
   | 'no-key'
   | 'offline'
   | 'server'
-  | 'internal';
+  | 'internal'
+  | 'not-a-link'
+  | 'other-server'
+  | 'link-invalid'
+  | 'link-expired'
+  | 'link-used-up'
+  | 'join-denied'
+  | 'banned'
+  | 'escrow-with-approval';
 
 export interface UserError {
   code: UserErrorCode;
@@ -112,6 +174,7 @@ export interface RequestEnvelope<K extends RequestType = RequestType> {
 export type PushEvent =
   | { type: 'state' }
   | { type: 'room'; roomId: string }
-  | { type: 'message'; roomId: string; message: MessageView };
+  | { type: 'message'; roomId: string; message: MessageView }
+  | { type: 'join-request'; roomId: string; roomName: string; name: string };
 
 export const UI_PORT_NAME = 'ui';

@@ -6,7 +6,7 @@ import { storage, type StorageItemKey } from 'wxt/utils/storage';
 import type { Sealed } from '@/services/sealed';
 import type { KeyValueStore } from '@/services/store';
 import type { Role, RoomMode, SignedRecord } from '@/shared/protocol';
-import type { MessageStatus } from './protocol-map';
+import type { JoinState, MessageStatus, UserError } from './protocol-map';
 
 /** The identity created at onboarding. */
 export interface StoredIdentity {
@@ -62,6 +62,10 @@ export interface RoomRecord {
   /** Number of history pages (`page:<id>:<n>`, n from 0). */
   pages: number;
   outbox: OutboxItem[];
+  /** Set while joining through an invite link: the link id and its secret (base64url), kept until we hold the key. */
+  joining: { link: string; secret: string; state: JoinState; error: UserError | null } | null;
+  /** Secrets (base64url) of the invite links created in this browser, so their full URL can be shown again. */
+  linkSecrets: Record<string, string>;
 }
 
 /** One message as kept in local history. */
@@ -97,6 +101,8 @@ export interface UnlockedSession {
 
 export interface SessionItems {
   unlocked: UnlockedSession;
+  /** An invite link captured while locked (or before onboarding), joined once unlocked. */
+  capturedLink: string;
 }
 
 /** A room the popup asked the side panel to open (room id), cleared by the side panel once shown. */

@@ -9,7 +9,7 @@ declare module 'vitest' {
 
 /** One real party server for the whole run; tests read its address with `inject('partyHost')`. */
 export default async function setup(project: TestProject) {
-  const party = await startParty();
+  const party = await startParty({ testHooks: true });
   project.provide('partyHost', party.host);
   return () => party.stop();
 }

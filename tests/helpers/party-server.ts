@@ -23,11 +23,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startParty(options: { port?: number; persistDir?: string; cwd?: string } = {}): Promise<RunningParty> {
+/** `testHooks` enables the room's compromised-server simulation (PARTYCHAT_TEST_HOOKS); never set in production. */
+export async function startParty(options: { port?: number; persistDir?: string; cwd?: string; testHooks?: boolean } = {}): Promise<RunningParty> {
   const cwd = options.cwd ?? resolve(import.meta.dirname, '../..');
   const port = options.port ?? (await freePort());
   const args = ['dev', '--port', String(port), '--disable-request-cf-fetch'];
   if (options.persistDir) args.push('--persist', options.persistDir);
+  if (options.testHooks) args.push('--var', 'PARTYCHAT_TEST_HOOKS=1');
   const child: ChildProcess = spawn(resolve(cwd, 'node_modules/.bin/partykit'), args, {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

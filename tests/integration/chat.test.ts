@@ -92,7 +92,7 @@ describe('two clients chat through a real party server', () => {
     const frames = [...alice.frames, ...bob.frames];
     expect(frames.length).toBeGreaterThan(8);
     expect(frames.some((f) => f.includes('"type":"msg"'))).toBe(true);
-    expect(frames.some((f) => f.includes('"type":"member-add"'))).toBe(true);
+    expect(frames.some((f) => f.includes('"type":"append"'))).toBe(true);
     for (const frame of frames) {
       for (const secret of secrets) expect(frame.includes(secret), `frame leaks ${secret}: ${frame.slice(0, 80)}`).toBe(false);
       for (const bytes of decodedRuns(frame)) expect(contains(bytes, gek)).toBe(false);

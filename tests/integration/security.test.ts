@@ -139,7 +139,7 @@ describe('the room server admits only members and survives bad input', () => {
       [JSON.stringify({ type: 'msg', id: 'short', epoch: 0, ct: 'AAAA' }), 'bad-frame'],
       [JSON.stringify({ type: 'msg', id: randomHex(16), epoch: 0, ct: 'A'.repeat(MAX_FRAME_CHARS + 10) }), 'too-large'],
       [JSON.stringify({ type: 'msg', id: randomHex(16), epoch: 7, ct: toBase64(utf8('x')) }), 'bad-epoch'],
-      [JSON.stringify({ type: 'member-add', record: { body: '{"v":1}', sig: 'AAAA' }, keys: [{ to: 'a'.repeat(40), epoch: 0, ct: 'AAAA' }] }), 'bad-record'],
+      [JSON.stringify({ type: 'append', record: { body: '{"v":1}', sig: 'AAAA' }, keys: [{ to: 'a'.repeat(40), epoch: 0, ct: 'AAAA' }] }), 'bad-record'],
     ];
     for (const [text, code] of cases) {
       socket.sendText(text);

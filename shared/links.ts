@@ -1,0 +1,117 @@
+/**
+ * Invite links. A link is `http(s)://<party host>/join/<room>/<link id>#<secret>`; the secret lives
+ * only in the URL fragment, which browsers never send to a server. From it both sides derive
+ * (HKDF-SHA-256): an Ed25519 key whose public half goes into the admin-signed link record, so a
+ * joiner proves it held the secret by signing its own fingerprint; and an AES-256 key that wraps
+ * the escrowed room key, which the server stores but cannot open.
+ */
+import { fromBase64, randomBytes, toBase64, utf8 } from './encoding';
+
+export const LINK_SECRET_BYTES = 32;
+export const LINK_ID_BYTES = 16;
+export const WRAP_KEY_BYTES = 32;
+const ED25519_PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+const JOIN_PROOF_CONTEXT = 'partychat/join/v1';
+
+export interface LinkKeys {
+  /** Signs join proofs. */
+  signingKey: CryptoKey;
+  /** Raw Ed25519 public key, base64: goes into the link record. */
+  publicKey: string;
+  /** Wraps the escrowed room key (used as an OpenPGP session key). */
+  wrapKey: Uint8Array;
+}
+
+export interface ParsedLink {
+  /** Party host (host[:port]) and whether it is reached over TLS. */
+  host: string;
+  secure: boolean;
+  room: string;
+  link: string;
+  secret: Uint8Array;
+}
+
+export function newLinkSecret(): Uint8Array {
+  return randomBytes(LINK_SECRET_BYTES);
+}
+
+async function hkdf(secret: Uint8Array, info: string, bytes: number): Promise<Uint8Array> {
+  const base = await crypto.subtle.importKey('raw', secret as BufferSource, 'HKDF', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: new ArrayBuffer(32), info: utf8(info).buffer as ArrayBuffer },
+    base,
+    bytes * 8,
+  );
+  return new Uint8Array(bits);
+}
+
+export async function deriveLinkKeys(secret: Uint8Array): Promise<LinkKeys> {
+  if (secret.length !== LINK_SECRET_BYTES) throw new Error(`link secret must be ${LINK_SECRET_BYTES} bytes`);
+  const seed = await hkdf(secret, 'partychat link signing key', 32);
+  const pkcs8 = new Uint8Array([...ED25519_PKCS8_PREFIX, ...seed]);
+  const signingKey = await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, { name: 'Ed25519' }, true, ['sign']);
+  const jwk = (await crypto.subtle.exportKey('jwk', signingKey)) as JsonWebKey;
+  const publicKey = toBase64(fromBase64Url(jwk.x ?? ''));
+  return { signingKey, publicKey, wrapKey: await hkdf(secret, 'partychat link wrap key', WRAP_KEY_BYTES) };
+}
+
+function proofText(room: string, link: string, member: string): Uint8Array {
+  return utf8(`${JOIN_PROOF_CONTEXT}\n${room}\n${link}\n${member}`);
+}
+
+/** Proves the joiner (`member`, a fingerprint) held the link secret, bound to this room and link. */
+export async function signJoinProof(keys: LinkKeys, room: string, link: string, member: string): Promise<string> {
+  const sig = await crypto.subtle.sign({ name: 'Ed25519' }, keys.signingKey, proofText(room, link, member) as BufferSource);
+  return toBase64(new Uint8Array(sig));
+}
+
+/** Checks a join proof against the link record's public key; never throws. */
+export async function verifyJoinProof(publicKey: string, room: string, link: string, member: string, proof: string): Promise<boolean> {
+  try {
+    const raw = fromBase64(publicKey);
+    const sig = fromBase64(proof);
+    if (raw.length !== 32 || sig.length !== 64) return false;
+    const key = await crypto.subtle.importKey('raw', raw as BufferSource, { name: 'Ed25519' }, false, ['verify']);
+    return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig as BufferSource, proofText(room, link, member) as BufferSource);
+  } catch {
+    return false;
+  }
+}
+
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function fromBase64Url(text: string): Uint8Array {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  return fromBase64(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+}
+
+export function formatLink(host: string, secure: boolean, room: string, link: string, secret: Uint8Array): string {
+  return `${secure ? 'https' : 'http'}://${host}/join/${room}/${link}#${toBase64Url(secret)}`;
+}
+
+/** Parses a pasted or captured link; null if it is not one of ours (or the secret is missing). */
+export function parseLink(text: string): ParsedLink | null {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  const match = /^\/join\/([0-9a-f]{32})\/([0-9a-f]{32})\/?$/.exec(url.pathname);
+  if (!match || !url.hash) return null;
+  let secret: Uint8Array;
+  try {
+    secret = fromBase64Url(url.hash.slice(1));
+  } catch {
+    return null;
+  }
+  if (secret.length !== LINK_SECRET_BYTES) return null;
+  return { host: url.host, secure: url.protocol === 'https:', room: match[1] as string, link: match[2] as string, secret };
+}
+
+export function newLinkId(): string {
+  return [...randomBytes(LINK_ID_BYTES)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
