@@ -1,3 +1,4 @@
+import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'vitest/config';
 import { WxtVitest } from 'wxt/testing/vitest-plugin';
 
@@ -5,7 +6,8 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [WxtVitest()],
+        // The unit project mounts .vue components, so it needs the Vue SFC compiler as a Vite plugin.
+        plugins: [vue(), WxtVitest()],
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],

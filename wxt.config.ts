@@ -8,12 +8,12 @@ export default defineConfig({
     name: '__MSG_extName__',
     description: '__MSG_extDescription__',
     default_locale: 'en',
-    permissions: ['storage', 'unlimitedStorage', 'alarms', ...(browser === 'chrome' ? ['sidePanel'] : [])],
+    permissions: ['storage', 'unlimitedStorage', 'alarms', 'notifications', ...(browser === 'chrome' ? ['sidePanel'] : [])],
     action: { default_title: '__MSG_extName__' },
     content_security_policy: {
       // openpgp's Argon2 key protection runs as WebAssembly.
       extension_pages: "script-src 'self' 'wasm-unsafe-eval'; object-src 'self';",
     },
-    ...(browser === 'firefox' ? { browser_specific_settings: { gecko: { id: 'partychat@partychat.dev', strict_min_version: '128.0' } } } : {}),
+    ...(browser === 'firefox' ? { browser_specific_settings: { gecko: { id: 'partychat@partychat.dev', strict_min_version: '129.0', data_collection_permissions: { required: ['none'] } } } } : {}),
   }),
 });

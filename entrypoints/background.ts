@@ -1,8 +1,17 @@
 import { defineBackground } from 'wxt/utils/define-background';
 import { ChatService } from '@/services/chat';
-import { browserSocketFactory, createUiHub, keepAlive, listenForRequests, showUnreadBadge } from '@/services/extension-bridge';
+import {
+  browserSocketFactory,
+  createUiHub,
+  keepAlive,
+  listenForCapturedLinks,
+  listenForRequests,
+  notifyJoinRequest,
+  showUnreadBadge,
+} from '@/services/extension-bridge';
 import { createRequestHandler } from '@/services/requests';
 import { DEFAULT_PARTY_HOST } from '@/shared/constants';
+import { t } from '@/utils/i18n';
 import { extensionStore } from '@/utils/storage-items';
 
 export default defineBackground(() => {
@@ -15,10 +24,14 @@ export default defineBackground(() => {
     defaultHost: import.meta.env.WXT_PARTY_HOST || DEFAULT_PARTY_HOST,
     emit: (event) => {
       push(event);
-      showUnreadBadge(chat.totalUnread());
+      showUnreadBadge(chat.totalUnread() + chat.totalRequests());
+      if (event.type === 'join-request') {
+        notifyJoinRequest(event, { title: t('notify.joinRequestTitle', { room: event.roomName }), body: t('notify.joinRequestBody', { name: event.name }) });
+      }
     },
   });
   listenForRequests(createRequestHandler(chat));
+  listenForCapturedLinks((url) => chat.captureLink(url));
   keepAlive(() => void chat.ensureConnected());
   void chat.start();
 });

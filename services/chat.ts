@@ -533,6 +533,13 @@ export class ChatService {
     return total;
   }
 
+  /** Pending join requests across the rooms we administer. */
+  totalRequests(): number {
+    let total = 0;
+    for (const rt of this.rooms.values()) total += rt.requests.size;
+    return total;
+  }
+
   /** Closes every connection (tests, and the worker shutting down). */
   closeAll(): void {
     this.directory?.close();

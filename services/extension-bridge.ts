@@ -1,6 +1,7 @@
 /** The background's extension-facing glue: request listener, UI ports, badge, keep-alive alarm, sockets. */
 import PartySocket from 'partysocket';
 import { browser, type Browser } from 'wxt/browser';
+import { isCaptureMessage, isJoinPath } from '@/utils/link-capture';
 import type { PushEvent, RequestEnvelope, Result } from '@/utils/protocol-map';
 import { UI_PORT_NAME } from '@/utils/protocol-map';
 import type { SocketFactory, SocketLike } from './connection';
@@ -35,6 +36,44 @@ export function createUiHub(): (event: PushEvent) => void {
   return (event) => {
     for (const port of ports) port.postMessage(event);
   };
+}
+
+/**
+ * An invite link opened in a tab: the content script sends it here; we start joining (or keep it
+ * until unlock) and turn the tab into the chat page, so nobody copies and pastes anything.
+ */
+export function listenForCapturedLinks(capture: (url: string) => Promise<string | null>): void {
+  browser.runtime.onMessage.addListener((message: unknown, sender: Browser.runtime.MessageSender) => {
+    if (!isCaptureMessage(message)) return undefined;
+    const tabId = sender.tab?.id;
+    let url: URL;
+    try {
+      url = new URL(message.url);
+    } catch {
+      return undefined;
+    }
+    if (!isJoinPath(url.pathname)) return undefined;
+    void capture(message.url)
+      .catch((error) => {
+        console.warn('could not start joining from a captured link', error);
+        return null;
+      })
+      .then((roomId) => {
+        const page = browser.runtime.getURL('/sidepanel.html') + (roomId ? `?room=${roomId}` : '');
+        if (tabId !== undefined) void browser.tabs.update(tabId, { url: page });
+      });
+    return undefined;
+  });
+}
+
+/** A browser notification for a join request, so admins hear of it with the panel closed. */
+export function notifyJoinRequest(event: Extract<PushEvent, { type: 'join-request' }>, text: { title: string; body: string }): void {
+  void browser.notifications.create(`join-${event.roomId}-${Date.now()}`, {
+    type: 'basic',
+    iconUrl: browser.runtime.getURL('/icon/128.png'),
+    title: text.title,
+    message: text.body,
+  });
 }
 
 export function showUnreadBadge(count: number): void {

@@ -1,0 +1,117 @@
+/** English UI text: the reference locale. Every other locale must define exactly these keys. */
+const en = {
+  'app.name': 'PartyChat',
+  'app.loading': 'Loading…',
+  'app.retry': 'Try again',
+  'app.dismiss': 'Dismiss',
+
+  'onboard.title': 'Welcome to PartyChat',
+  'onboard.intro':
+    'Pick a display name and a passphrase. Your identity key is created on this device and locked with the passphrase; the server only ever relays encrypted messages.',
+  'onboard.name': 'Display name',
+  'onboard.passphrase': 'Passphrase',
+  'onboard.passphraseConfirm': 'Confirm passphrase',
+  'onboard.host': 'Server address',
+  'onboard.hostHint': 'The PartyChat server your group uses, e.g. localhost:1999 or chat.example.com.',
+  'onboard.submit': 'Create my identity',
+  'onboard.busy': 'Creating your key…',
+  'onboard.nameRequired': 'Enter a display name.',
+  'onboard.passphraseTooShort': 'Use a passphrase of at least {min} characters.',
+  'onboard.passphraseMismatch': 'The two passphrases are not the same.',
+
+  'unlock.title': 'PartyChat is locked',
+  'unlock.intro': 'Enter your passphrase to unlock your key and rooms.',
+  'unlock.passphrase': 'Passphrase',
+  'unlock.submit': 'Unlock',
+  'unlock.busy': 'Unlocking…',
+
+  'home.rooms': 'Rooms',
+  'home.noRooms': 'No rooms yet. Create one below, or ask someone to invite you with your contact code.',
+  'home.lock': 'Lock',
+
+  'room.mode.ephemeral': 'Ephemeral',
+  'room.mode.backup': 'Backup',
+  'room.mode.ephemeralHint': 'History stays only on members’ devices.',
+  'room.mode.backupHint': 'The server keeps an encrypted backup of the history.',
+  'room.unread': '{count} unread',
+  'room.noMessages': 'No messages yet',
+
+  'create.title': 'New room',
+  'create.name': 'Room name',
+  'create.mode': 'History',
+  'create.submit': 'Create room',
+  'create.busy': 'Creating…',
+
+  'contact.title': 'Your contact code',
+  'contact.hint': 'Share this code so others can invite you to their rooms.',
+  'contact.copy': 'Copy',
+  'contact.copied': 'Copied',
+  'contact.copyFailed': 'Could not copy. Select the code and copy it by hand.',
+
+  'settings.title': 'Settings',
+  'settings.host': 'Server address',
+  'settings.hostSave': 'Save',
+  'settings.hostSaved': 'Saved',
+
+  'chat.back': 'Back to rooms',
+  'chat.connected': 'Connected',
+  'chat.offline': 'Offline',
+  'chat.loading': 'Loading messages…',
+  'chat.empty': 'No messages yet. Say hello!',
+  'chat.composer': 'Write a message',
+  'chat.composerHint': 'Enter to send, Shift+Enter for a new line',
+  'chat.send': 'Send',
+  'chat.waitingForKey': 'Waiting for the room key… A member who is online will send it to you.',
+  'chat.status.sending': 'Sending…',
+  'chat.status.sent': 'Sent',
+
+  'members.toggle': 'Members ({count})',
+  'members.title': 'Members',
+  'members.you': '(you)',
+  'members.online': 'Online',
+  'members.offline': 'Offline',
+  'members.role.admin': 'Admin',
+  'members.role.member': 'Member',
+  'members.unverifiedBadge': 'Unverified',
+  'members.unverified': 'Unverified: no admin signed this member in, so they get no key.',
+  'invite.title': 'Invite by contact code',
+  'invite.input': 'Contact code',
+  'invite.submit': 'Invite',
+  'invite.busy': 'Inviting…',
+  'invite.done': '{name} was added to the room.',
+
+  'popup.open': 'Open chat',
+  'popup.locked': 'PartyChat is locked. Open the chat to unlock it.',
+  'popup.onboard': 'PartyChat is not set up yet. Open the chat to create your identity.',
+  'popup.noRooms': 'No rooms yet.',
+
+  'error.wrong-passphrase': 'That passphrase is not correct. Check it and try again.',
+  'error.locked': 'PartyChat is locked. Unlock it with your passphrase, then try again.',
+  'error.invalid-input': 'Some of what you entered is not valid. Check it and try again.',
+  'error.contact-not-found':
+    'No one with that contact code has published a key on this server. Check the code, or ask them to open PartyChat once while online.',
+  'error.contact-key-mismatch':
+    'The key the server returned does not match that contact code, so nobody was invited. Check the code with the person; if it is right, the server may be misbehaving.',
+  'error.already-member': 'That person is already a member of this room.',
+  'error.not-admin': 'Only an admin of this room can do that. Ask an admin.',
+  'error.no-room': 'That room does not exist here any more. Go back to the room list.',
+  'error.no-key':
+    'This room’s key has not arrived yet, so nothing can be sent. Wait until a member who is online shares it.',
+  'error.offline': 'Cannot reach the server. Check your connection and the server address in Settings, then try again.',
+  'error.server': 'The server refused the request. Try again in a moment; if it keeps happening, check the server.',
+  'error.internal': 'Something went wrong inside PartyChat. Try again; reopening the panel may help.',
+  'error.not-a-link': 'That is not a PartyChat invite link. Copy the whole link, including the part after #, and try again.',
+  'error.other-server':
+    'That invite link belongs to a different PartyChat server than the one set in Settings. Change the server address to the link’s server, or ask for a link on yours.',
+  'error.link-invalid': 'That invite link is not valid (it may have been revoked or reset). Ask an admin of the room for a new link.',
+  'error.link-expired': 'That invite link has expired. Ask an admin of the room for a new link.',
+  'error.link-used-up': 'That invite link has been used as many times as allowed. Ask an admin of the room for a new link.',
+  'error.join-denied': 'An admin declined your request to join this room.',
+  'error.banned': 'You have been banned from this room, so you cannot join it.',
+  'error.escrow-with-approval':
+    'A link cannot both need approval and let the server hand out the key. Turn one of the two options off and try again.',
+  'notify.joinRequestTitle': 'Join request in {room}',
+  'notify.joinRequestBody': '{name} wants to join. Open PartyChat to approve or deny.',
+} as const;
+
+export default en;

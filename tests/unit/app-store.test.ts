@@ -1,0 +1,283 @@
+import { flushPromises } from '@vue/test-utils';
+import { createPinia, setActivePinia } from 'pinia';
+import { mergeFetchedMessages, upsertMessage, useAppStore, type AppStore } from '@/stores/app';
+import type { MessageStatus, MessageView, UserErrorCode } from '@/utils/protocol-map';
+import { FakeBackend, fakeFingerprint } from './support/fake-backend';
+
+function message(id: string, ts: number, status: MessageStatus = 'received'): MessageView {
+  return { id, roomId: 'r', from: 'f', fromName: 'F', text: `text ${id}`, ts, mine: status !== 'received', status };
+}
+
+async function started(fake: FakeBackend): Promise<AppStore> {
+  setActivePinia(createPinia());
+  const store = useAppStore();
+  await store.init(fake);
+  return store;
+}
+
+describe('upsertMessage', () => {
+  it.each<[string, MessageView[], MessageView, string[], MessageStatus[]]>([
+    ['appends a newer message', [message('a', 1)], message('b', 2), ['a', 'b'], ['received', 'received']],
+    ['inserts an older message in order', [message('a', 1), message('c', 3)], message('b', 2), ['a', 'b', 'c'], ['received', 'received', 'received']],
+    ['replaces sending with sent', [message('a', 1, 'sending')], message('a', 1, 'sent'), ['a'], ['sent']],
+    ['keeps sent when a late sending arrives', [message('a', 1, 'sent')], message('a', 1, 'sending'), ['a'], ['sent']],
+  ])('%s', (_name, list, incoming, ids, statuses) => {
+    upsertMessage(list, incoming);
+    expect(list.map((m) => m.id)).toEqual(ids);
+    expect(list.map((m) => m.status)).toEqual(statuses);
+  });
+
+  it('merges a fetched page with messages pushed while it was loading', () => {
+    const merged = mergeFetchedMessages([message('a', 1), message('b', 2)], [message('old', 0), message('b', 2), message('c', 3)]);
+    expect(merged.map((m) => m.id)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('app store', () => {
+  let fake: FakeBackend;
+
+  beforeEach(() => {
+    fake = new FakeBackend();
+  });
+
+  it('loads the state and subscribes on init; dispose unsubscribes', async () => {
+    fake.host = 'chat.example.com';
+    const store = await started(fake);
+    expect(store.phase).toBe('onboard');
+    expect(store.host).toBe('chat.example.com');
+    expect(fake.listenerCount).toBe(1);
+    store.dispose();
+    expect(fake.listenerCount).toBe(0);
+  });
+
+  it('records a failed first load and recovers on refresh', async () => {
+    fake.failNext('getState', 'internal');
+    const store = await started(fake);
+    expect(store.phase).toBe('loading');
+    expect(store.errorFor('load')?.code).toBe('internal');
+    await store.refresh();
+    expect(store.phase).toBe('onboard');
+    expect(store.lastError).toBeNull();
+  });
+
+  it('onboards: busy while the key is generated, then ready', async () => {
+    const store = await started(fake);
+    const release = fake.hold('onboard');
+    const done = store.onboard({ name: 'Alice', passphrase: 'long enough', host: 'localhost:1999' });
+    await flushPromises();
+    expect(store.busy.onboard).toBe(true);
+    expect(store.phase).toBe('onboard');
+    release();
+    expect(await done).toBe(true);
+    expect(store.busy.onboard).toBe(false);
+    expect(store.phase).toBe('ready');
+    expect(store.me?.name).toBe('Alice');
+    expect(fake.callsOf('onboard')).toEqual([{ name: 'Alice', passphrase: 'long enough', host: 'localhost:1999' }]);
+  });
+
+  it('surfaces a wrong passphrase, then unlocks with the right one', async () => {
+    fake.setUp({ passphrase: 'right passphrase', phase: 'locked' });
+    const store = await started(fake);
+    expect(store.phase).toBe('locked');
+
+    expect(await store.unlock('wrong passphrase')).toBe(false);
+    expect(store.phase).toBe('locked');
+    expect(store.lastError?.code).toBe('wrong-passphrase');
+    expect(store.errorFor('unlock')?.code).toBe('wrong-passphrase');
+    expect(store.errorFor('inviteContact')).toBeNull();
+
+    expect(await store.unlock('right passphrase')).toBe(true);
+    expect(store.phase).toBe('ready');
+    expect(store.lastError).toBeNull();
+  });
+
+  it('creates a room and opens it', async () => {
+    fake.setUp();
+    const store = await started(fake);
+    const room = await store.createRoom({ name: 'Team', mode: 'backup' });
+    expect(room?.mode).toBe('backup');
+    expect(store.currentRoomId).toBe(room?.id);
+    expect(store.roomDetail?.name).toBe('Team');
+    expect(store.rooms.map((r) => r.name)).toEqual(['Team']);
+  });
+
+  it('replaces a sending message with its pushed sent copy instead of duplicating it', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+
+    expect(await store.sendMessage(room.summary.id, 'hello')).toBe(true);
+    expect(store.currentMessages.map((m) => [m.text, m.status])).toEqual([['hello', 'sending']]);
+
+    fake.deliverPending();
+    await flushPromises();
+    expect(store.currentMessages.map((m) => [m.text, m.status])).toEqual([['hello', 'sent']]);
+  });
+
+  it('keeps a message pushed as sent before the sendMessage reply arrives', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    fake.deliverBeforeReply = true;
+    await store.sendMessage(room.summary.id, 'race');
+    await flushPromises();
+    expect(store.currentMessages.map((m) => [m.text, m.status])).toEqual([['race', 'sent']]);
+  });
+
+  it('shows a message for the open room and marks it read', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    const readsBefore = fake.callsOf('markRead').length;
+
+    fake.receive(room.summary.id, { fromName: 'Bob', text: 'hi Alice' });
+    await flushPromises();
+
+    expect(store.currentMessages.map((m) => m.text)).toEqual(['hi Alice']);
+    expect(fake.callsOf('markRead').length).toBe(readsBefore + 1);
+    expect(store.rooms.find((r) => r.id === room.summary.id)?.unread).toBe(0);
+  });
+
+  it('refreshes unread counts when a message arrives for another room', async () => {
+    fake.setUp();
+    const open = fake.addRoom({ name: 'Open' });
+    const other = fake.addRoom({ name: 'Other' });
+    const store = await started(fake);
+    await store.openRoom(open.summary.id);
+    const stateCallsBefore = fake.callsOf('getState').length;
+
+    fake.receive(other.summary.id, { fromName: 'Bob', text: 'elsewhere' });
+    await flushPromises();
+
+    expect(fake.callsOf('getState').length).toBe(stateCallsBefore + 1);
+    expect(store.rooms.find((r) => r.id === other.summary.id)).toMatchObject({ unread: 1, lastText: 'elsewhere' });
+    expect(store.currentMessages).toEqual([]);
+    expect(fake.callsOf('markRead')).not.toContainEqual({ roomId: other.summary.id });
+  });
+
+  it('coalesces a burst of state events into at most one follow-up refresh', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    const before = { state: fake.callsOf('getState').length, messages: fake.callsOf('listMessages').length };
+
+    for (let i = 0; i < 5; i++) fake.emit({ type: 'state' });
+    await flushPromises();
+
+    expect(fake.callsOf('getState').length - before.state).toBe(2);
+    expect(fake.callsOf('listMessages').length - before.messages).toBe(2);
+  });
+
+  it('refetches the open room on a room event', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    room.members.push({ fingerprint: fakeFingerprint('c'), name: 'Carol', role: 'member', online: true, me: false, contactCode: 'C', verified: true });
+
+    fake.emit({ type: 'room', roomId: room.summary.id });
+    await flushPromises();
+
+    expect(store.roomDetail?.members.map((m) => m.name)).toEqual(['Alice', 'Carol']);
+  });
+
+  it('forgets rooms and messages when a state event reports the vault locked', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    await store.sendMessage(room.summary.id, 'secret');
+
+    fake.phase = 'locked';
+    fake.emit({ type: 'state' });
+    await flushPromises();
+
+    expect(store.phase).toBe('locked');
+    expect(store.currentRoomId).toBeNull();
+    expect(store.messagesByRoom).toEqual({});
+    expect(store.rooms).toEqual([]);
+  });
+
+  it('returns to the list with an error when a room cannot be opened', async () => {
+    fake.setUp();
+    const store = await started(fake);
+    await store.openRoom('f'.repeat(32));
+    expect(store.currentRoomId).toBeNull();
+    expect(store.errorFor('openRoom')?.code).toBe('no-room');
+  });
+
+  it('invites a contact and refreshes the member list', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const code = fake.addContact({ name: 'Bob', fingerprint: fakeFingerprint('b') });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+
+    const member = await store.inviteContact(room.summary.id, code);
+    expect(member?.name).toBe('Bob');
+    expect(store.roomDetail?.members.map((m) => m.name)).toEqual(['Alice', 'Bob']);
+  });
+
+  describe('invite failures map to their error code', () => {
+    it.each<[string, (fake: FakeBackend) => { roomId: string; code: string }, UserErrorCode]>([
+      ['unknown contact code', (f) => ({ roomId: f.addRoom({ name: 'R' }).summary.id, code: 'ZZZZ ZZZZ' }), 'contact-not-found'],
+      [
+        'already a member',
+        (f) => {
+          const bob = { name: 'Bob', fingerprint: fakeFingerprint('b') };
+          return { roomId: f.addRoom({ name: 'R', others: [bob] }).summary.id, code: f.addContact(bob) };
+        },
+        'already-member',
+      ],
+      [
+        'not an admin',
+        (f) => ({
+          roomId: f.addRoom({ name: 'R', myRole: 'member' }).summary.id,
+          code: f.addContact({ name: 'Bob', fingerprint: fakeFingerprint('b') }),
+        }),
+        'not-admin',
+      ],
+      [
+        'server unreachable',
+        (f) => {
+          f.failNext('inviteContact', 'offline');
+          return { roomId: f.addRoom({ name: 'R' }).summary.id, code: 'ABCD' };
+        },
+        'offline',
+      ],
+      [
+        'key does not match the code',
+        (f) => {
+          f.failNext('inviteContact', 'contact-key-mismatch');
+          return { roomId: f.addRoom({ name: 'R' }).summary.id, code: 'ABCD' };
+        },
+        'contact-key-mismatch',
+      ],
+    ])('%s → %s', async (_name, arrange, expected) => {
+      fake.setUp();
+      const { roomId, code } = arrange(fake);
+      const store = await started(fake);
+      await store.openRoom(roomId);
+
+      expect(await store.inviteContact(roomId, code)).toBeNull();
+      expect(store.lastError?.code).toBe(expected);
+      expect(store.errorFor('inviteContact')?.code).toBe(expected);
+      expect(store.busy.inviteContact).toBe(false);
+    });
+  });
+
+  it('clears the previous error when the next action starts', async () => {
+    fake.setUp();
+    const store = await started(fake);
+    fake.failNext('createRoom', 'server');
+    expect(await store.createRoom({ name: 'X', mode: 'ephemeral' })).toBeNull();
+    expect(store.errorFor('createRoom')?.code).toBe('server');
+    expect(await store.setHost('other.example.com')).toBe(true);
+    expect(store.lastError).toBeNull();
+    expect(store.host).toBe('other.example.com');
+  });
+});

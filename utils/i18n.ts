@@ -1,0 +1,90 @@
+/**
+ * UI text in English and Traditional Chinese (zh-TW), chosen from the browser's language.
+ * Templates call `t('key', { name })`; the active locale is reactive so switching it re-renders.
+ */
+import { ref } from 'vue';
+import en from '@/locales/en';
+import zhTW from '@/locales/zh-TW';
+import type { UserError } from './protocol-map';
+
+export type MessageKey = keyof typeof en;
+export type Locale = 'en' | 'zh-TW';
+export type MessageParams = Record<string, string | number>;
+
+const dictionaries: Record<Locale, Record<MessageKey, string>> = { en, 'zh-TW': zhTW };
+
+/**
+ * Picks the UI locale from a list of BCP 47 language tags, most preferred first.
+ * Traditional Chinese (`zh-TW`, `zh-Hant…`, `zh-HK`, `zh-MO`) and plain `zh` map to zh-TW; the first
+ * Chinese or English tag decides; anything else is English.
+ */
+export function pickLocale(languages: readonly string[]): Locale {
+  for (const tag of languages) {
+    const lower = tag.toLowerCase();
+    if (lower === 'zh' || lower.startsWith('zh-hant') || /^zh-(tw|hk|mo)\b/.test(lower)) return 'zh-TW';
+    if (lower === 'en' || lower.startsWith('en-')) return 'en';
+  }
+  return 'en';
+}
+
+/** The locale for the current browser, from `navigator.languages` (falling back to `navigator.language`). */
+export function detectLocale(): Locale {
+  if (typeof navigator === 'undefined') return 'en';
+  const languages = navigator.languages?.length ? navigator.languages : [navigator.language];
+  return pickLocale(languages);
+}
+
+const activeLocale = ref<Locale>(detectLocale());
+
+/** The locale the UI currently renders in. */
+export function getLocale(): Locale {
+  return activeLocale.value;
+}
+
+/** Switches the UI locale (tests, or a future language setting). */
+export function setLocale(locale: Locale): void {
+  activeLocale.value = locale;
+}
+
+/** True if `key` names a UI text (used for keys built at runtime, such as error codes). */
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(en, key);
+}
+
+/** Replaces each `{name}` in `template` with `params.name`; unknown placeholders stay as written. */
+export function interpolate(template: string, params?: MessageParams): string {
+  if (!params) return template;
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = params[name];
+    return value === undefined ? whole : String(value);
+  });
+}
+
+/** The text for `key` in `locale`, with `{name}` placeholders filled from `params`. */
+export function translate(locale: Locale, key: MessageKey, params?: MessageParams): string {
+  return interpolate(dictionaries[locale][key], params);
+}
+
+/** The text for `key` in the active locale, with `{name}` placeholders filled from `params`. */
+export function t(key: MessageKey, params?: MessageParams): string {
+  return translate(activeLocale.value, key, params);
+}
+
+/** What to show the user for a failure: the translated `error.<code>` text, else the English detail. */
+export function errorText(error: UserError): string {
+  const key: string = `error.${error.code}` satisfies MessageKey;
+  return isMessageKey(key) ? t(key) : error.message;
+}
+
+/**
+ * A message timestamp for display: the time of day, with the date too when it is not from today.
+ * `now` is injectable for tests.
+ */
+export function formatTime(ts: number, locale: Locale = activeLocale.value, now: number = Date.now()): string {
+  const date = new Date(ts);
+  const sameDay = new Date(now).toDateString() === date.toDateString();
+  const options: Intl.DateTimeFormatOptions = sameDay
+    ? { hour: '2-digit', minute: '2-digit' }
+    : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  return new Intl.DateTimeFormat(locale, options).format(date);
+}
