@@ -32,6 +32,6 @@ export default defineBackground(() => {
   });
   listenForRequests(createRequestHandler(chat));
   listenForCapturedLinks((url) => chat.captureLink(url));
-  keepAlive(() => void chat.ensureConnected());
+  keepAlive(() => void chat.ensureConnected().then(() => chat.sweepExpired()));
   void chat.start();
 });

@@ -6,7 +6,7 @@
  * pending join requests and, for escrow links, the room key wrapped under the link's secret.
  */
 import type * as Party from 'partykit/server';
-import { AUTH_CONTEXT, MAX_PENDING_KEYS_PER_MEMBER, PARTY_DIRECTORY, PARTY_ROOM } from '../shared/constants';
+import { AUTH_CONTEXT, HISTORY_PAGE_CHARS, MAX_PENDING_KEYS_PER_MEMBER, PARTY_DIRECTORY, PARTY_ROOM } from '../shared/constants';
 import { encryptTo, readPublicKey, verifyDetached } from '../shared/crypto';
 import { constantTimeEqual, fromBase64, randomHex, utf8 } from '../shared/encoding';
 import { verifyJoinProof } from '../shared/links';
@@ -17,6 +17,7 @@ import {
   roomClientFrameSchema,
   roomIdSchema,
   type DeliveredKey,
+  type Envelope,
   type ErrorCode,
   type Escrow,
   type JoinRequest,
@@ -32,6 +33,10 @@ const RECENT_IDS = 2048;
 const JOIN_CLOCK_SKEW_MS = 10 * 60_000;
 /** Pending join requests a room keeps. */
 const MAX_REQUESTS = 200;
+/** How often the retention alarm runs at most (it runs sooner for short disappearing timers). */
+const SWEEP_INTERVAL_MS = 60_000;
+/** Stored envelopes deleted per storage call (the platform's limit is 128 keys). */
+const DELETE_BATCH = 128;
 
 interface Meta {
   epoch: number;
@@ -77,10 +82,12 @@ export default class RoomServer implements Party.Server {
   async onStart(): Promise<void> {
     const records = await this.room.storage.list<SignedRecord>({ prefix: 'chain:' });
     this.chain = [...records.values()];
+    // An alarm may start the room without `room.id`; the id is stored with the genesis record.
+    const roomId = (await this.room.storage.get<string>('roomId')) ?? this.room.id;
     let roster: Roster | null = null;
     for (const record of this.chain) {
       try {
-        roster = await applyRecord(roster, record, this.room.id);
+        roster = await applyRecord(roster, record, roomId);
       } catch (error) {
         // Only the test hook writes records that don't verify; keep serving the verified prefix.
         console.error('stored chain record does not verify', error);
@@ -129,7 +136,7 @@ export default class RoomServer implements Party.Server {
       if (!peer.fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
       switch (frame.type) {
         case 'msg':
-          return this.onEnvelope(peer, frame);
+          return await this.onEnvelope(peer, frame);
         case 'append':
           return await this.serial(() => this.onAppend(peer, frame));
         case 'keys':
@@ -138,6 +145,12 @@ export default class RoomServer implements Party.Server {
           return await this.serial(() => this.onDeny(peer, frame.member));
         case 'keys-ack':
           return await this.serial(() => this.onKeysAck(peer, frame));
+        case 'history':
+          return await this.onHistory(peer, frame);
+        case 'sync-request':
+          return this.onSyncRequest(peer, frame.since);
+        case 'sync-reply':
+          return this.onSyncReply(peer, frame);
       }
     } catch (error) {
       if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message);
@@ -179,7 +192,7 @@ export default class RoomServer implements Party.Server {
       if (!creator || !(await verifyDetached(await readPublicKey(creator.publicKey), this.challenge(peer), frame.sig))) {
         return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not match the room creator', { close: CLOSE.authFailed });
       }
-      await this.room.storage.put({ [chainKey(0)]: frame.genesis, meta: this.meta });
+      await this.room.storage.put({ [chainKey(0)]: frame.genesis, meta: this.meta, roomId: this.room.id });
       this.chain = [frame.genesis];
       this.roster = roster;
     }
@@ -312,8 +325,12 @@ export default class RoomServer implements Party.Server {
 
   /** Verifies and persists one record; updates the roster and tells every member. */
   private async appendRecord(record: SignedRecord, extra: Record<string, unknown> = {}): Promise<Roster> {
-    const roster = await applyRecord(this.roster, record, this.room.id);
+    const roster = await applyRecord(this.roster, record, (this.roster as Roster).room);
+    const body = parseRecordBody(record);
+    // A member's history starts where they joined, unless the room shares earlier history.
+    if (body.kind === 'add' || body.kind === 'join') extra[floorKey(body.member)] = this.meta.seq;
     await this.room.storage.put({ [chainKey(this.chain.length)]: record, ...extra });
+    if (body.kind === 'settings') await this.scheduleSweep(roster);
     this.chain = [...this.chain, record];
     this.roster = roster;
     const update = JSON.stringify({ type: 'chain', records: [record] });
@@ -433,7 +450,7 @@ export default class RoomServer implements Party.Server {
 
   // ── relay ─────────────────────────────────────────────────────────────────
 
-  private onEnvelope(peer: Peer, frame: Frame<'msg'>): void {
+  private async onEnvelope(peer: Peer, frame: Frame<'msg'>): Promise<void> {
     if (frame.epoch !== this.meta.epoch) {
       return this.peers.fail(peer, 'bad-epoch', `the room is at key epoch ${this.meta.epoch}`, { ref: frame.id });
     }
@@ -443,8 +460,14 @@ export default class RoomServer implements Party.Server {
     const seq = ++this.meta.seq;
     const ts = Date.now();
     this.remember(frame.id, seq, ts);
-    void this.room.storage.put('meta', this.meta);
-    const relayed = JSON.stringify({ type: 'msg', seq, id: frame.id, epoch: frame.epoch, from: peer.fp, ts, ct: frame.ct });
+    const envelope: Envelope = { seq, id: frame.id, epoch: frame.epoch, from: peer.fp as string, ts, ct: frame.ct };
+    if (this.roster?.mode === 'backup') {
+      // Backup mode: the ciphertext is on disk before anyone hears of it, one key per message.
+      await this.room.storage.put({ [messageKey(seq)]: envelope, meta: this.meta });
+    } else {
+      void this.room.storage.put('meta', this.meta);
+    }
+    const relayed = JSON.stringify({ type: 'msg', ...envelope });
     for (const other of this.peers.authenticated()) if (other !== peer) other.conn.send(relayed);
     send(peer.conn, { type: 'ack', id: frame.id, seq, ts });
   }
@@ -455,6 +478,79 @@ export default class RoomServer implements Party.Server {
       const oldest = this.recent.keys().next();
       if (!oldest.done) this.recent.delete(oldest.value);
     }
+  }
+
+  // ── history ───────────────────────────────────────────────────────────────
+
+  /** Backup mode: a page of stored envelopes, never from before the member joined unless the room shares history. */
+  private async onHistory(peer: Peer, frame: Frame<'history'>): Promise<void> {
+    if (this.roster?.mode !== 'backup') return this.peers.fail(peer, 'bad-frame', 'this room keeps no history on the server (ephemeral mode)');
+    const floor = this.roster.settings.shareHistory ? 0 : ((await this.room.storage.get<number>(floorKey(peer.fp as string))) ?? 0);
+    const direction = frame.before !== undefined ? 'before' : 'after';
+    const after = Math.max(frame.after ?? 0, floor);
+    const options =
+      direction === 'before'
+        ? { start: messageKey(floor + 1), end: messageKey(frame.before as number), reverse: true, limit: frame.limit + 1 }
+        : { start: messageKey(after + 1), limit: frame.limit + 1 };
+    const listed = await this.room.storage.list<Envelope>({ prefix: 'msg:', ...options });
+    // Whatever the timer or retention has doomed is deleted now rather than served, even if the alarm has not run yet.
+    const doomed = this.doomed(this.roster);
+    const expired = [...listed].filter(([, e]) => doomed(e)).map(([key]) => key);
+    if (expired.length) await this.room.storage.delete(expired.slice(0, DELETE_BATCH));
+    const found = [...listed.values()].filter((e) => !doomed(e));
+    let size = 0;
+    let count = 0;
+    while (count < Math.min(found.length, frame.limit) && (count === 0 || size + (found[count]?.ct.length ?? 0) < HISTORY_PAGE_CHARS)) {
+      size += (found[count] as Envelope).ct.length;
+      count++;
+    }
+    const more = found.length > count;
+    const messages = found.slice(0, count);
+    if (direction === 'before') messages.reverse();
+    send(peer.conn, { type: 'history', messages, more, direction });
+  }
+
+  /** Ephemeral mode: pass a member's request for missed messages to the other online members. */
+  private onSyncRequest(peer: Peer, since: number): void {
+    if (this.roster?.mode !== 'ephemeral') return this.peers.fail(peer, 'bad-frame', 'backup rooms catch up from the server (send history)');
+    const frame = JSON.stringify({ type: 'sync-request', from: peer.fp, since });
+    for (const other of this.peers.authenticated()) if (other.fp !== peer.fp) other.conn.send(frame);
+  }
+
+  /** Ephemeral mode: forward original envelopes from one member to another; the receiver verifies each signature itself. */
+  private onSyncReply(peer: Peer, frame: Frame<'sync-reply'>): void {
+    if (!this.memberKey(frame.to)) return this.peers.fail(peer, 'bad-frame', 'sync replies go to members only');
+    const text = JSON.stringify({ type: 'sync-reply', from: peer.fp, messages: frame.messages });
+    for (const p of this.peers.authenticated()) if (p.fp === frame.to) p.conn.send(text);
+  }
+
+  /** Deletes stored envelopes past the disappearing timer or the retention limits; reschedules itself. */
+  async onAlarm(): Promise<void> {
+    const roster = this.roster;
+    if (!roster || roster.mode !== 'backup') return;
+    const isDoomed = this.doomed(roster);
+    for (;;) {
+      const batch = await this.room.storage.list<Envelope>({ prefix: 'msg:', limit: DELETE_BATCH });
+      const doomed = [...batch].filter(([, e]) => isDoomed(e)).map(([key]) => key);
+      if (doomed.length) await this.room.storage.delete(doomed);
+      if (doomed.length < DELETE_BATCH) break;
+    }
+    await this.scheduleSweep(roster);
+  }
+
+  /** The room's deletion rule now: past the disappearing timer, older than the retention days, or beyond the retention count. */
+  private doomed(roster: Roster): (e: Envelope) => boolean {
+    const { disappearMs, retentionDays, retentionCount } = roster.settings;
+    const now = Date.now();
+    const cutoff = Math.max(disappearMs ? now - disappearMs : 0, retentionDays ? now - retentionDays * 86_400_000 : 0);
+    const keepFrom = retentionCount ? this.meta.seq - retentionCount + 1 : 0;
+    return (e) => e.ts < cutoff || e.seq < keepFrom;
+  }
+
+  private async scheduleSweep(roster: Roster): Promise<void> {
+    const { disappearMs, retentionDays, retentionCount } = roster.settings;
+    if (roster.mode !== 'backup' || (!disappearMs && !retentionDays && !retentionCount)) return;
+    await this.room.storage.setAlarm(Date.now() + Math.min(SWEEP_INTERVAL_MS, disappearMs ?? SWEEP_INTERVAL_MS));
   }
 
   // ── helpers ───────────────────────────────────────────────────────────────
@@ -529,6 +625,14 @@ function chainKey(index: number): string {
 
 function keysKey(fp: string): string {
   return `keys:${fp}`;
+}
+
+function messageKey(seq: number): string {
+  return `msg:${String(seq).padStart(12, '0')}`;
+}
+
+function floorKey(fp: string): string {
+  return `floor:${fp}`;
 }
 
 function reqKey(fp: string): string {

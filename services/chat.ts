@@ -26,20 +26,24 @@ import {
   sealKeyEnvelope,
   sealWithGek,
   signDetached,
+  unlockPrivateKey,
   type PrivateKey,
 } from '@/shared/crypto';
-import { fromBase64, fromUtf8, randomHex, toBase64, utf8 } from '@/shared/encoding';
+import { fromBase64, fromUtf8, randomHex, sha256Hex, toBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, signJoinProof, toBase64Url, verifyJoinProof } from '@/shared/links';
 import {
   applyRecord,
   createAddRecord,
   createGenesis,
   createRecord,
+  DISAPPEAR_CHOICES_MS,
   parseRecordBody,
+  roomSettingsSchema,
   verifyChain,
   verifyChainPrefix,
   type LinkState,
   type RecordFields,
+  type RoomSettings,
   type Roster,
 } from '@/shared/membership';
 import {
@@ -54,12 +58,13 @@ import {
 import {
   authChallengeText,
   directoryServerFrameSchema,
+  MAX_PAGE_MESSAGES,
   roomServerFrameSchema,
   type DeliveredKey,
   type DirectoryServerFrame,
+  type Envelope,
   type ErrorFrame,
   type JoinRequest,
-  type RelayedMessage,
   type RoomMode,
   type RoomServerFrame,
   type SignedRecord,
@@ -67,6 +72,7 @@ import {
 import type {
   AppState,
   CreateLinkOptions,
+  IdentityExport,
   JoinRequestView,
   LinkView,
   MemberView,
@@ -81,6 +87,7 @@ import { PartyConnection, type Challenge, type SocketFactory } from './connectio
 import { UserFacingError } from './errors';
 import { History } from './history';
 import { formatHost, httpUrl, parseHost, type PartyHost } from './host';
+import { openBundle, sealBundle, type IdentityBundle } from './identity-transfer';
 import { seal, unseal } from './sealed';
 import type { KeyValueStore } from './store';
 import { Vault, type Unlocked } from './vault';
@@ -120,12 +127,25 @@ interface RoomRuntime {
   unverified: Set<string>;
   /** Verified join requests (admins). */
   requests: Map<string, JoinRequest & { name: string }>;
+  /** Resolves a pending `loadOlder`. */
+  olderWaiter: ((count: number) => void) | null;
+  /** Ephemeral rooms: the sequence we still need history after (we missed messages while away), until a member supplies them. */
+  syncSince: number | null;
+  /** The room's newest sequence number as far as we know. */
+  serverSeq: number;
+  resendTimer: ReturnType<typeof setTimeout> | null;
 }
 
 type RoomKey = `room:${string}`;
 
 /** How long onboarding waits for the server to accept our published key before returning anyway. */
 const PUBLISH_WAIT_MS = 5_000;
+/** Most envelopes we hand a member who missed them (ephemeral sync). */
+const MAX_SYNC_MESSAGES = 500;
+/** Pause before resending the outbox after the server said we were over its rate. */
+const RESEND_AFTER_MS = 1_500;
+/** Characters of envelopes per sync-reply frame, under the server's frame cap. */
+const SYNC_FRAME_BUDGET = 48_000;
 
 /** Server refusals of a join, as the UI names them. */
 const JOIN_ERRORS: Partial<Record<string, UserErrorCode>> = {
@@ -148,6 +168,9 @@ export class ChatService {
   private readonly rooms = new Map<string, RoomRuntime>();
   private directory: PartyConnection<DirectoryServerFrame> | null = null;
   private started: Promise<void> | null = null;
+  /** This installation's id, part of every message counter. */
+  private device = '';
+  private sweepTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly deps: ChatDeps) {
     this.vault = new Vault(deps.local, deps.session);
@@ -219,6 +242,7 @@ export class ChatService {
   }
 
   async lock(): Promise<AppState> {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.closeAll();
     this.me = null;
     this.history = null;
@@ -295,6 +319,13 @@ export class ChatService {
       myRole: roster?.members.get(me.identity.fingerprint)?.role ?? 'member',
       epoch: currentEpoch(rt.record),
       joinRequests,
+      settings: roster?.settings ?? { disappearMs: null, shareHistory: false, retentionDays: null, retentionCount: null },
+      gaps: Object.entries(rt.record.missing)
+        .filter(([, list]) => list.length > 0)
+        .map(([key, list]) => {
+          const fingerprint = key.split(':')[0] ?? '';
+          return { fingerprint, name: roster?.members.get(fingerprint)?.name ?? '', count: list.length };
+        }),
     };
   }
 
@@ -302,7 +333,12 @@ export class ChatService {
     this.requireUnlocked();
     const rt = this.requireRoom(roomId);
     const messages = await this.requireHistory().list(rt.record, Math.min(Math.max(limit, 1), 500), beforeId);
-    return messages.map((m) => toView(roomId, m));
+    // Catch-up can store an older message after a newer one arrived live; show them in server order.
+    const order = (m: StoredMessage) => m.seq ?? Number.MAX_SAFE_INTEGER;
+    return messages
+      .map((m, i) => ({ m, i }))
+      .sort((a, b) => order(a.m) - order(b.m) || a.i - b.i)
+      .map(({ m }) => toView(roomId, m));
   }
 
   async sendMessage(roomId: string, text: string): Promise<MessageView> {
@@ -321,6 +357,7 @@ export class ChatService {
         room: roomId,
         epoch,
         from: me.identity.fingerprint,
+        dev: this.device,
         ctr,
         id: randomHex(MESSAGE_ID_BYTES),
         ts: this.now(),
@@ -328,18 +365,14 @@ export class ChatService {
       };
       const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), me.privateKey);
       const stored: StoredMessage = {
-        id: payload.id,
-        from: payload.from,
-        fromName: me.identity.name,
-        text,
-        ts: payload.ts,
-        seq: null,
-        mine: true,
-        status: 'sending',
+        ...textMessage(payload, me.identity.name, true, 'sending', null),
+        expiresAt: this.expiryFor(rt, payload.ts),
       };
       rt.record.myCtr = ctr;
+      rt.record.peerCtr[`${payload.from}:${payload.dev}`] = ctr;
       rt.record.outbox.push({ id: payload.id, epoch, ct });
       await this.requireHistory().append(rt.record, stored);
+      if (stored.expiresAt !== null) this.scheduleSweep();
       this.noteLast(rt, stored);
       await this.saveRoom(rt);
       rt.conn?.send({ type: 'msg', id: payload.id, epoch, ct });
@@ -516,6 +549,54 @@ export class ChatService {
     return this.getRoom(roomId);
   }
 
+  /** Packs the identity, rooms and room keys for another browser, encrypted with the passphrase (which must unlock the identity). */
+  async exportIdentity(passphrase: string): Promise<IdentityExport> {
+    this.requireUnlocked();
+    const identity = await this.vault.identity();
+    if (!identity) throw new UserFacingError('locked', 'no identity to export');
+    try {
+      await unlockPrivateKey(identity.encryptedPrivateKey, passphrase);
+    } catch {
+      throw new UserFacingError('wrong-passphrase', 'enter the passphrase of this identity to export it');
+    }
+    const bundle: IdentityBundle = {
+      v: 1,
+      kind: 'partychat-identity',
+      identity: { name: identity.name, fingerprint: identity.fingerprint, publicKey: identity.publicKey, encryptedPrivateKey: identity.encryptedPrivateKey },
+      host: formatHost(this.host),
+      rooms: [...this.rooms.values()]
+        .filter((rt) => !rt.record.joining && Object.keys(rt.record.keys).length > 0)
+        .map(({ record: r }) => ({ id: r.id, name: r.name, mode: r.mode, createdAt: r.createdAt, keys: r.keys, chain: r.chain, linkSecrets: r.linkSecrets })),
+    };
+    const safeName = identity.name.replace(/[^\p{L}\p{N}_-]+/gu, '-').slice(0, 40) || 'identity';
+    return { fileName: `partychat-${safeName}.asc`, content: await sealBundle(bundle, passphrase) };
+  }
+
+  /** Sets this browser up with an identity exported elsewhere; backup rooms refill from the server. */
+  async importIdentity(content: string, passphrase: string, host?: string): Promise<AppState> {
+    await this.start();
+    if (await this.vault.identity()) throw new UserFacingError('invalid-input', 'an identity already exists in this browser');
+    const bundle = await openBundle(content, passphrase);
+    await this.saveHost(host ?? bundle.host);
+    let unlocked: Unlocked;
+    try {
+      unlocked = await this.vault.adopt(bundle.identity, passphrase, this.now());
+    } catch {
+      throw new UserFacingError('bad-import', 'the passphrase does not unlock the identity in this file');
+    }
+    this.me = unlocked;
+    this.history = new History(this.deps.local, unlocked.vaultKey);
+    for (const room of bundle.rooms) {
+      const record: RoomRecord = { ...emptyRoom(room.id, room.mode, room.createdAt), name: room.name, keys: room.keys, chain: room.chain, linkSecrets: room.linkSecrets };
+      const rt = this.addRuntime(record);
+      await this.saveRoom(rt);
+    }
+    await this.saveIndex();
+    this.rooms.clear();
+    await this.open(unlocked);
+    return this.getState();
+  }
+
   async markRead(roomId: string): Promise<void> {
     this.requireUnlocked();
     const rt = this.requireRoom(roomId);
@@ -544,7 +625,10 @@ export class ChatService {
   closeAll(): void {
     this.directory?.close();
     this.directory = null;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     for (const rt of this.rooms.values()) {
+      if (rt.resendTimer) clearTimeout(rt.resendTimer);
+      rt.resendTimer = null;
       rt.conn?.close();
       rt.conn = null;
       rt.online.clear();
@@ -556,6 +640,11 @@ export class ChatService {
   private async open(unlocked: Unlocked): Promise<void> {
     this.me = unlocked;
     this.history = new History(this.deps.local, unlocked.vaultKey);
+    this.device = (await this.deps.local.get('device')) ?? '';
+    if (!this.device) {
+      this.device = randomHex(8);
+      await this.deps.local.set('device', this.device);
+    }
     for (const id of (await this.deps.local.get('roomIndex')) ?? []) {
       const key: RoomKey = `room:${id}`;
       const sealed = await this.deps.local.get(key);
@@ -566,6 +655,7 @@ export class ChatService {
     }
     this.connectDirectory();
     for (const rt of this.rooms.values()) this.connectRoom(rt);
+    await this.sweepExpired();
     this.emit({ type: 'state' });
   }
 
@@ -698,13 +788,28 @@ export class ChatService {
       case 'keys':
         return this.withRoom(rt, () => this.onKeys(rt, frame.envelopes));
       case 'msg':
-        return this.withRoom(rt, () => this.onMessage(rt, frame));
+        return this.withRoom(rt, () => this.ingest(rt, frame, 'live'));
+      case 'history':
+        return this.withRoom(rt, () => this.onHistory(rt, frame));
+      case 'sync-request':
+        return this.withRoom(rt, () => this.onSyncRequest(rt, frame.from, frame.since));
+      case 'sync-reply':
+        return this.withRoom(rt, async () => {
+          for (const envelope of frame.messages) await this.ingest(rt, envelope, 'peer');
+          if (rt.record.lastSeq >= rt.serverSeq) rt.syncSince = null;
+        });
       case 'ack':
-        return this.withRoom(rt, () => this.onAck(rt, frame.id, frame.seq));
-      case 'presence':
+        return this.withRoom(rt, () => this.onAck(rt, frame.id, frame.seq, frame.ts));
+      case 'presence': {
+        const newcomer = frame.online.some((fp) => !rt.online.has(fp) && fp !== this.fingerprint);
         rt.online = new Set(frame.online);
+        // Someone came online who may hold what we missed: ask again.
+        if (newcomer && rt.record.mode === 'ephemeral' && (rt.syncSince !== null || Object.keys(rt.record.missing).length)) {
+          rt.conn?.send({ type: 'sync-request', since: rt.syncSince ?? Math.max(0, rt.record.lastSeq - MAX_SYNC_MESSAGES) });
+        }
         this.emit({ type: 'room', roomId: rt.record.id });
         return;
+      }
       case 'error':
         return this.onServerError(rt, frame);
       case 'join-pending':
@@ -733,6 +838,7 @@ export class ChatService {
       return;
     }
     const trusted = frame.chain.slice(0, verified.verified);
+    const known = rt.record.chain.length;
     if (!extendsChain(rt.record.chain, trusted)) {
       this.reject(rt, 'the server sent a membership chain that rewrites the one we verified before');
       return;
@@ -744,15 +850,20 @@ export class ChatService {
     }
     rt.roster = verified.roster;
     rt.online = new Set(frame.online);
+    rt.serverSeq = frame.seq;
+    rt.syncSince = frame.seq > rt.record.lastSeq ? rt.record.lastSeq : null;
     rt.record.chain = trusted;
     rt.record.mode = verified.roster.mode;
     rt.record.pendingGenesis = null;
     if (rt.record.joining && rt.record.joining.state !== 'waiting-member') rt.record.joining = { ...rt.record.joining, state: 'waiting-member' };
     rt.requests.clear();
     for (const request of frame.requests) await this.onJoinRequest(rt, request, false);
+    // Settings changed while we were away (not on a first join: the chain's history is not news to a newcomer).
+    if (known > 0) for (const record of trusted.slice(known)) await this.noteSettings(rt, record);
     await this.saveRoom(rt);
     for (const item of rt.record.outbox) rt.conn?.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
     await this.answerNeedKeys(rt, frame.needKeys);
+    this.requestCatchUp(rt);
     this.emit({ type: 'room', roomId: rt.record.id });
     this.emit({ type: 'state' });
   }
@@ -848,6 +959,8 @@ export class ChatService {
         break;
       }
       rt.record.chain = [...rt.record.chain, record];
+      rt.roster = roster;
+      await this.noteSettings(rt, record);
       rt.pending.get(record.body)?.resolve();
       rt.pending.delete(record.body);
     }
@@ -887,59 +1000,191 @@ export class ChatService {
     this.emit({ type: 'state' });
   }
 
-  private async onMessage(rt: RoomRuntime, frame: RelayedMessage): Promise<void> {
+  /**
+   * Takes in one envelope, live from the server, from the backup, or from a member (peer sync): the same
+   * checks for all: a verified sender, their signature inside, the envelope matching what was signed,
+   * and a per-device counter that drops duplicates and records gaps.
+   */
+  private async ingest(rt: RoomRuntime, envelope: Envelope, source: 'live' | 'history' | 'peer'): Promise<void> {
     const me = this.requireUnlocked();
-    if (frame.from === me.identity.fingerprint) return;
-    const sender = rt.roster?.members.get(frame.from);
-    if (!sender) return this.reject(rt, `message from ${frame.from}, who is not in the verified membership`);
-    const gek = rt.record.keys[String(frame.epoch)];
-    if (!gek) return this.reject(rt, `no key for epoch ${frame.epoch}`);
+    const sender = rt.roster?.members.get(envelope.from);
+    if (!sender) return this.reject(rt, `message from ${envelope.from}, who is not in the verified membership`);
+    const gek = rt.record.keys[String(envelope.epoch)];
+    if (!gek) return this.reject(rt, `no key for epoch ${envelope.epoch}`);
     let payload: TextPayload | null;
     try {
-      const plain = await openWithGek(fromBase64(gek), frame.ct, await readPublicKey(sender.publicKey));
+      const plain = await openWithGek(fromBase64(gek), envelope.ct, await readPublicKey(sender.publicKey));
       payload = parsePayload(textPayloadSchema, fromUtf8(plain));
     } catch (error) {
-      return this.reject(rt, `message rejected: ${describe(error)}`);
+      return this.reject(rt, `message rejected (${source}): ${describe(error)}`);
     }
     if (!payload) return this.reject(rt, 'message payload is malformed');
-    if (payload.from !== frame.from || payload.room !== rt.record.id || payload.epoch !== frame.epoch || payload.id !== frame.id) {
+    if (payload.from !== envelope.from || payload.room !== rt.record.id || payload.epoch !== envelope.epoch || payload.id !== envelope.id) {
       return this.reject(rt, 'message payload does not match its envelope (forged sender, room, epoch or id)');
     }
-    const last = rt.record.peerCtr[frame.from] ?? 0;
-    if (payload.ctr <= last) return; // a replay or a duplicate: already shown
-    if (payload.ctr > last + 1) rt.record.gaps[frame.from] = (rt.record.gaps[frame.from] ?? 0) + (payload.ctr - last - 1);
-    rt.record.peerCtr[frame.from] = payload.ctr;
-    rt.record.lastSeq = Math.max(rt.record.lastSeq, frame.seq);
+    rt.record.lastSeq = Math.max(rt.record.lastSeq, envelope.seq);
+    rt.serverSeq = Math.max(rt.serverSeq, envelope.seq);
+    if (!acceptCounter(rt.record, `${payload.from}:${payload.dev}`, payload.ctr)) {
+      await this.saveRoom(rt);
+      return; // a replay or a duplicate: already shown
+    }
+    const mine = envelope.from === me.identity.fingerprint;
     const stored: StoredMessage = {
-      id: payload.id,
-      from: frame.from,
-      fromName: sender.name,
-      text: payload.text,
-      ts: payload.ts,
-      seq: frame.seq,
-      mine: false,
-      status: 'received',
+      ...textMessage(payload, mine ? me.identity.name : sender.name, mine, mine ? 'sent' : 'received', envelope),
+      expiresAt: this.expiryFor(rt, payload.ts),
     };
+    if (stored.expiresAt !== null && stored.expiresAt <= this.now()) {
+      await this.saveRoom(rt);
+      return; // arrived after its timer ran out
+    }
     await this.requireHistory().append(rt.record, stored);
-    rt.record.unread += 1;
+    if (stored.expiresAt !== null) this.scheduleSweep();
+    if (!mine) rt.record.unread += 1;
     this.noteLast(rt, stored);
     await this.saveRoom(rt);
     this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, stored) });
     this.emit({ type: 'state' });
   }
 
-  private async onAck(rt: RoomRuntime, id: string, seq: number): Promise<void> {
-    const before = rt.record.outbox.length;
-    rt.record.outbox = rt.record.outbox.filter((item) => item.id !== id);
-    if (rt.record.outbox.length === before) return;
+  /** After a welcome: catch up on what we missed, from the backup or from online members. */
+  private requestCatchUp(rt: RoomRuntime): void {
+    if (rt.record.mode === 'backup') rt.conn?.send({ type: 'history', after: rt.record.lastSeq, limit: MAX_PAGE_MESSAGES });
+    else rt.conn?.send({ type: 'sync-request', since: rt.record.lastSeq });
+  }
+
+  private async onHistory(rt: RoomRuntime, frame: Extract<RoomServerFrame, { type: 'history' }>): Promise<void> {
+    for (const envelope of frame.messages) await this.ingest(rt, envelope, 'history');
+    const last = frame.messages.at(-1);
+    if (frame.direction === 'after' && frame.more && last) rt.conn?.send({ type: 'history', after: last.seq, limit: MAX_PAGE_MESSAGES });
+    if (frame.direction === 'before') {
+      rt.record.oldestLoaded = frame.more ? (frame.messages[0]?.seq ?? rt.record.oldestLoaded) : 0;
+      await this.saveRoom(rt);
+      rt.olderWaiter?.(frame.messages.length);
+      rt.olderWaiter = null;
+    }
+  }
+
+  /** A member missed messages: hand them the original envelopes we hold (they verify every signature themselves). */
+  private async onSyncRequest(rt: RoomRuntime, from: string, since: number): Promise<void> {
+    if (!rt.roster?.members.has(from)) return this.reject(rt, 'sync request from someone outside the verified membership');
+    const envelopes = await this.requireHistory().envelopesSince(rt.record, since, MAX_SYNC_MESSAGES);
+    let chunk: Envelope[] = [];
+    let size = 0;
+    const flush = () => {
+      if (chunk.length) rt.conn?.send({ type: 'sync-reply', to: from, messages: chunk });
+      chunk = [];
+      size = 0;
+    };
+    for (const envelope of envelopes) {
+      const bytes = envelope.ct.length + 300;
+      if (size + bytes > SYNC_FRAME_BUDGET || chunk.length >= MAX_PAGE_MESSAGES) flush();
+      chunk.push(envelope);
+      size += bytes;
+    }
+    flush();
+  }
+
+  /** Backup rooms: fetch the page of messages before the oldest we hold. Resolves with how many arrived. */
+  async loadOlder(roomId: string): Promise<number> {
+    this.requireUnlocked();
+    const rt = this.requireRoom(roomId);
+    if (rt.record.mode !== 'backup' || rt.record.oldestLoaded === 0) return 0;
+    const before = rt.record.oldestLoaded ?? (await this.oldestSeq(rt));
+    if (!before || before <= 1) return 0;
+    return new Promise<number>((resolve) => {
+      rt.olderWaiter = resolve;
+      if (!rt.conn?.send({ type: 'history', before, limit: MAX_PAGE_MESSAGES })) {
+        rt.olderWaiter = null;
+        resolve(0);
+      }
+    });
+  }
+
+  private async oldestSeq(rt: RoomRuntime): Promise<number | null> {
+    return this.requireHistory().firstSeq(rt.record);
+  }
+
+  /** Deletes messages whose disappearing timer ran out, in every room; also run after the worker slept. */
+  async sweepExpired(): Promise<void> {
+    if (!this.me) return;
+    for (const rt of this.rooms.values()) {
+      await this.withRoom(rt, async () => {
+        const ids = await this.requireHistory().removeExpired(rt.record, this.now());
+        if (!ids.length) return;
+        await this.saveRoom(rt);
+        this.emit({ type: 'expired', roomId: rt.record.id, ids });
+      });
+    }
+    this.scheduleSweep();
+  }
+
+  private scheduleSweep(): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    let next = Infinity;
+    for (const rt of this.rooms.values()) for (const due of rt.record.pageExpiry) if (due !== null && due < next) next = due;
+    if (next === Infinity) return;
+    this.sweepTimer = setTimeout(() => void this.sweepExpired(), Math.max(0, Math.min(next - this.now(), 2 ** 31 - 1)) + 50);
+  }
+
+  private expiryFor(rt: RoomRuntime, ts: number): number | null {
+    const ms = rt.roster?.settings.disappearMs ?? null;
+    return ms === null ? null : ts + ms;
+  }
+
+  /** Admins change the disappearing timer (and backup retention); every member sees it as a signed event. */
+  async setRoomSettings(roomId: string, settings: RoomSettings): Promise<RoomDetail> {
+    const rt = this.requireAdminRoom(roomId);
+    const parsed = roomSettingsSchema.safeParse(settings);
+    if (!parsed.success || (parsed.data.disappearMs !== null && !DISAPPEAR_CHOICES_MS.includes(parsed.data.disappearMs as never))) {
+      throw new UserFacingError('invalid-input', 'unsupported room settings');
+    }
+    await this.appendChange<'settings'>(rt, { kind: 'settings', settings: parsed.data });
+    return this.getRoom(roomId);
+  }
+
+  /** Shows a settings change in the chat, once per record. */
+  private async noteSettings(rt: RoomRuntime, record: SignedRecord): Promise<void> {
+    const body = parseRecordBody(record);
+    if (body.kind !== 'settings') return;
+    const by = rt.roster?.members.get(body.by);
+    const stored: StoredMessage = {
+      id: (await sha256Hex(record.body)).slice(0, 32),
+      from: body.by,
+      fromName: by?.name ?? '',
+      text: '',
+      ts: body.ts,
+      seq: null,
+      mine: body.by === this.fingerprint,
+      status: 'received',
+      kind: 'event',
+      event: { type: 'settings', settings: body.settings, by: body.by, byName: by?.name ?? '' },
+      env: null,
+      expiresAt: null,
+    };
+    await this.requireHistory().append(rt.record, stored);
+    this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, stored) });
+  }
+
+  private async onAck(rt: RoomRuntime, id: string, seq: number, ts: number): Promise<void> {
+    const item = rt.record.outbox.find((o) => o.id === id);
+    if (!item) return;
+    rt.record.outbox = rt.record.outbox.filter((o) => o.id !== id);
     rt.record.lastSeq = Math.max(rt.record.lastSeq, seq);
-    const updated = await this.requireHistory().update(rt.record, id, { status: 'sent', seq });
+    const env: Envelope = { seq, id, epoch: item.epoch, from: this.requireUnlocked().identity.fingerprint, ts, ct: item.ct };
+    const updated = await this.requireHistory().update(rt.record, id, { status: 'sent', seq, env });
     await this.saveRoom(rt);
     if (updated) this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, updated) });
   }
 
   private onServerError(rt: RoomRuntime, frame: ErrorFrame): void {
     console.warn(`room ${rt.record.id} error:`, frame.code, frame.message);
+    // Over the server's rate: what was dropped is still in the outbox; send it again shortly (the server drops duplicates).
+    if (frame.code === 'rate-limited' && !rt.resendTimer) {
+      rt.resendTimer = setTimeout(() => {
+        rt.resendTimer = null;
+        for (const item of rt.record.outbox) rt.conn?.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
+      }, RESEND_AFTER_MS);
+    }
     // A refused change fails the oldest change still waiting for confirmation.
     const first = rt.pending.entries().next();
     if (!first.done && ['bad-record', 'forbidden', 'room-full', 'bad-frame', 'stale-head'].includes(frame.code)) {
@@ -1008,7 +1253,7 @@ export class ChatService {
     return { type: 'join', fp: me.identity.fingerprint, sig, key: me.identity.publicKey, link: joining.link, proof, record };
   }
 
-  private async appendChange<K extends 'link-revoke' | 'links-reset' | 'ban'>(rt: RoomRuntime, fields: RecordFields<K>): Promise<void> {
+  private async appendChange<K extends 'link-revoke' | 'links-reset' | 'ban' | 'settings'>(rt: RoomRuntime, fields: RecordFields<K>): Promise<void> {
     const record = await createRecord<K>(rt.roster as Roster, fields, this.requireUnlocked().privateKey, this.now());
     await this.awaitChange(rt, record, { type: 'append', record });
   }
@@ -1071,6 +1316,10 @@ export class ChatService {
       pending: new Map(),
       unverified: new Set(),
       requests: new Map(),
+      olderWaiter: null,
+      syncSince: null,
+      serverSeq: 0,
+      resendTimer: null,
     };
     this.rooms.set(record.id, rt);
     return rt;
@@ -1114,6 +1363,7 @@ export class ChatService {
       joinState: r.joining?.state ?? null,
       joinError: r.joining?.error ?? null,
       requests: rt.requests.size,
+      missing: Object.values(r.missing).reduce((n, list) => n + list.length, 0),
     };
   }
 
@@ -1149,12 +1399,14 @@ function emptyRoom(id: string, mode: RoomMode, now: number): RoomRecord {
     pendingGenesis: null,
     myCtr: 0,
     peerCtr: {},
-    gaps: {},
+    missing: {},
     lastSeq: 0,
     unread: 0,
     lastText: null,
     lastTs: null,
     pages: 0,
+    pageExpiry: [],
+    oldestLoaded: null,
     outbox: [],
     joining: null,
     linkSecrets: {},
@@ -1174,7 +1426,49 @@ function extendsChain(known: SignedRecord[], next: SignedRecord[]): boolean {
 }
 
 function toView(roomId: string, m: StoredMessage): MessageView {
-  return { id: m.id, roomId, from: m.from, fromName: m.fromName, text: m.text, ts: m.ts, mine: m.mine, status: m.status };
+  return {
+    id: m.id,
+    roomId,
+    from: m.from,
+    fromName: m.fromName,
+    text: m.text,
+    ts: m.ts,
+    mine: m.mine,
+    status: m.status,
+    seq: m.seq,
+    kind: m.kind ?? 'text',
+    event: m.event ? { type: 'settings', settings: m.event.settings, byName: m.event.byName } : null,
+    expiresAt: m.expiresAt ?? null,
+  };
+}
+
+function textMessage(payload: TextPayload, fromName: string, mine: boolean, status: StoredMessage['status'], env: Envelope | null): Omit<StoredMessage, 'expiresAt'> {
+  return { id: payload.id, from: payload.from, fromName, text: payload.text, ts: payload.ts, seq: env?.seq ?? null, mine, status, kind: 'text', event: null, env };
+}
+
+/** Most counters remembered as missing per sender device. */
+const MAX_MISSING = 1000;
+
+/**
+ * Decides whether a counter is new for a sender device: above the highest seen (noting any skipped as
+ * missing), or one of the missing. The first message seen from a device sets its baseline.
+ */
+function acceptCounter(record: RoomRecord, key: string, ctr: number): boolean {
+  const max = record.peerCtr[key];
+  if (max === undefined || ctr > max) {
+    if (max !== undefined && ctr > max + 1) {
+      const skipped = Array.from({ length: Math.min(ctr - max - 1, MAX_MISSING) }, (_, i) => ctr - 1 - i);
+      record.missing[key] = [...(record.missing[key] ?? []), ...skipped].slice(-MAX_MISSING);
+    }
+    record.peerCtr[key] = ctr;
+    return true;
+  }
+  const missing = record.missing[key];
+  const index = missing?.indexOf(ctr) ?? -1;
+  if (!missing || index < 0) return false;
+  missing.splice(index, 1);
+  if (!missing.length) delete record.missing[key];
+  return true;
 }
 
 /** localhost and 127.0.0.1 name the same machine; otherwise hosts must match exactly. */

@@ -4,7 +4,7 @@
  * reconnects after drops and stops for good when the server refuses us.
  */
 import type { z } from 'zod';
-import { HEARTBEAT_MS } from '@/shared/constants';
+import { HEARTBEAT_MS, MAX_SERVER_FRAME_CHARS } from '@/shared/constants';
 import type { ErrorFrame } from '@/shared/protocol';
 import { parseFrame } from '@/shared/protocol';
 
@@ -109,7 +109,7 @@ export class PartyConnection<In extends { type: string }> {
 
   private async receive(data: unknown): Promise<void> {
     if (this.status === 'closed') return;
-    const parsed = parseFrame(this.options.schema, data);
+    const parsed = parseFrame(this.options.schema, data, MAX_SERVER_FRAME_CHARS);
     if (!parsed.ok) {
       console.warn('ignoring invalid frame from server:', parsed.message);
       return;

@@ -26,7 +26,44 @@ export class History {
       this.tail.set(room.id, tail);
     }
     tail.messages.push(message);
+    room.pageExpiry[tail.index] = earliest(room.pageExpiry[tail.index] ?? null, message.expiresAt);
     await this.writePage(room.id, tail.index, tail.messages);
+  }
+
+  /** Deletes messages whose disappearing timer ran out, touching only pages with something due. Returns the deleted ids. */
+  async removeExpired(room: RoomRecord, now: number): Promise<string[]> {
+    const removed: string[] = [];
+    for (let index = 0; index < room.pages; index++) {
+      const due = room.pageExpiry[index];
+      if (due === null || due === undefined || due > now) continue;
+      const messages = await this.readPage(room.id, index);
+      const kept = messages.filter((m) => m.expiresAt === null || m.expiresAt > now);
+      for (const m of messages) if (!kept.includes(m)) removed.push(m.id);
+      room.pageExpiry[index] = kept.reduce<number | null>((min, m) => earliest(min, m.expiresAt), null);
+      if (kept.length !== messages.length) {
+        const cached = this.tail.get(room.id);
+        if (cached && cached.index === index) cached.messages = kept;
+        await this.writePage(room.id, index, kept);
+      }
+    }
+    return removed;
+  }
+
+  /** The original envelopes of messages after `since` (oldest first, at most `limit`), to hand to a member who missed them. */
+  async envelopesSince(room: RoomRecord, since: number, limit: number): Promise<NonNullable<StoredMessage['env']>[]> {
+    const out: NonNullable<StoredMessage['env']>[] = [];
+    for (let index = room.pages - 1; index >= 0 && out.length < limit; index--) {
+      const messages = await this.readPage(room.id, index);
+      let older = false;
+      for (let i = messages.length - 1; i >= 0 && out.length < limit; i--) {
+        const env = (messages[i] as StoredMessage).env;
+        if (!env) continue;
+        if (env.seq <= since) older = true;
+        else out.push(env);
+      }
+      if (older) break;
+    }
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   /** Updates a recent message in place (e.g. `sending` → `sent`); returns it, or null if not found in the last pages. */
@@ -61,6 +98,15 @@ export class History {
     return out.reverse();
   }
 
+  /** The server sequence number of the oldest message held locally. */
+  async firstSeq(room: RoomRecord): Promise<number | null> {
+    for (let index = 0; index < room.pages; index++) {
+      const found = (await this.readPage(room.id, index)).find((m) => m.seq !== null);
+      if (found) return found.seq;
+    }
+    return null;
+  }
+
   async removeRoom(room: RoomRecord): Promise<void> {
     for (let index = 0; index < room.pages; index++) await this.local.remove(pageKey(room.id, index));
     this.tail.delete(room.id);
@@ -87,6 +133,12 @@ export class History {
     const key = pageKey(roomId, index);
     await this.local.set(key, await seal(this.vaultKey, messages, key));
   }
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
 }
 
 function pageKey(roomId: string, index: number): PageKey {

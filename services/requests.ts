@@ -26,6 +26,10 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     approveRequest: (d) => chat.approveRequest(d.roomId, d.fingerprint),
     denyRequest: (d) => chat.denyRequest(d.roomId, d.fingerprint),
     banRequester: (d) => chat.banRequester(d.roomId, d.fingerprint),
+    setRoomSettings: (d) => chat.setRoomSettings(d.roomId, d.settings),
+    loadOlder: (d) => chat.loadOlder(d.roomId),
+    exportIdentity: (d) => chat.exportIdentity(d.passphrase),
+    importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
   };
   return async (request) => {
     const handler = handlers[request.type] as ((data: unknown) => Promise<unknown>) | undefined;

@@ -50,6 +50,21 @@ export class Vault {
     return this.remember(identity, privateKey, rawVaultKey);
   }
 
+  /** Takes over an identity exported from another browser; the passphrase must unlock its private key. */
+  async adopt(
+    parts: Pick<StoredIdentity, 'name' | 'fingerprint' | 'publicKey' | 'encryptedPrivateKey'>,
+    passphrase: string,
+    now: number,
+  ): Promise<Unlocked> {
+    const privateKey = await unlockPrivateKey(parts.encryptedPrivateKey, passphrase);
+    if (privateKey.getFingerprint() !== parts.fingerprint) throw new Error('the exported key does not match its fingerprint');
+    const rawVaultKey = randomBytes(VAULT_KEY_BYTES);
+    const vaultKey = await sealKeyEnvelope(rawVaultKey, await readPublicKey(parts.publicKey), privateKey);
+    const identity: StoredIdentity = { ...parts, vaultKey, createdAt: now };
+    await this.local.set('identity', identity);
+    return this.remember(identity, privateKey, rawVaultKey);
+  }
+
   /** Unlocks with the passphrase; throws CryptoError('wrong-passphrase'). */
   async unlock(passphrase: string): Promise<Unlocked> {
     const identity = await this.requireIdentity();

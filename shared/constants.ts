@@ -8,6 +8,10 @@ export const MESSAGE_ID_BYTES = 16;
 export const NONCE_BYTES = 32;
 /** Largest frame (UTF-16 code units of the JSON text) the server accepts. */
 export const MAX_FRAME_CHARS = 64 * 1024;
+/** Largest frame a client accepts from the server (history pages, long membership chains). */
+export const MAX_SERVER_FRAME_CHARS = 4 * 1024 * 1024;
+/** Characters of envelopes the server puts in one history page. */
+export const HISTORY_PAGE_CHARS = 256 * 1024;
 /** Longest message text a client will send, in characters. */
 export const MAX_TEXT_CHARS = 8 * 1024;
 /** Longest display name, in characters. */

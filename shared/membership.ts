@@ -71,6 +71,24 @@ const joinBodySchema = z.object({
 /** An admin bans an identity from requesting to join. */
 const banBodySchema = z.object({ ...linked, kind: z.literal('ban'), member: fingerprintSchema });
 
+/** Disappearing-message timers an admin can pick (ms; null = off). */
+export const DISAPPEAR_CHOICES_MS = [null, 30_000, 300_000, 3_600_000, 86_400_000, 604_800_000, 2_419_200_000] as const;
+
+export const roomSettingsSchema = z.object({
+  /** Messages disappear this long after they were sent; null keeps them. */
+  disappearMs: z.number().int().positive().nullable(),
+  /** Backup mode: whether a new member may read messages from before they joined. */
+  shareHistory: z.boolean(),
+  /** Backup mode: the server keeps at most this many days / messages (null = no limit). */
+  retentionDays: z.number().int().min(1).max(3650).nullable(),
+  retentionCount: z.number().int().min(100).max(10_000_000).nullable(),
+});
+export type RoomSettings = z.infer<typeof roomSettingsSchema>;
+export const DEFAULT_SETTINGS: RoomSettings = { disappearMs: null, shareHistory: false, retentionDays: null, retentionCount: null };
+
+/** An admin changes the room's settings; shown in the chat as an event. */
+const settingsBodySchema = z.object({ ...linked, kind: z.literal('settings'), settings: roomSettingsSchema });
+
 export const recordBodySchema = z.discriminatedUnion('kind', [
   genesisBodySchema,
   addBodySchema,
@@ -79,6 +97,7 @@ export const recordBodySchema = z.discriminatedUnion('kind', [
   resetBodySchema,
   joinBodySchema,
   banBodySchema,
+  settingsBodySchema,
 ]);
 export type RecordBody = z.infer<typeof recordBodySchema>;
 
@@ -117,6 +136,7 @@ export interface Roster {
   members: Map<string, Member>;
   links: Map<string, LinkState>;
   banned: Set<string>;
+  settings: RoomSettings;
   /** SHA-256 of the last record's body; the next record's `prev`. */
   head: string;
   length: number;
@@ -203,7 +223,7 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
     const members = new Map<string, Member>([
       [body.by, { fingerprint: body.by, ...creator, role: 'admin', addedBy: body.by, addedAt: body.ts, via: null }],
     ]);
-    return { room, mode: body.mode, members, links: new Map(), banned: new Set(), head, length: 1 };
+    return { room, mode: body.mode, members, links: new Map(), banned: new Set(), settings: DEFAULT_SETTINGS, head, length: 1 };
   }
 
   if (!roster) throw new ChainError('chain must start with a genesis record');
@@ -267,6 +287,12 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
     case 'links-reset': {
       const links = new Map([...roster.links].map(([id, link]) => [id, { ...link, active: false }]));
       return { ...next, links };
+    }
+    case 'settings': {
+      if (body.settings.disappearMs !== null && !DISAPPEAR_CHOICES_MS.includes(body.settings.disappearMs as never)) {
+        throw new ChainError('unsupported disappearing-message timer');
+      }
+      return { ...next, settings: body.settings };
     }
     case 'ban': {
       if (roster.members.has(body.member)) throw new ChainError('members cannot be banned; only people asking to join');

@@ -13,6 +13,8 @@ export const textPayloadSchema = z.object({
   room: roomIdSchema,
   epoch: epochSchema,
   from: fingerprintSchema,
+  /** The sending installation: counters run per identity and device, so a person's two browsers never collide. */
+  dev: z.string().regex(/^[0-9a-f]{16}$/),
   ctr: z.number().int().min(1),
   id: messageIdSchema,
   ts: z.number(),

@@ -48,6 +48,20 @@ export const joinRequestSchema = z.object({
 });
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
 
+/** An envelope as the server relayed it (and as clients keep it to hand to peers): the sender's signature is inside `ct`. */
+export const envelopeSchema = z.object({
+  seq: z.number().int().min(1),
+  id: messageIdSchema,
+  epoch: epochSchema,
+  from: fingerprintSchema,
+  ts: z.number(),
+  ct: base64(MAX_FRAME_CHARS - 200),
+});
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+/** Most envelopes in one history page or sync reply. */
+export const MAX_PAGE_MESSAGES = 200;
+
 // ── client → room ───────────────────────────────────────────────────────────
 export const roomClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), fp: fingerprintSchema, sig: base64(2048), genesis: signedRecordSchema.optional() }),
@@ -73,6 +87,17 @@ export const roomClientFrameSchema = z.discriminatedUnion('type', [
   /** A member hands the room key to members who lack it (joined through a link without escrow). */
   z.object({ type: z.literal('keys'), keys: z.array(keyEnvelopeSchema).min(1).max(64) }),
   z.object({ type: z.literal('join-deny'), member: fingerprintSchema }),
+  /** Backup mode: a page of stored envelopes after (or before) a sequence number. */
+  z.object({
+    type: z.literal('history'),
+    after: z.number().int().min(0).optional(),
+    before: z.number().int().min(1).optional(),
+    limit: z.number().int().min(1).max(MAX_PAGE_MESSAGES),
+  }),
+  /** Ephemeral mode: ask online members for what we missed since `since`. */
+  z.object({ type: z.literal('sync-request'), since: z.number().int().min(0) }),
+  /** Ephemeral mode: hand a member the original envelopes it missed. */
+  z.object({ type: z.literal('sync-reply'), to: fingerprintSchema, messages: z.array(envelopeSchema).min(1).max(MAX_PAGE_MESSAGES) }),
   z.object({ type: z.literal('keys-ack'), kids: z.array(z.string().regex(/^[0-9a-f]{16}$/)).min(1).max(64) }),
   z.object({ type: z.literal('ping') }),
 ]);
@@ -140,6 +165,9 @@ export const roomServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('join-request'), request: joinRequestSchema }),
   z.object({ type: z.literal('join-resolved'), member: fingerprintSchema, outcome: z.enum(['approved', 'denied', 'banned']) }),
   z.object({ type: z.literal('need-key'), members: z.array(fingerprintSchema) }),
+  z.object({ type: z.literal('history'), messages: z.array(envelopeSchema), more: z.boolean(), direction: z.enum(['after', 'before']) }),
+  z.object({ type: z.literal('sync-request'), from: fingerprintSchema, since: z.number().int().min(0) }),
+  z.object({ type: z.literal('sync-reply'), from: fingerprintSchema, messages: z.array(envelopeSchema) }),
   relayedMessageSchema,
   z.object({ type: z.literal('ack'), id: messageIdSchema, seq: z.number().int().min(1), ts: z.number() }),
   z.object({ type: z.literal('chain'), records: z.array(signedRecordSchema) }),
@@ -176,11 +204,11 @@ export const inviteRequestSchema = z.object({ type: z.literal('invite'), room: r
 
 export type ParseResult<T> = { ok: true; frame: T } | { ok: false; code: ErrorCode; message: string };
 
-/** Parses and validates one text frame; never throws. */
-export function parseFrame<T>(schema: z.ZodType<T>, raw: unknown): ParseResult<T> {
+/** Parses and validates one text frame; never throws. `maxChars` defaults to the cap on frames a client may send. */
+export function parseFrame<T>(schema: z.ZodType<T>, raw: unknown, maxChars = MAX_FRAME_CHARS): ParseResult<T> {
   if (typeof raw !== 'string') return { ok: false, code: 'bad-frame', message: 'frames must be JSON text' };
-  if (raw.length > MAX_FRAME_CHARS) {
-    return { ok: false, code: 'too-large', message: `frame of ${raw.length} characters exceeds the ${MAX_FRAME_CHARS} limit` };
+  if (raw.length > maxChars) {
+    return { ok: false, code: 'too-large', message: `frame of ${raw.length} characters exceeds the ${maxChars} limit` };
   }
   let json: unknown;
   try {

@@ -2,7 +2,10 @@
  * The typed request/response map between the UI (side panel, popup) and the background worker,
  * and the events the background pushes to open UI pages over the `ui` port.
  */
+import type { RoomSettings } from '@/shared/membership';
 import type { Role, RoomMode } from '@/shared/protocol';
+
+export type { RoomSettings };
 
 export type Phase = 'onboard' | 'locked' | 'ready';
 
@@ -30,6 +33,8 @@ export interface RoomSummary {
   joinError: UserError | null;
   /** Pending join requests (admins only). */
   requests: number;
+  /** Messages known to be missing (counter gaps that no one has filled yet). */
+  missing: number;
 }
 
 /** joining: talking to the server; pending-approval: an admin must accept; waiting-member: admitted, waiting for an online member to hand over the key; failed: see joinError. */
@@ -85,6 +90,9 @@ export interface RoomDetail extends RoomSummary {
   epoch: number;
   /** Pending join requests (admins only). */
   joinRequests: JoinRequestView[];
+  settings: RoomSettings;
+  /** Missing messages per sender, by name: shown, not hidden. */
+  gaps: Array<{ fingerprint: string; name: string; count: number }>;
 }
 
 export type MessageStatus = 'sending' | 'sent' | 'received';
@@ -98,6 +106,18 @@ export interface MessageView {
   ts: number;
   mine: boolean;
   status: MessageStatus;
+  /** Server sequence number; null while sending. Lists are ordered by it. */
+  seq: number | null;
+  /** 'event': a room change (e.g. the disappearing timer), rendered from `event`, not `text`. */
+  kind: 'text' | 'event';
+  event: { type: 'settings'; settings: RoomSettings; byName: string } | null;
+  expiresAt: number | null;
+}
+
+/** An identity bundle to carry to another browser: passphrase-encrypted, armored. */
+export interface IdentityExport {
+  fileName: string;
+  content: string;
 }
 
 export interface AppState {
@@ -127,6 +147,11 @@ export interface ProtocolMap {
   approveRequest: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
   denyRequest: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
   banRequester: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
+  setRoomSettings: { req: { roomId: string; settings: RoomSettings }; res: RoomDetail };
+  /** Loads older messages from the server's backup (backup rooms), returns how many arrived. */
+  loadOlder: { req: { roomId: string }; res: number };
+  exportIdentity: { req: { passphrase: string }; res: IdentityExport };
+  importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };
 }
 
 export type RequestType = keyof ProtocolMap;
@@ -154,7 +179,8 @@ export type UserErrorCode =
   | 'link-used-up'
   | 'join-denied'
   | 'banned'
-  | 'escrow-with-approval';
+  | 'escrow-with-approval'
+  | 'bad-import';
 
 export interface UserError {
   code: UserErrorCode;
@@ -175,6 +201,7 @@ export type PushEvent =
   | { type: 'state' }
   | { type: 'room'; roomId: string }
   | { type: 'message'; roomId: string; message: MessageView }
+  | { type: 'expired'; roomId: string; ids: string[] }
   | { type: 'join-request'; roomId: string; roomName: string; name: string };
 
 export const UI_PORT_NAME = 'ui';

@@ -5,7 +5,8 @@
 import { storage, type StorageItemKey } from 'wxt/utils/storage';
 import type { Sealed } from '@/services/sealed';
 import type { KeyValueStore } from '@/services/store';
-import type { Role, RoomMode, SignedRecord } from '@/shared/protocol';
+import type { RoomSettings } from '@/shared/membership';
+import type { Envelope, Role, RoomMode, SignedRecord } from '@/shared/protocol';
 import type { JoinState, MessageStatus, UserError } from './protocol-map';
 
 /** The identity created at onboarding. */
@@ -48,24 +49,36 @@ export interface RoomRecord {
   chain: SignedRecord[];
   /** Our genesis record until the server confirms the room exists. */
   pendingGenesis: SignedRecord | null;
-  /** Our per-sender counter: the last `ctr` we signed. */
+  /** Our counter on this device: the last `ctr` we signed. */
   myCtr: number;
-  /** Highest counter seen per sender, to drop replays and notice gaps. */
+  /** Highest counter seen per sender device (`<fingerprint>:<device>`), to drop replays and notice gaps. */
   peerCtr: Record<string, number>;
-  /** Messages detected missing per sender (counter gaps). */
-  gaps: Record<string, number>;
+  /** Counters below the highest that have not arrived yet, per sender device: shown as gaps, accepted if they turn up. */
+  missing: Record<string, number[]>;
   /** Highest server sequence number seen. */
   lastSeq: number;
+  /** Backup rooms: the oldest server sequence loaded by scrolling back; 0 when the start is reached, null before any. */
+  oldestLoaded: number | null;
   unread: number;
   lastText: string | null;
   lastTs: number | null;
   /** Number of history pages (`page:<id>:<n>`, n from 0). */
   pages: number;
+  /** Earliest expiry among each page's messages (null: nothing in it expires), so sweeps touch only due pages. */
+  pageExpiry: Array<number | null>;
   outbox: OutboxItem[];
   /** Set while joining through an invite link: the link id and its secret (base64url), kept until we hold the key. */
   joining: { link: string; secret: string; state: JoinState; error: UserError | null } | null;
   /** Secrets (base64url) of the invite links created in this browser, so their full URL can be shown again. */
   linkSecrets: Record<string, string>;
+}
+
+/** A room event shown in the chat (not a message anyone typed). */
+export interface RoomEvent {
+  type: 'settings';
+  settings: RoomSettings;
+  by: string;
+  byName: string;
 }
 
 /** One message as kept in local history. */
@@ -78,11 +91,19 @@ export interface StoredMessage {
   seq: number | null;
   mine: boolean;
   status: MessageStatus;
+  kind: 'text' | 'event';
+  event: RoomEvent | null;
+  /** The original signed envelope, kept so we can hand it to a member who missed it (ephemeral sync). */
+  env: Envelope | null;
+  /** When the disappearing timer deletes it; null if it stays. */
+  expiresAt: number | null;
 }
 
 /** Items in `storage.local` (persist across restarts). */
 export interface LocalItems {
   identity: StoredIdentity;
+  /** This installation's device id (16 hex), part of every message counter. */
+  device: string;
   settings: Settings;
   /** Ids of the rooms we belong to, newest last. */
   roomIndex: string[];

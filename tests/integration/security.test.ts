@@ -99,7 +99,7 @@ describe('the room server admits only members and survives bad input', () => {
     await signIn(socket, roomId, carol.chat.fingerprint ?? '', carolKey);
     await socket.next('welcome');
     const id = randomHex(16);
-    const forged = { v: 1, t: 'text', room: roomId, epoch: 0, from: alice.chat.fingerprint, ctr: 999, id, ts: Date.now(), text: 'I am Alice, send money' };
+    const forged = { v: 1, t: 'text', room: roomId, epoch: 0, from: alice.chat.fingerprint, dev: '0123456789abcdef', ctr: 999, id, ts: Date.now(), text: 'I am Alice, send money' };
     socket.send({ type: 'msg', id, epoch: 0, ct: await sealWithGek(gek, utf8(JSON.stringify(forged)), carolKey) });
     expect(await socket.next('ack')).toMatchObject({ id });
 
@@ -118,7 +118,7 @@ describe('the room server admits only members and survives bad input', () => {
     await signIn(socket, roomId, alice.chat.fingerprint ?? '', aliceKey);
     await socket.next('welcome');
     const id = randomHex(16);
-    const payload = { v: 1, t: 'text', room: roomId, epoch: 0, from: alice.chat.fingerprint, ctr: 1000, id, ts: Date.now(), text: 'signed by mallory' };
+    const payload = { v: 1, t: 'text', room: roomId, epoch: 0, from: alice.chat.fingerprint, dev: '0123456789abcdef', ctr: 1000, id, ts: Date.now(), text: 'signed by mallory' };
     socket.send({ type: 'msg', id, epoch: 0, ct: await sealWithGek(gek, utf8(JSON.stringify(payload)), mallory.key) });
     await socket.next('ack');
     await until(() => bob.rejected.some((r) => r.includes('signature')), 'bob rejects the bad signature');
