@@ -2,10 +2,13 @@
 import PartySocket from 'partysocket';
 import WebSocket from 'ws';
 import { ChatService } from '@/services/chat';
+import { importVaultKey, unseal } from '@/services/sealed';
+import { readUnlockedPrivateKey, type PrivateKey } from '@/shared/crypto';
+import { fromBase64 } from '@/shared/encoding';
 import type { SocketFactory, SocketLike } from '@/services/connection';
 import { memoryStore } from '@/services/store';
 import type { PushEvent } from '@/utils/protocol-map';
-import type { LocalItems, SessionItems } from '@/utils/storage-items';
+import type { LocalItems, RoomRecord, SessionItems } from '@/utils/storage-items';
 
 export const nodeSocketFactory: SocketFactory = (target) =>
   new PartySocket({
@@ -57,6 +60,26 @@ export function createClient(host: string, options: { local?: TestClient['local'
     confirmTimeoutMs: 15_000,
   });
   return { chat, local, session, events, rejected, frames };
+}
+
+/** A client's stored room record, opened with its vault key (what a test inspects, never the server). */
+export async function storedRoom(client: TestClient, roomId: string): Promise<RoomRecord> {
+  const session = await client.session.get('unlocked');
+  if (!session) throw new Error('client is locked');
+  const key = `room:${roomId}` as const;
+  const sealed = await client.local.get(key);
+  if (!sealed) throw new Error('room not stored');
+  return unseal<RoomRecord>(await importVaultKey(fromBase64(session.vaultKey)), sealed, key);
+}
+
+/** The room key (epoch 0) a client holds. */
+export async function roomKeyOf(client: TestClient, roomId: string): Promise<Uint8Array> {
+  return fromBase64((await storedRoom(client, roomId)).keys['0'] ?? '');
+}
+
+/** A client's unlocked identity key, for tests that act as that client by hand. */
+export async function identityKeyOf(client: TestClient): Promise<PrivateKey> {
+  return readUnlockedPrivateKey((await client.session.get('unlocked'))?.privateKey ?? '');
 }
 
 /** Polls `check` until it returns a truthy value or the time runs out. */

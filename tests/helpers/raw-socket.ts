@@ -1,5 +1,9 @@
 /** A bare WebSocket to a party room, for tests that speak the wire protocol by hand (attackers, bad input). */
 import WebSocket from 'ws';
+import { AUTH_CONTEXT, PARTY_ROOM } from '@/shared/constants';
+import { signDetached, type PrivateKey } from '@/shared/crypto';
+import { utf8 } from '@/shared/encoding';
+import { authChallengeText } from '@/shared/protocol';
 
 export interface RawSocket {
   frames: Array<Record<string, unknown>>;
@@ -8,6 +12,13 @@ export interface RawSocket {
   sendText(text: string): void;
   next(type: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   close(): void;
+}
+
+/** Answers the room's challenge as `fp`, signing with `key` (which may be the wrong one, for attack tests). */
+export async function signIn(socket: RawSocket, room: string, fp: string, key: PrivateKey): Promise<void> {
+  const challenge = await socket.next('challenge');
+  const sig = await signDetached(key, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, room, String(challenge.nonce))));
+  socket.send({ type: 'auth', fp, sig });
 }
 
 export async function rawSocket(host: string, party: string, room: string): Promise<RawSocket> {

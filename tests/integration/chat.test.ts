@@ -1,21 +1,8 @@
 import { inject } from 'vitest';
-import { importVaultKey, unseal } from '@/services/sealed';
 import { fromBase64, toHex } from '@/shared/encoding';
-import type { RoomRecord } from '@/utils/storage-items';
-import { createClient, until, type TestClient } from '../helpers/node-client';
+import { createClient, roomKeyOf, until, type TestClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
-
-async function roomKeyOf(client: TestClient, roomId: string): Promise<Uint8Array> {
-  const session = await client.session.get('unlocked');
-  if (!session) throw new Error('client is locked');
-  const vaultKey = await importVaultKey(fromBase64(session.vaultKey));
-  const key = `room:${roomId}` as const;
-  const sealed = await client.local.get(key);
-  if (!sealed) throw new Error('room not stored');
-  const record = await unseal<RoomRecord>(vaultKey, sealed, key);
-  return fromBase64(record.keys['0'] ?? '');
-}
 
 /** Every base64 run in a frame, decoded: so a GEK hidden in any binary field would still be found. */
 function decodedRuns(frame: string): Uint8Array[] {

@@ -2,13 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { AUTH_CONTEXT, PARTY_ROOM } from '@/shared/constants';
-import { readUnlockedPrivateKey, signDetached } from '@/shared/crypto';
-import { fromBase64, toBase64, utf8 } from '@/shared/encoding';
-import { authChallengeText } from '@/shared/protocol';
-import { createClient, until, type TestClient } from '../helpers/node-client';
+import { PARTY_ROOM } from '@/shared/constants';
+import { fromBase64, toBase64 } from '@/shared/encoding';
+import { createClient, identityKeyOf, until, type TestClient } from '../helpers/node-client';
 import { freePort, startParty } from '../helpers/party-server';
-import { rawSocket } from '../helpers/raw-socket';
+import { rawSocket, signIn } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
 
@@ -119,10 +117,8 @@ describe('ephemeral rooms: history lives on devices and syncs between them', () 
     fay.chat.closeAll();
 
     // Gus turns malicious: he answers Fay's sync request with altered and relabelled envelopes.
-    const gusKey = await readUnlockedPrivateKey((await gus.session.get('unlocked'))?.privateKey ?? '');
     const socket = await rawSocket(host, PARTY_ROOM, roomId);
-    const challenge = await socket.next('challenge');
-    socket.send({ type: 'auth', fp: gus.chat.fingerprint, sig: await signDetached(gusKey, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, roomId, String(challenge.nonce)))) });
+    await signIn(socket, roomId, gus.chat.fingerprint ?? '', await identityKeyOf(gus));
     await socket.next('welcome');
     const original = gus.frames.length; // Gus's recorded frames are irrelevant here; we use Fay's stored envelope.
     expect(original).toBeGreaterThan(0);

@@ -1,15 +1,12 @@
 import { inject } from 'vitest';
-import { AUTH_CONTEXT, PARTY_ROOM } from '@/shared/constants';
-import { generateIdentity, readUnlockedPrivateKey, signDetached, unlockPrivateKey } from '@/shared/crypto';
-import { fromBase64, toHex, utf8 } from '@/shared/encoding';
+import { PARTY_ROOM } from '@/shared/constants';
+import { generateIdentity, unlockPrivateKey } from '@/shared/crypto';
+import { toHex } from '@/shared/encoding';
 import { deriveLinkKeys, fromBase64Url, newLinkId, newLinkSecret, parseLink } from '@/shared/links';
 import { createRecord, verifyChain } from '@/shared/membership';
-import { authChallengeText } from '@/shared/protocol';
-import { importVaultKey, unseal } from '@/services/sealed';
 import type { CreateLinkOptions } from '@/utils/protocol-map';
-import type { RoomRecord } from '@/utils/storage-items';
-import { createClient, until, type TestClient } from '../helpers/node-client';
-import { rawSocket } from '../helpers/raw-socket';
+import { createClient, identityKeyOf, roomKeyOf, until, type TestClient } from '../helpers/node-client';
+import { rawSocket, signIn } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
 
@@ -23,14 +20,6 @@ async function newClient(name: string): Promise<TestClient> {
 
 async function room(client: TestClient, roomId: string) {
   return (await client.chat.getState()).rooms.find((r) => r.id === roomId);
-}
-
-async function gekOf(client: TestClient, roomId: string): Promise<Uint8Array> {
-  const session = await client.session.get('unlocked');
-  const vaultKey = await importVaultKey(fromBase64(session?.vaultKey ?? ''));
-  const key = `room:${roomId}` as const;
-  const record = await unseal<RoomRecord>(vaultKey, (await client.local.get(key)) ?? { iv: '', ct: '' }, key);
-  return fromBase64(record.keys['0'] ?? '');
 }
 
 describe('invite links', () => {
@@ -63,7 +52,7 @@ describe('invite links', () => {
     await carol.chat.joinByLink(link.url ?? '');
     const joined = await until(async () => ((await room(carol, roomId))?.hasKey ? room(carol, roomId) : null), 'carol holds the key');
     expect(joined).toMatchObject({ name: 'Link room', joinState: null });
-    expect(toHex(await gekOf(carol, roomId))).toBe(toHex(await gekOf(admin, roomId)));
+    expect(toHex(await roomKeyOf(carol, roomId))).toBe(toHex(await roomKeyOf(admin, roomId)));
     const post = await carol.chat.sendMessage(roomId, 'Carol joined while you were away');
 
     const back = createClient(host, { local: admin.local, session: admin.session });
@@ -143,11 +132,9 @@ describe('invite links', () => {
 
   it('refuses approval with escrow, in the client and on the server', async () => {
     await expect(admin.chat.createLink(roomId, options({ approval: true, escrow: true }))).rejects.toMatchObject({ code: 'escrow-with-approval' });
-    const session = await admin.session.get('unlocked');
-    const key = await readUnlockedPrivateKey(session?.privateKey ?? '');
+    const key = await identityKeyOf(admin);
     const socket = await rawSocket(host, PARTY_ROOM, roomId);
-    const challenge = await socket.next('challenge');
-    socket.send({ type: 'auth', fp: admin.chat.fingerprint, sig: await signDetached(key, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, roomId, String(challenge.nonce)))) });
+    await signIn(socket, roomId, admin.chat.fingerprint ?? '', key);
     const welcome = await socket.next('welcome');
     const roster = await verifyChain(roomId, welcome.chain as never);
     const linkKeys = await deriveLinkKeys(newLinkSecret());
@@ -210,7 +197,7 @@ describe('invite links', () => {
     await until(async () => (await room(joiner, roomId))?.hasKey, 'joined');
     const parsed = parseLink(link.url ?? '');
     const secretText = (link.url ?? '').split('#')[1] ?? '';
-    const gek = await gekOf(admin, roomId);
+    const gek = await roomKeyOf(admin, roomId);
     const secrets = [secretText, toHex(gek), Buffer.from(gek).toString('base64'), Buffer.from(parsed?.secret ?? []).toString('base64'), toHex(parsed?.secret ?? new Uint8Array())];
     const wrapKey = (await deriveLinkKeys(fromBase64Url(secretText))).wrapKey;
     secrets.push(Buffer.from(wrapKey).toString('base64'), toHex(wrapKey));
@@ -236,8 +223,7 @@ describe('invite links', () => {
 
     // The injected identity connects (the compromised server admits it) and waits: no member sends it a key.
     const socket = await rawSocket(host, PARTY_ROOM, roomId);
-    const challenge = await socket.next('challenge');
-    socket.send({ type: 'auth', fp: injected.fingerprint, sig: await signDetached(injectedKey, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, roomId, String(challenge.nonce)))) });
+    await signIn(socket, roomId, injected.fingerprint, injectedKey);
     await socket.next('welcome');
     await new Promise((r) => setTimeout(r, 1500));
     expect(socket.frames.some((f) => f.type === 'keys')).toBe(false);

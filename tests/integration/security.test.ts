@@ -1,33 +1,16 @@
 import { inject } from 'vitest';
 import { AUTH_CONTEXT, MAX_FRAME_CHARS, PARTY_ROOM } from '@/shared/constants';
 import { generateIdentity, sealWithGek, signDetached, unlockPrivateKey, type PrivateKey } from '@/shared/crypto';
-import { fromBase64, randomHex, toBase64, utf8 } from '@/shared/encoding';
+import { randomHex, toBase64, utf8 } from '@/shared/encoding';
 import { authChallengeText } from '@/shared/protocol';
-import { importVaultKey, unseal } from '@/services/sealed';
-import type { RoomRecord } from '@/utils/storage-items';
-import { createClient, until, type TestClient } from '../helpers/node-client';
-import { rawSocket, type RawSocket } from '../helpers/raw-socket';
+import { createClient, identityKeyOf, roomKeyOf, until, type TestClient } from '../helpers/node-client';
+import { rawSocket, signIn } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
 
 async function identity(name: string): Promise<{ fp: string; key: PrivateKey }> {
   const generated = await generateIdentity(name, 'passphrase-for-tests');
   return { fp: generated.fingerprint, key: await unlockPrivateKey(generated.encryptedPrivateKey, 'passphrase-for-tests') };
-}
-
-async function signIn(socket: RawSocket, room: string, fp: string, key: PrivateKey) {
-  const challenge = await socket.next('challenge');
-  const sig = await signDetached(key, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, room, String(challenge.nonce))));
-  socket.send({ type: 'auth', fp, sig });
-}
-
-async function roomRecord(client: TestClient, roomId: string): Promise<RoomRecord> {
-  const session = await client.session.get('unlocked');
-  const vaultKey = await importVaultKey(fromBase64(session?.vaultKey ?? ''));
-  const key = `room:${roomId}` as const;
-  const sealed = await client.local.get(key);
-  if (!sealed) throw new Error('room not stored');
-  return unseal<RoomRecord>(vaultKey, sealed, key);
 }
 
 describe('the room server admits only members and survives bad input', () => {
@@ -74,9 +57,7 @@ describe('the room server admits only members and survives bad input', () => {
     const second = await rawSocket(host, PARTY_ROOM, roomId);
     const challenge = await first.next('challenge');
     await second.next('challenge');
-    const session = await alice.session.get('unlocked');
-    const { readUnlockedPrivateKey } = await import('@/shared/crypto');
-    const key = await readUnlockedPrivateKey(session?.privateKey ?? '');
+    const key = await identityKeyOf(alice);
     const sig = await signDetached(key, utf8(authChallengeText(AUTH_CONTEXT, PARTY_ROOM, roomId, String(challenge.nonce))));
     second.send({ type: 'auth', fp: alice.chat.fingerprint, sig });
     expect(await second.next('error')).toMatchObject({ code: 'auth-failed' });
@@ -90,9 +71,8 @@ describe('the room server admits only members and survives bad input', () => {
     await carol.chat.onboard('Carol', 'carol passphrase');
     await alice.chat.inviteContact(roomId, (await carol.chat.getState()).me?.contactCode ?? '');
     await until(async () => (await carol.chat.getState()).rooms.find((r) => r.id === roomId)?.hasKey, 'carol holds the key');
-    const record = await roomRecord(carol, roomId);
-    const gek = fromBase64(record.keys['0'] ?? '');
-    const carolKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await carol.session.get('unlocked'))?.privateKey ?? '');
+    const gek = await roomKeyOf(carol, roomId);
+    const carolKey = await identityKeyOf(carol);
     carol.chat.closeAll();
 
     const socket = await rawSocket(host, PARTY_ROOM, roomId);
@@ -110,9 +90,8 @@ describe('the room server admits only members and survives bad input', () => {
 
   it('rejects a message whose signature does not verify with the sender key', async () => {
     const mallory = await identity('Mallory');
-    const record = await roomRecord(bob, roomId);
-    const gek = fromBase64(record.keys['0'] ?? '');
-    const aliceKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await alice.session.get('unlocked'))?.privateKey ?? '');
+    const gek = await roomKeyOf(bob, roomId);
+    const aliceKey = await identityKeyOf(alice);
     // Alice's connection sends a payload signed by someone else: a member with the GEK cannot impersonate.
     const socket = await rawSocket(host, PARTY_ROOM, roomId);
     await signIn(socket, roomId, alice.chat.fingerprint ?? '', aliceKey);
@@ -127,7 +106,7 @@ describe('the room server admits only members and survives bad input', () => {
   });
 
   it('answers bad frames with error frames, counts them, rate-limits, and keeps serving', async () => {
-    const aliceKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await alice.session.get('unlocked'))?.privateKey ?? '');
+    const aliceKey = await identityKeyOf(alice);
     const socket = await rawSocket(host, PARTY_ROOM, roomId);
     socket.send({ type: 'msg', id: randomHex(16), epoch: 0, ct: 'AAAA' });
     expect(await socket.next('error')).toMatchObject({ code: 'not-authenticated' });
@@ -157,7 +136,7 @@ describe('the room server admits only members and survives bad input', () => {
     const sent = await alice.chat.sendMessage(roomId, 'only once');
     await until(async () => (await bob.chat.listMessages(roomId)).some((m) => m.id === sent.id), 'bob receives');
     const frame = alice.frames.find((f) => f.includes(sent.id) && f.includes('"type":"msg"'));
-    const aliceKey = await (await import('@/shared/crypto')).readUnlockedPrivateKey((await alice.session.get('unlocked'))?.privateKey ?? '');
+    const aliceKey = await identityKeyOf(alice);
     const socket = await rawSocket(host, PARTY_ROOM, roomId);
     await signIn(socket, roomId, alice.chat.fingerprint ?? '', aliceKey);
     await socket.next('welcome');
