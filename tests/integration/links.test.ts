@@ -207,6 +207,22 @@ describe('invite links', () => {
     for (const frame of frames) for (const secret of secrets) expect(frame.includes(secret), `frame leaks a secret: ${frame.slice(0, 60)}`).toBe(false);
   });
 
+  it.each([
+    ['en-US,en;q=0.9', 'You are invited to a PartyChat room', 'en'],
+    ['zh-TW,zh;q=0.9,en;q=0.8', '你受邀加入一個 PartyChat 聊天室', 'zh-Hant-TW'],
+  ])('shows a landing page without the extension (Accept-Language %s)', async (language, title, lang) => {
+    const link = await admin.chat.createLink(roomId, options({ escrow: true }));
+    const res = await fetch((link.url ?? '').split('#')[0] ?? '', { headers: { 'Accept-Language': language } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    const html = await res.text();
+    expect(html).toContain(`<html lang="${lang}">`);
+    expect(html).toContain(title);
+    expect(html).toContain('install the PartyChat browser extension');
+    expect(html).toContain('安裝 PartyChat 瀏覽器擴充功能');
+  });
+
   it('flags a member the server injected and never sends it the key', async () => {
     const injected = await generateIdentity('Injected', 'whatever passphrase');
     const injectedKey = await unlockPrivateKey(injected.encryptedPrivateKey, 'whatever passphrase');
