@@ -12,6 +12,8 @@ import type { RoomMode } from '@/shared/protocol';
 import { BackendError, type Backend } from '@/utils/backend';
 import type {
   AppState,
+  CreateLinkOptions,
+  LinkView,
   MemberView,
   MeView,
   MessageView,
@@ -35,7 +37,16 @@ export type ActionName =
   | 'createRoom'
   | 'openRoom'
   | 'sendMessage'
-  | 'inviteContact';
+  | 'inviteContact'
+  | 'createLink'
+  | 'loadLinks'
+  | 'revokeLink'
+  | 'resetLinks'
+  | 'joinByLink'
+  | 'decideRequest';
+
+/** What an admin can do with a pending join request. */
+export type RequestDecision = 'approve' | 'deny' | 'ban';
 
 /** How many messages the open room loads. */
 export const MESSAGE_PAGE_SIZE = 200;
@@ -102,7 +113,19 @@ export const useAppStore = defineStore('app', () => {
     openRoom: false,
     sendMessage: false,
     inviteContact: false,
+    createLink: false,
+    loadLinks: false,
+    revokeLink: false,
+    resetLinks: false,
+    joinByLink: false,
+    decideRequest: false,
   });
+  /** The open room's invite links (admins), newest first; null until loaded. */
+  const links = ref<LinkView[] | null>(null);
+  /** True while the invite panel is showing, so pushed events also refresh the links (their use counts). */
+  const linksShown = ref(false);
+  /** Join requests (by fingerprint) with a decision in flight, so their buttons can be disabled. */
+  const decidingRequests = reactive(new Set<string>());
   const lastError = ref<UserError | null>(null);
   const lastErrorAction = ref<ActionName | null>(null);
 
@@ -152,6 +175,7 @@ export const useAppStore = defineStore('app', () => {
   function forgetRooms(): void {
     currentRoomId.value = null;
     roomDetail.value = null;
+    links.value = null;
     for (const id of Object.keys(messagesByRoom)) delete messagesByRoom[id];
   }
 
@@ -220,11 +244,21 @@ export const useAppStore = defineStore('app', () => {
         await refreshQuietly(async () => {
           await fetchState();
           const roomId = currentRoomId.value;
-          if (roomId) await Promise.all([fetchRoom(roomId), fetchMessages(roomId)]);
+          if (roomId) await Promise.all([fetchRoom(roomId), fetchMessages(roomId), refreshLinks(roomId)]);
         });
       } while (refreshAgain);
     })().finally(() => (refreshing = null));
     return refreshing;
+  }
+
+  /** Re-reads the links while the invite panel shows them; a failure here only leaves the old list. */
+  async function refreshLinks(roomId: string): Promise<void> {
+    if (!linksShown.value || roomDetail.value?.myRole !== 'admin') return;
+    try {
+      setLinks(roomId, await call('listLinks', { roomId }));
+    } catch {
+      // Not fatal: the panel keeps the list it has and the next event tries again.
+    }
   }
 
   async function handleEvent(event: PushEvent): Promise<void> {
@@ -233,6 +267,10 @@ export const useAppStore = defineStore('app', () => {
       return;
     }
     if (event.type === 'message') upsertIfHeld(event.roomId, event.message);
+    // Disappearing messages: drop them here too, or a refresh would keep them as "pushed while loading".
+    if (event.type === 'expired' && messagesByRoom[event.roomId]) {
+      messagesByRoom[event.roomId] = (messagesByRoom[event.roomId] ?? []).filter((m) => !event.ids.includes(m.id));
+    }
     await refreshFromBackground();
   }
 
@@ -307,7 +345,10 @@ export const useAppStore = defineStore('app', () => {
 
   /** Opens a room: loads its details and messages, then marks it read. On failure returns to the list. */
   async function openRoom(roomId: string): Promise<void> {
-    if (currentRoomId.value !== roomId) roomDetail.value = null;
+    if (currentRoomId.value !== roomId) {
+      roomDetail.value = null;
+      links.value = null;
+    }
     currentRoomId.value = roomId;
     const opened = await run('openRoom', async () => {
       await Promise.all([fetchRoom(roomId), fetchMessages(roomId)]);
@@ -321,6 +362,7 @@ export const useAppStore = defineStore('app', () => {
   function closeRoom(): void {
     currentRoomId.value = null;
     roomDetail.value = null;
+    links.value = null;
   }
 
   /** Sends a message to a room. Resolves true once the background accepted it (status `sending`). */
@@ -339,6 +381,70 @@ export const useAppStore = defineStore('app', () => {
     return member;
   }
 
+  /** Applies a fresh links list if it belongs to the room still open. */
+  function setLinks(roomId: string, next: LinkView[]): void {
+    if (currentRoomId.value === roomId) links.value = next;
+  }
+
+  /** Loads the open room's invite links (admins only). */
+  async function loadLinks(roomId: string): Promise<void> {
+    const list = await run('loadLinks', () => call('listLinks', { roomId }));
+    if (list) setLinks(roomId, list);
+  }
+
+  /** Creates an invite link. Resolves the new link (its `url` is the full link), or null on failure. */
+  async function createLink(roomId: string, options: CreateLinkOptions): Promise<LinkView | null> {
+    const link = await run('createLink', () => call('createLink', { roomId, options }));
+    if (!link) return null;
+    const current = currentRoomId.value === roomId ? (links.value ?? []) : [];
+    setLinks(roomId, [link, ...current.filter((l) => l.id !== link.id)]);
+    await refreshQuietly(async () => setLinks(roomId, await call('listLinks', { roomId })));
+    return link;
+  }
+
+  /** Revokes one link. Resolves true on success. */
+  async function revokeLink(roomId: string, linkId: string): Promise<boolean> {
+    const list = await run('revokeLink', () => call('revokeLink', { roomId, linkId }));
+    if (list) setLinks(roomId, list);
+    return list !== null;
+  }
+
+  /** Kills every link of the room (and their escrowed keys). Resolves true on success. */
+  async function resetLinks(roomId: string): Promise<boolean> {
+    const list = await run('resetLinks', () => call('resetLinks', { roomId }));
+    if (list) setLinks(roomId, list);
+    return list !== null;
+  }
+
+  /**
+   * Starts joining through a pasted invite link and opens that room; progress then shows as the room's
+   * `joinState`. Resolves the room, or null on failure (e.g. not a link, another server).
+   */
+  async function joinByLink(url: string): Promise<RoomSummary | null> {
+    const room = await run('joinByLink', () => call('joinByLink', { url }));
+    if (!room) return null;
+    rooms.value = rooms.value.some((r) => r.id === room.id)
+      ? rooms.value.map((r) => (r.id === room.id ? room : r))
+      : [...rooms.value, room];
+    await openRoom(room.id);
+    return room;
+  }
+
+  /** Approves, denies or bans someone asking to join. Resolves true on success. */
+  async function decideRequest(roomId: string, fingerprint: string, decision: RequestDecision): Promise<boolean> {
+    const type = decision === 'approve' ? 'approveRequest' : decision === 'deny' ? 'denyRequest' : 'banRequester';
+    decidingRequests.add(fingerprint);
+    try {
+      const detail = await run('decideRequest', () => call(type, { roomId, fingerprint }));
+      if (!detail) return false;
+      if (currentRoomId.value === roomId) roomDetail.value = detail;
+      patchRoomSummary(roomId, { requests: detail.joinRequests.length });
+      return true;
+    } finally {
+      decidingRequests.delete(fingerprint);
+    }
+  }
+
   return {
     phase,
     me,
@@ -346,6 +452,9 @@ export const useAppStore = defineStore('app', () => {
     rooms,
     currentRoomId,
     roomDetail,
+    links,
+    linksShown,
+    decidingRequests,
     messagesByRoom,
     busy,
     lastError,
@@ -367,6 +476,12 @@ export const useAppStore = defineStore('app', () => {
     closeRoom,
     sendMessage,
     inviteContact,
+    loadLinks,
+    createLink,
+    revokeLink,
+    resetLinks,
+    joinByLink,
+    decideRequest,
   };
 });
 

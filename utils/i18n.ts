@@ -88,3 +88,8 @@ export function formatTime(ts: number, locale: Locale = activeLocale.value, now:
     : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
   return new Intl.DateTimeFormat(locale, options).format(date);
 }
+
+/** A date and time for display (e.g. when an invite link expires). */
+export function formatDateTime(ts: number, locale: Locale = activeLocale.value): string {
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ts));
+}

@@ -2,10 +2,10 @@ import { flushPromises } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { mergeFetchedMessages, upsertMessage, useAppStore, type AppStore } from '@/stores/app';
 import type { MessageStatus, MessageView, UserErrorCode } from '@/utils/protocol-map';
-import { FakeBackend, fakeFingerprint } from './support/fake-backend';
+import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
 
 function message(id: string, ts: number, status: MessageStatus = 'received'): MessageView {
-  return { id, roomId: 'r', from: 'f', fromName: 'F', text: `text ${id}`, ts, mine: status !== 'received', status };
+  return { id, roomId: 'r', from: 'f', fromName: 'F', text: `text ${id}`, ts, mine: status !== 'received', status, seq: null, kind: 'text', event: null, expiresAt: null };
 }
 
 async function started(fake: FakeBackend): Promise<AppStore> {
@@ -280,4 +280,95 @@ describe('app store', () => {
     expect(store.lastError).toBeNull();
     expect(store.host).toBe('other.example.com');
   });
+});
+
+describe('app store: invite links and joining', () => {
+  let fake: FakeBackend;
+
+  beforeEach(() => {
+    fake = new FakeBackend().setUp();
+  });
+
+  it('creates a link and keeps the open room’s list, newest first; opening another room forgets it', async () => {
+    const room = fake.addRoom({ name: 'Team' });
+    const other = fake.addRoom({ name: 'Other' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    await store.loadLinks(room.summary.id);
+    expect(store.links).toEqual([]);
+
+    const first = await store.createLink(room.summary.id, { approval: false, escrow: true, expiresInMs: null, maxUses: null, label: 'a' });
+    const second = await store.createLink(room.summary.id, { approval: true, escrow: false, expiresInMs: 3_600_000, maxUses: 5, label: 'b' });
+    expect(store.links?.map((l) => l.id)).toEqual([second?.id, first?.id]);
+
+    await store.openRoom(other.summary.id);
+    expect(store.links).toBeNull();
+  });
+
+  it('records a refused link under createLink', async () => {
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    const options = { approval: true, escrow: true, expiresInMs: null, maxUses: null, label: '' };
+    expect(await store.createLink(room.summary.id, options)).toBeNull();
+    expect(store.errorFor('createLink')?.code).toBe('escrow-with-approval');
+  });
+
+  it('re-reads the links on pushed events only while the invite panel shows them', async () => {
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    fake.emit({ type: 'room', roomId: room.summary.id });
+    await flushPromises();
+    expect(fake.callsOf('listLinks')).toHaveLength(0);
+
+    store.linksShown = true;
+    fake.addLink(room.summary.id, { label: 'made elsewhere' });
+    fake.emit({ type: 'room', roomId: room.summary.id });
+    await flushPromises();
+    expect(store.links?.map((l) => l.label)).toEqual(['made elsewhere']);
+  });
+
+  it('joins by link: adds the room to the list and opens it', async () => {
+    const store = await started(fake);
+    const roomId = fakeId();
+    const joined = await store.joinByLink(`http://${fake.host}/join/${roomId}/${fakeId()}#${'k'.repeat(43)}`);
+    expect(joined?.joinState).toBe('joining');
+    expect(store.rooms.map((r) => r.id)).toEqual([roomId]);
+    expect(store.currentRoomId).toBe(roomId);
+    expect(store.busy.joinByLink).toBe(false);
+  });
+
+  it('records a pasted non-link under joinByLink and opens nothing', async () => {
+    const store = await started(fake);
+    expect(await store.joinByLink('hello')).toBeNull();
+    expect(store.errorFor('joinByLink')?.code).toBe('not-a-link');
+    expect(store.currentRoomId).toBeNull();
+  });
+
+  it('decides a join request and updates the open room and its request count', async () => {
+    const room = fake.addRoom({ name: 'Team' });
+    fake.askToJoin(room.summary.id, { name: 'Carol', fingerprint: fakeFingerprint('c') });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    expect(store.roomDetail?.joinRequests).toHaveLength(1);
+    expect(await store.decideRequest(room.summary.id, fakeFingerprint('c'), 'deny')).toBe(true);
+    expect(store.roomDetail?.joinRequests).toEqual([]);
+    expect(store.rooms[0]?.requests).toBe(0);
+    expect(store.decidingRequests.size).toBe(0);
+  });
+});
+
+it('drops disappeared messages from the open room when told they expired', async () => {
+  const fake = new FakeBackend().setUp();
+  const room = fake.addRoom({ name: 'Team' });
+  const store = await started(fake);
+  await store.openRoom(room.summary.id);
+  const gone = fake.receive(room.summary.id, { fromName: 'Bob', text: 'this disappears' });
+  await flushPromises();
+  expect(store.currentMessages.map((m) => m.id)).toEqual([gone.id]);
+  fake.room(room.summary.id).messages = [];
+  fake.emit({ type: 'expired', roomId: room.summary.id, ids: [gone.id] });
+  await flushPromises();
+  expect(store.currentMessages).toEqual([]);
 });

@@ -35,6 +35,7 @@ const ERROR_CODES = Object.keys({
   'join-denied': true,
   banned: true,
   'escrow-with-approval': true,
+  'bad-import': true,
 } satisfies Record<UserErrorCode, true>);
 
 afterEach(() => setLocale('en'));

@@ -1,12 +1,16 @@
 /**
  * An in-memory stand-in for the background worker, speaking the same `Backend` interface as
- * `createExtensionBackend()`. Tests drive it directly (`receive`, `deliverPending`, `failNext`, `hold`)
- * and read what the UI asked for from `calls`.
+ * `createExtensionBackend()`. Tests drive it directly (`receive`, `deliverPending`, `failNext`, `hold`,
+ * `setJoinState`, `askToJoin`) and read what the UI asked for from `calls`.
  */
+import { DEFAULT_SETTINGS } from '@/shared/membership';
 import type { RoomMode } from '@/shared/protocol';
 import { BackendError, type Backend } from '@/utils/backend';
 import type {
   AppState,
+  JoinRequestView,
+  JoinState,
+  LinkView,
   MemberView,
   MessageView,
   Phase,
@@ -16,6 +20,7 @@ import type {
   ResponseOf,
   RoomDetail,
   RoomSummary,
+  UserError,
   UserErrorCode,
 } from '@/utils/protocol-map';
 
@@ -27,7 +32,13 @@ interface FakeRoom {
   members: MemberView[];
   myRole: 'admin' | 'member';
   messages: MessageView[];
+  links: LinkView[];
+  joinRequests: JoinRequestView[];
+  banned: string[];
 }
+
+/** A link as the fake prints it: `http://<host>/join/<room>/<link>#<secret>`. */
+const LINK_PATTERN = /^(https?):\/\/([^/\s]+)\/join\/([0-9a-f]{32})\/([0-9a-f]{32})#([A-Za-z0-9_-]{8,})$/;
 
 /** A person the fake directory knows, by contact code. */
 export interface FakeContact {
@@ -137,6 +148,54 @@ export class FakeBackend implements Backend {
       const room = this.room(roomId);
       room.summary = { ...room.summary, unread: 0 };
     },
+    createLink: ({ roomId, options }) => {
+      const room = this.adminRoom(roomId);
+      if (options.approval && options.escrow) this.fail('escrow-with-approval', 'approval links cannot escrow the key');
+      if (options.maxUses !== null && (!Number.isInteger(options.maxUses) || options.maxUses < 1)) this.fail('invalid-input', 'bad use limit');
+      const id = fakeId();
+      const link: LinkView = {
+        id,
+        url: `http://${this.host}/join/${roomId}/${id}#${'s'.repeat(43)}`,
+        label: options.label || null,
+        approval: options.approval,
+        escrow: options.escrow,
+        expires: options.expiresInMs === null ? null : this.now + options.expiresInMs,
+        maxUses: options.maxUses,
+        uses: 0,
+        active: true,
+        createdBy: this.name,
+        createdAt: this.tick(),
+      };
+      room.links.unshift(link);
+      return link;
+    },
+    listLinks: ({ roomId }) => this.adminRoom(roomId).links,
+    revokeLink: ({ roomId, linkId }) => {
+      const room = this.adminRoom(roomId);
+      const link = room.links.find((l) => l.id === linkId);
+      if (!link?.active) this.fail('link-invalid', 'this link is not active');
+      link.active = false;
+      return room.links;
+    },
+    resetLinks: ({ roomId }) => {
+      const room = this.adminRoom(roomId);
+      for (const link of room.links) link.active = false;
+      return room.links;
+    },
+    joinByLink: ({ url }) => {
+      const match = LINK_PATTERN.exec(url.trim());
+      if (!match) this.fail('not-a-link', 'not an invite link');
+      const [, , host, roomId] = match as unknown as [string, string, string, string];
+      if (host !== this.host) this.fail('other-server', `the link is for ${host}`);
+      const existing = this.rooms.find((r) => r.summary.id === roomId);
+      if (existing?.summary.hasKey) return existing.summary;
+      const room = existing ?? this.addRoom({ id: roomId, name: '', myRole: 'member', hasKey: false });
+      room.summary = { ...room.summary, joinState: 'joining', joinError: null };
+      return room.summary;
+    },
+    approveRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'approve'),
+    denyRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'deny'),
+    banRequester: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'ban'),
   };
 
   async request<K extends RequestType>(type: K, data: RequestOf<K>): Promise<ResponseOf<K>> {
@@ -199,10 +258,10 @@ export class FakeBackend implements Backend {
   }
 
   /** Adds a room the user is in; `myRole` defaults to admin. */
-  addRoom(input: { name: string; mode?: RoomMode; myRole?: 'admin' | 'member'; hasKey?: boolean; others?: FakeContact[] }): FakeRoom {
+  addRoom(input: { id?: string; name: string; mode?: RoomMode; myRole?: 'admin' | 'member'; hasKey?: boolean; others?: FakeContact[] }): FakeRoom {
     const room: FakeRoom = {
       summary: {
-        id: fakeId(),
+        id: input.id ?? fakeId(),
         name: input.name,
         mode: input.mode ?? 'ephemeral',
         unread: 0,
@@ -213,6 +272,7 @@ export class FakeBackend implements Backend {
         joinState: null,
         joinError: null,
         requests: 0,
+        missing: 0,
       },
       myRole: input.myRole ?? 'admin',
       members: [
@@ -236,9 +296,70 @@ export class FakeBackend implements Backend {
         })),
       ],
       messages: [],
+      links: [],
+      joinRequests: [],
+      banned: [],
     };
     this.rooms.push(room);
     return room;
+  }
+
+  /**
+   * Moves a room joined through a link to the next join state, as the background reports it: the
+   * room name and key arrive with `null` (in), `failed` carries the error. Pushes a `state` event.
+   */
+  setJoinState(roomId: string, state: JoinState | null, error: UserError | null = null, name = 'Joined room'): void {
+    const room = this.room(roomId);
+    const inside = state === null;
+    room.summary = {
+      ...room.summary,
+      joinState: state,
+      joinError: state === 'failed' ? error : null,
+      hasKey: inside ? true : room.summary.hasKey,
+      name: inside && !room.summary.name ? name : room.summary.name,
+    };
+    this.emit({ type: 'state' });
+  }
+
+  /** Someone asks to join through an approval link: the admin's room lists the request and a `join-request` event is pushed. */
+  askToJoin(roomId: string, input: { name: string; fingerprint: string; linkLabel?: string | null }): JoinRequestView {
+    const room = this.room(roomId);
+    const request: JoinRequestView = {
+      fingerprint: input.fingerprint,
+      name: input.name,
+      contactCode: contactCodeOf(input.fingerprint),
+      linkLabel: input.linkLabel ?? null,
+      ts: this.tick(),
+    };
+    room.joinRequests.push(request);
+    room.summary = { ...room.summary, requests: room.joinRequests.length };
+    this.emit({ type: 'join-request', roomId, roomName: room.summary.name, name: input.name });
+    return request;
+  }
+
+  /** Adds a link as if made earlier (e.g. in another browser: then `url` is null). */
+  addLink(roomId: string, fields: Partial<LinkView> = {}): LinkView {
+    const link: LinkView = {
+      id: fakeId(),
+      url: null,
+      label: null,
+      approval: false,
+      escrow: false,
+      expires: null,
+      maxUses: null,
+      uses: 0,
+      active: true,
+      createdBy: this.name,
+      createdAt: this.tick(),
+      ...fields,
+    };
+    this.room(roomId).links.push(link);
+    return link;
+  }
+
+  /** The fake's clock, which every new message and link advances by a minute. */
+  get now(): number {
+    return this.clock;
   }
 
   /** Publishes a contact in the fake directory and returns its contact code. */
@@ -296,12 +417,44 @@ export class FakeBackend implements Backend {
   }
 
   private detail(room: FakeRoom): RoomDetail {
-    return { ...room.summary, members: room.members, myRole: room.myRole, epoch: 0, joinRequests: [] };
+    const joinRequests = room.myRole === 'admin' ? room.joinRequests : [];
+    return { ...room.summary, members: room.members, myRole: room.myRole, epoch: 0, joinRequests, settings: DEFAULT_SETTINGS, gaps: [] };
   }
 
-  private message(roomId: string, fields: Omit<MessageView, 'id' | 'roomId' | 'ts'>): MessageView {
+  private adminRoom(roomId: string): FakeRoom {
+    const room = this.room(roomId);
+    if (room.myRole !== 'admin') this.fail('not-admin', 'only admins manage links and requests');
+    return room;
+  }
+
+  private decide(roomId: string, fingerprint: string, decision: 'approve' | 'deny' | 'ban'): RoomDetail {
+    const room = this.adminRoom(roomId);
+    const request = room.joinRequests.find((r) => r.fingerprint === fingerprint);
+    if (!request) this.fail('no-room', 'this request is no longer pending');
+    room.joinRequests = room.joinRequests.filter((r) => r !== request);
+    room.summary = { ...room.summary, requests: room.joinRequests.length };
+    if (decision === 'ban') room.banned.push(fingerprint);
+    if (decision === 'approve') {
+      room.members.push({
+        fingerprint,
+        name: request.name,
+        role: 'member',
+        online: true,
+        me: false,
+        contactCode: request.contactCode,
+        verified: true,
+      });
+    }
+    return this.detail(room);
+  }
+
+  private tick(): number {
     this.clock += 60_000;
-    return { id: fakeId(), roomId, ts: this.clock, ...fields };
+    return this.clock;
+  }
+
+  private message(roomId: string, fields: Pick<MessageView, 'from' | 'fromName' | 'text' | 'mine' | 'status'>): MessageView {
+    return { id: fakeId(), roomId, ts: this.tick(), seq: null, kind: 'text', event: null, expiresAt: null, ...fields };
   }
 
   private fail(code: UserErrorCode, message: string): never {

@@ -1,0 +1,168 @@
+/**
+ * Invite links end to end: real Chromium profiles with the built extension, against the real party
+ * server. (a) An escrow link lets someone join and chat while the only admin's browser is closed;
+ * the link is opened in a tab and captured by the extension. (b) An approval link: the joiner waits,
+ * the admin approves from the request banner, and both chat. (c) A revoked link is refused with a
+ * clear reason, and a reset turns every link off.
+ */
+import { mkdirSync } from 'node:fs';
+import { inject } from 'vitest';
+import en from '../../locales/en';
+import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
+import { createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, PANEL_VIEWPORT, send, unlock } from './support/flows';
+
+const host = inject('partyHost');
+const extensionDir = inject('extensionDir');
+const chromiumPath = inject('chromiumPath');
+
+const SCREENSHOTS = 'test-results';
+
+const launched: ExtensionBrowser[] = [];
+
+async function launch(userDataDir: string): Promise<ExtensionBrowser> {
+  const browser = await launchWithExtension({ chromiumPath, extensionDir, userDataDir });
+  launched.push(browser);
+  return browser;
+}
+
+/**
+ * A browser with a new profile. On a busy machine the extension's service worker occasionally takes
+ * longer to start than `launchWithExtension` waits; one more try with another new profile then.
+ */
+async function launchFresh(name: string): Promise<ExtensionBrowser> {
+  try {
+    return await launch(newProfileDir(name));
+  } catch (error) {
+    if (!/serviceworker/i.test(String(error))) throw error;
+    return launch(newProfileDir(`${name}-retry`));
+  }
+}
+
+beforeAll(() => mkdirSync(SCREENSHOTS, { recursive: true }));
+
+afterEach(async () => {
+  for (const browser of launched.splice(0)) await browser.close().catch(() => undefined);
+});
+
+describe('invite links through the built extension', () => {
+  it('escrow link while the admin is away: the link opened in a tab joins, chats, and the admin reads it later', async () => {
+    let alice = await launchFresh('links-alice');
+    const aliceDir = alice.userDataDir;
+    const carol = await launchFresh('links-carol');
+
+    const a = await openPanel(alice);
+    await onboard(a, 'Alice', 'alice-links-passphrase', host);
+    await createRoom(a, 'Escrow room', 'backup');
+    const link = await createInviteLink(a, { escrow: true, label: 'Friends', screenshot: `${SCREENSHOTS}/links-invite-panel-escrow.png` });
+    expect(link).toMatch(new RegExp(`^http://${host.replace(/\./g, '\\.')}/join/[0-9a-f]{32}/[0-9a-f]{32}#[A-Za-z0-9_-]+$`));
+    const roomId = link.split('/')[4];
+    await alice.close();
+
+    const c = await openPanel(carol);
+    await onboard(c, 'Carol', 'carol-links-passphrase', host);
+
+    // Opening the link in a new tab: the content script hands it to the extension, which turns the tab into the panel.
+    const tab = await carol.context.newPage();
+    await tab.setViewportSize(PANEL_VIEWPORT);
+    await tab.goto(link).catch(() => undefined); // the extension may take the tab over before the landing page finishes loading
+    await tab.waitForURL(/sidepanel\.html/, { timeout: 20_000 });
+    expect(tab.url()).toBe(`chrome-extension://${carol.extensionId}/sidepanel.html?room=${roomId}`);
+    await tab.locator(enabledComposer).waitFor({ timeout: 30_000 });
+    await expect(tab.locator(id('room-name')).textContent()).resolves.toBe('Escrow room');
+    await send(tab, 'Carol joined while Alice was away');
+
+    alice = await launch(aliceDir);
+    const again = await openPanel(alice);
+    await unlock(again, 'alice-links-passphrase');
+    await again.locator(id('room-item'), { hasText: 'Escrow room' }).click();
+    await expectMessage(again, 'Carol joined while Alice was away', 30_000);
+    await expect(again.locator(id('message'), { hasText: 'Carol joined while Alice was away' }).first().textContent()).resolves.toContain('Carol');
+
+    // And Alice is back in the conversation.
+    await send(again, 'Welcome, Carol');
+    await expectMessage(tab, 'Welcome, Carol');
+    await again.click(id('members-open'));
+    await again.locator(id('member'), { hasText: 'Carol' }).waitFor();
+    await expect(again.locator(`${id('member')} ${id('member-unverified')}`).count()).resolves.toBe(0);
+  });
+
+  it('approval link: the joiner waits, the admin approves, and they chat both ways', async () => {
+    const alice = await launchFresh('approve-alice');
+    const carol = await launchFresh('approve-carol');
+    const a = await openPanel(alice);
+    const c = await openPanel(carol);
+    await onboard(a, 'Alice', 'alice-approve-passphrase', host);
+    await onboard(c, 'Carol', 'carol-approve-passphrase', host);
+
+    await createRoom(a, 'Approval room', 'ephemeral');
+    await a.click(id('invite-open'));
+    await a.check(id('invite-approval'));
+    await expect(a.isDisabled(id('invite-escrow'))).resolves.toBe(true);
+    await expect(a.isChecked(id('invite-escrow'))).resolves.toBe(false);
+    await expect(a.locator(id('invite-escrow-note')).isVisible()).resolves.toBe(true);
+    await a.fill(id('invite-label'), 'Book club');
+    await a.screenshot({ path: `${SCREENSHOTS}/links-invite-panel-approval.png` });
+    await a.click(id('invite-create'));
+    await a.locator(id('invite-link')).waitFor({ timeout: 20_000 });
+    await a.locator(id('invite-link-item')).first().waitFor();
+    await a.screenshot({ path: `${SCREENSHOTS}/links-invite-panel-created.png` });
+    const link = await a.locator(id('invite-link')).inputValue();
+    await a.click(id('invite-open')); // close the panel: requests show without it
+
+    await c.fill(id('join-link-input'), link);
+    await c.screenshot({ path: `${SCREENSHOTS}/links-join-form.png` });
+    await c.click(id('join-submit'));
+    await c.locator(`${id('join-status')}[data-state="pending-approval"]`).waitFor({ timeout: 20_000 });
+    await expect(c.locator(id('join-status')).textContent()).resolves.toContain('Waiting for an admin to approve your request');
+    await c.screenshot({ path: `${SCREENSHOTS}/links-join-status-pending.png` });
+
+    const request = a.locator(id('join-request'), { hasText: 'Carol' });
+    await request.waitFor({ timeout: 20_000 });
+    await expect(request.textContent()).resolves.toContain('Book club');
+    await a.screenshot({ path: `${SCREENSHOTS}/links-join-request.png` });
+    await request.locator(id('join-approve')).click();
+    await a.locator(id('join-request')).waitFor({ state: 'detached', timeout: 20_000 });
+
+    await c.locator(enabledComposer).waitFor({ timeout: 30_000 });
+    await expect(c.locator(id('join-status')).count()).resolves.toBe(0);
+    await expect(c.locator(id('room-name')).textContent()).resolves.toBe('Approval room');
+
+    await send(c, 'Thanks for letting me in');
+    await expectMessage(a, 'Thanks for letting me in');
+    await send(a, 'Welcome to the book club');
+    await expectMessage(c, 'Welcome to the book club');
+    await c.screenshot({ path: `${SCREENSHOTS}/links-carol-chatting.png` });
+  });
+
+  it('revoked link: refused with the reason; reset turns every link off', async () => {
+    const alice = await launchFresh('revoke-alice');
+    const carol = await launchFresh('revoke-carol');
+    const a = await openPanel(alice);
+    const c = await openPanel(carol);
+    await onboard(a, 'Alice', 'alice-revoke-passphrase', host);
+    await onboard(c, 'Carol', 'carol-revoke-passphrase', host);
+
+    await createRoom(a, 'Closed room', 'ephemeral');
+    const revoked = await createInviteLink(a, { label: 'Revoked soon' });
+    await a.locator(id('invite-link-item'), { hasText: 'Revoked soon' }).locator(id('invite-revoke')).click();
+    await a.locator(`${id('invite-link-item')}[data-active="false"]`, { hasText: 'Revoked soon' }).waitFor({ timeout: 20_000 });
+    await expect(a.locator(id('invite-link')).count()).resolves.toBe(0);
+
+    await a.fill(id('invite-label'), 'Reset soon');
+    await a.click(id('invite-create'));
+    await a.locator(`${id('invite-link-item')}[data-active="true"]`, { hasText: 'Reset soon' }).waitFor({ timeout: 20_000 });
+    await a.click(id('invite-reset'));
+    await a.click(id('invite-reset-confirm'));
+    await a.locator(`${id('invite-link-item')}[data-active="false"]`, { hasText: 'Reset soon' }).waitFor({ timeout: 20_000 });
+    await expect(a.locator(`${id('invite-link-item')}[data-active="true"]`).count()).resolves.toBe(0);
+    await a.screenshot({ path: `${SCREENSHOTS}/links-invite-panel-after-reset.png` });
+
+    await c.fill(id('join-link-input'), revoked);
+    await c.click(id('join-submit'));
+    await c.locator(`${id('join-status')}[data-state="failed"]`).waitFor({ timeout: 20_000 });
+    await expect(c.locator(id('join-status-error')).textContent()).resolves.toBe(en['error.link-invalid']);
+    await c.screenshot({ path: `${SCREENSHOTS}/links-join-status-failed.png` });
+    await c.click(id('join-status-back'));
+    await expect(c.locator(id('room-join-state')).textContent()).resolves.toBe(en['join.short.failed']);
+  });
+});

@@ -1,0 +1,77 @@
+/** Steps the end-to-end tests share: driving the side panel by its data-testids. */
+import type { Page } from 'playwright-core';
+
+/** A CSS selector for a data-testid. */
+export const id = (testid: string): string => `[data-testid="${testid}"]`;
+
+/** The composer once it can be typed into (the room key has arrived). */
+export const enabledComposer = `${id('composer')}:not([disabled])`;
+
+/** Creates an identity on a fresh profile; resolves the contact code. */
+export async function onboard(page: Page, name: string, passphrase: string, host: string): Promise<string> {
+  await page.fill(id('onboard-name'), name);
+  for (const field of await page.locator(id('onboard-passphrase')).all()) await field.fill(passphrase);
+  await page.fill(id('onboard-host'), host);
+  await page.click(id('onboard-submit'));
+  const code = page.locator(id('contact-code'));
+  await code.waitFor({ timeout: 30_000 });
+  return ((await code.textContent()) ?? '').trim();
+}
+
+/** Unlocks after a browser restart and waits for the room list. */
+export async function unlock(page: Page, passphrase: string): Promise<void> {
+  await page.locator(id('unlock-passphrase')).waitFor({ timeout: 15_000 });
+  await page.fill(id('unlock-passphrase'), passphrase);
+  await page.click(id('unlock-submit'));
+  await page.locator(id('lock')).waitFor({ timeout: 30_000 });
+}
+
+/** Creates a room from the home view and waits until it is open and usable. */
+export async function createRoom(page: Page, name: string, mode: 'ephemeral' | 'backup'): Promise<void> {
+  await page.fill(id('room-create-name'), name);
+  await page.selectOption(id('room-create-mode'), mode);
+  await page.click(id('room-create-submit'));
+  await page.locator(enabledComposer).waitFor({ timeout: 20_000 });
+  // Admin actions need the room verified and connected.
+  await page.locator(`${id('room-connection')}.online`).waitFor({ timeout: 20_000 });
+}
+
+/** Creates an invite link in the open room through the invite panel; resolves the full link. */
+export async function createInviteLink(
+  page: Page,
+  options: { approval?: boolean; escrow?: boolean; label?: string; screenshot?: string },
+): Promise<string> {
+  await page.click(id('invite-open'));
+  await page.locator(id('invite-panel')).waitFor();
+  if (options.approval) await page.check(id('invite-approval'));
+  if (options.escrow) await page.check(id('invite-escrow'));
+  if (options.label) await page.fill(id('invite-label'), options.label);
+  await page.click(id('invite-create'));
+  const link = page.locator(id('invite-link'));
+  await link.waitFor({ timeout: 20_000 });
+  await page.locator(id('invite-link-item')).first().waitFor();
+  if (options.screenshot) await page.screenshot({ path: options.screenshot, fullPage: true });
+  return link.inputValue();
+}
+
+/** Sends a message from the open room and waits until the server has acknowledged it. */
+export async function send(page: Page, text: string): Promise<void> {
+  await page.fill(id('composer'), text);
+  await page.click(id('send'));
+  await page.locator(`${id('message')}[data-status="sent"]`, { hasText: text }).waitFor({ timeout: 15_000 });
+}
+
+/** Waits for a message with `text` in the open room. */
+export async function expectMessage(page: Page, text: string, timeout = 20_000): Promise<void> {
+  await page.locator(id('message'), { hasText: text }).first().waitFor({ timeout });
+}
+
+/** The side panel's usual size, so screenshots show what a person sees beside a page. */
+export const PANEL_VIEWPORT = { width: 400, height: 820 };
+
+/** Opens the side panel page as a tab sized like the side panel. */
+export async function openPanel(browser: { openPanel(): Promise<Page> }): Promise<Page> {
+  const page = await browser.openPanel();
+  await page.setViewportSize(PANEL_VIEWPORT);
+  return page;
+}
