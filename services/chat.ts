@@ -597,6 +597,22 @@ export class ChatService {
     return this.getState();
   }
 
+  /** Drops a room we are not a member of (a failed or abandoned join): its connection, record and history. */
+  async forgetRoom(roomId: string): Promise<AppState> {
+    const me = this.requireUnlocked();
+    const rt = this.requireRoom(roomId);
+    if (rt.roster?.members.has(me.identity.fingerprint) && !rt.record.joining) {
+      throw new UserFacingError('invalid-input', 'members cannot forget a room yet; leaving a room comes with member removal');
+    }
+    rt.conn?.close();
+    this.rooms.delete(roomId);
+    await this.requireHistory().removeRoom(rt.record);
+    await this.deps.local.remove(`room:${roomId}`);
+    await this.saveIndex();
+    this.emit({ type: 'state' });
+    return this.getState();
+  }
+
   async markRead(roomId: string): Promise<void> {
     this.requireUnlocked();
     const rt = this.requireRoom(roomId);

@@ -29,6 +29,7 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     setRoomSettings: (d) => chat.setRoomSettings(d.roomId, d.settings),
     loadOlder: (d) => chat.loadOlder(d.roomId),
     exportIdentity: (d) => chat.exportIdentity(d.passphrase),
+    forgetRoom: (d) => chat.forgetRoom(d.roomId),
     importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
   };
   return async (request) => {

@@ -151,6 +151,8 @@ export interface ProtocolMap {
   /** Loads older messages from the server's backup (backup rooms), returns how many arrived. */
   loadOlder: { req: { roomId: string }; res: number };
   exportIdentity: { req: { passphrase: string }; res: IdentityExport };
+  /** Removes a room we never got into (a failed or abandoned join) from this browser. */
+  forgetRoom: { req: { roomId: string }; res: AppState };
   importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };
 }
 
