@@ -43,7 +43,10 @@ export async function launchWithExtension(options: { chromiumPath: string; exten
       '--disable-sync',
     ],
   });
-  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 30_000 }));
+  // Listen before looking, so a worker that starts in between is not missed.
+  const started = context.waitForEvent('serviceworker', { timeout: 60_000 });
+  const worker = context.serviceWorkers()[0] ?? (await started);
+  started.catch(() => undefined);
   const extensionId = new URL(worker.url()).host;
   return {
     context,
