@@ -347,7 +347,10 @@ export default class RoomServer implements Party.Server {
     } catch (error) {
       return this.peers.fail(peer, 'bad-record', describe(error));
     }
-    if (this.roster?.members.get(peer.fp as string)?.role !== 'admin') return this.peers.fail(peer, 'forbidden', 'only admins can change the room');
+    const sender = this.roster?.members.get(peer.fp as string);
+    if (sender?.role !== 'admin' && !(body.kind === 'link' && sender?.canCreateLinks)) {
+      return this.peers.fail(peer, 'forbidden', body.kind === 'link' ? 'only admins, and members they allowed, can create links' : 'only admins can change the room');
+    }
 
     const keys = frame.keys ?? [];
     const extra: Record<string, unknown> = {};

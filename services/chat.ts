@@ -300,10 +300,20 @@ export class ChatService {
           me: m.fingerprint === me.identity.fingerprint,
           contactCode: formatContactCode(m.fingerprint),
           verified: true,
+          canCreateLinks: m.canCreateLinks,
         }))
       : [];
     for (const fingerprint of rt.unverified) {
-      members.push({ fingerprint, name: '', role: 'member', online: rt.online.has(fingerprint), me: false, contactCode: formatContactCode(fingerprint), verified: false });
+      members.push({
+        fingerprint,
+        name: '',
+        role: 'member',
+        online: rt.online.has(fingerprint),
+        me: false,
+        contactCode: formatContactCode(fingerprint),
+        verified: false,
+        canCreateLinks: false,
+      });
     }
     const joinRequests: JoinRequestView[] = [...rt.requests.values()].map((r) => ({
       fingerprint: r.fp,
@@ -320,6 +330,8 @@ export class ChatService {
       epoch: currentEpoch(rt.record),
       joinRequests,
       settings: roster?.settings ?? { disappearMs: null, shareHistory: false, retentionDays: null, retentionCount: null },
+      canCreateLinks: roster?.members.get(me.identity.fingerprint)?.canCreateLinks ?? false,
+      banned: [...(roster?.banned ?? [])].map((fingerprint) => ({ fingerprint, contactCode: formatContactCode(fingerprint) })),
       gaps: Object.entries(rt.record.missing)
         .filter(([, list]) => list.length > 0)
         .map(([key, list]) => {
@@ -422,7 +434,7 @@ export class ChatService {
   /** Creates an invite link: an admin-signed link record, plus the room key escrowed under the link secret if asked. */
   async createLink(roomId: string, options: CreateLinkOptions): Promise<LinkView> {
     const me = this.requireUnlocked();
-    const rt = this.requireAdminRoom(roomId);
+    const rt = this.requireLinkCreatorRoom(roomId);
     const roster = rt.roster as Roster;
     if (options.approval && options.escrow) {
       throw new UserFacingError('escrow-with-approval', 'a link that needs approval cannot let the server hold the key');
@@ -467,10 +479,13 @@ export class ChatService {
     return view;
   }
 
+  /** Admins see every link; a member allowed to create links sees their own. */
   async listLinks(roomId: string): Promise<LinkView[]> {
-    const rt = this.requireAdminRoom(roomId);
+    const rt = this.requireLinkCreatorRoom(roomId);
+    const me = this.requireUnlocked().identity.fingerprint;
+    const admin = rt.roster?.members.get(me)?.role === 'admin';
     const views: LinkView[] = [];
-    for (const link of rt.roster?.links.values() ?? []) views.push(await this.linkView(rt, link));
+    for (const link of rt.roster?.links.values() ?? []) if (admin || link.by === me) views.push(await this.linkView(rt, link));
     return views.sort((a, b) => b.createdAt - a.createdAt);
   }
 
@@ -515,6 +530,22 @@ export class ChatService {
       return parseLink(url)?.room ?? null;
     }
     return (await this.joinByLink(url)).id;
+  }
+
+  async setLinkPermission(roomId: string, fingerprint: string, allowed: boolean): Promise<RoomDetail> {
+    const rt = this.requireAdminRoom(roomId);
+    const member = rt.roster?.members.get(fingerprint);
+    if (!member) throw new UserFacingError('no-room', 'this person is not a member of the room');
+    if (member.role === 'admin') throw new UserFacingError('invalid-input', 'admins can always create links');
+    if (member.canCreateLinks !== allowed) await this.appendChange<'grant'>(rt, { kind: 'grant', member: fingerprint, canCreateLinks: allowed });
+    return this.getRoom(roomId);
+  }
+
+  async unban(roomId: string, fingerprint: string): Promise<RoomDetail> {
+    const rt = this.requireAdminRoom(roomId);
+    if (!rt.roster?.banned.has(fingerprint)) throw new UserFacingError('invalid-input', 'this identity is not banned');
+    await this.appendChange<'unban'>(rt, { kind: 'unban', member: fingerprint });
+    return this.getRoom(roomId);
   }
 
   async approveRequest(roomId: string, fingerprint: string): Promise<RoomDetail> {
@@ -1269,7 +1300,7 @@ export class ChatService {
     return { type: 'join', fp: me.identity.fingerprint, sig, key: me.identity.publicKey, link: joining.link, proof, record };
   }
 
-  private async appendChange<K extends 'link-revoke' | 'links-reset' | 'ban' | 'settings'>(rt: RoomRuntime, fields: RecordFields<K>): Promise<void> {
+  private async appendChange<K extends 'link-revoke' | 'links-reset' | 'ban' | 'unban' | 'grant' | 'settings'>(rt: RoomRuntime, fields: RecordFields<K>): Promise<void> {
     const record = await createRecord<K>(rt.roster as Roster, fields, this.requireUnlocked().privateKey, this.now());
     await this.awaitChange(rt, record, { type: 'append', record });
   }
@@ -1301,6 +1332,16 @@ export class ChatService {
     } catch {
       return null;
     }
+  }
+
+  private requireLinkCreatorRoom(roomId: string): RoomRuntime {
+    const me = this.requireUnlocked();
+    const rt = this.requireRoom(roomId);
+    if (!rt.roster) throw new UserFacingError('offline', 'the room has not been verified yet; try again once connected');
+    if (!rt.roster.members.get(me.identity.fingerprint)?.canCreateLinks) {
+      throw new UserFacingError('not-admin', 'only admins, and members they allowed, can create invite links');
+    }
+    return rt;
   }
 
   private requireAdminRoom(roomId: string): RoomRuntime {

@@ -30,6 +30,8 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     loadOlder: (d) => chat.loadOlder(d.roomId),
     exportIdentity: (d) => chat.exportIdentity(d.passphrase),
     forgetRoom: (d) => chat.forgetRoom(d.roomId),
+    setLinkPermission: (d) => chat.setLinkPermission(d.roomId, d.fingerprint, d.allowed),
+    unban: (d) => chat.unban(d.roomId, d.fingerprint),
     importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
   };
   return async (request) => {

@@ -68,8 +68,12 @@ const joinBodySchema = z.object({
   proof: z.string().regex(/^[A-Za-z0-9+/]{86}==$/),
 });
 
-/** An admin bans an identity from requesting to join. */
+/** An admin bans an identity from requesting to join, or lifts the ban. */
 const banBodySchema = z.object({ ...linked, kind: z.literal('ban'), member: fingerprintSchema });
+const unbanBodySchema = z.object({ ...linked, kind: z.literal('unban'), member: fingerprintSchema });
+
+/** An admin allows (or stops allowing) a member to create invite links. */
+const grantBodySchema = z.object({ ...linked, kind: z.literal('grant'), member: fingerprintSchema, canCreateLinks: z.boolean() });
 
 /** Disappearing-message timers an admin can pick (ms; null = off). */
 export const DISAPPEAR_CHOICES_MS = [null, 30_000, 300_000, 3_600_000, 86_400_000, 604_800_000, 2_419_200_000] as const;
@@ -97,6 +101,8 @@ export const recordBodySchema = z.discriminatedUnion('kind', [
   resetBodySchema,
   joinBodySchema,
   banBodySchema,
+  unbanBodySchema,
+  grantBodySchema,
   settingsBodySchema,
 ]);
 export type RecordBody = z.infer<typeof recordBodySchema>;
@@ -112,6 +118,8 @@ export interface Member {
   addedAt: number;
   /** The link this member came in through, if any. */
   via: string | null;
+  /** Admins always may; a member only after an admin's grant record. */
+  canCreateLinks: boolean;
 }
 
 /** An invite link as the chain defines it. */
@@ -221,7 +229,7 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
       throw new ChainError('genesis signature does not verify');
     }
     const members = new Map<string, Member>([
-      [body.by, { fingerprint: body.by, ...creator, role: 'admin', addedBy: body.by, addedAt: body.ts, via: null }],
+      [body.by, { fingerprint: body.by, ...creator, role: 'admin', addedBy: body.by, addedAt: body.ts, via: null, canCreateLinks: true }],
     ]);
     return { room, mode: body.mode, members, links: new Map(), banned: new Set(), settings: DEFAULT_SETTINGS, head, length: 1 };
   }
@@ -242,11 +250,12 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
     if (!(await verifyJoinProof(link.pub, room, link.id, body.member, body.proof))) throw new ChainError('the join proof does not match the link');
     const joiner = await memberFromKey(body.key, body.member);
     if (!(await verifyDetached(await readPublicKey(body.key), utf8(record.body), record.sig))) throw new ChainError('join signature does not verify');
-    return withMember(next, roster, body.member, { ...joiner, role: 'member', addedBy: link.by, addedAt: body.ts, via: link.id }, link.id);
+    return withMember(next, roster, body.member, { ...joiner, role: 'member', addedBy: link.by, addedAt: body.ts, via: link.id, canCreateLinks: false }, link.id);
   }
 
   const signer = roster.members.get(body.by);
-  if (!signer || signer.role !== 'admin') throw new ChainError('record is not signed by an admin of the room');
+  const allowed = signer && (signer.role === 'admin' || (body.kind === 'link' && signer.canCreateLinks));
+  if (!signer || !allowed) throw new ChainError('record is not signed by an admin of the room');
   if (!(await verifyDetached(await readPublicKey(signer.publicKey), utf8(record.body), record.sig))) {
     throw new ChainError('record signature does not verify');
   }
@@ -256,7 +265,7 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
       if (roster.banned.has(body.member)) throw new ChainError('this identity is banned from the room');
       if (body.via && !roster.links.has(body.via)) throw new ChainError('the add names a link that does not exist');
       const added = await memberFromKey(body.key, body.member);
-      return withMember(next, roster, body.member, { ...added, role: body.role, addedBy: body.by, addedAt: body.ts, via: body.via ?? null }, body.via);
+      return withMember(next, roster, body.member, { ...added, role: body.role, addedBy: body.by, addedAt: body.ts, via: body.via ?? null, canCreateLinks: body.role === 'admin' }, body.via);
     }
     case 'link': {
       if (roster.links.has(body.link)) throw new ChainError('a link with this id already exists');
@@ -299,6 +308,20 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
       const banned = new Set(roster.banned);
       banned.add(body.member);
       return { ...next, banned };
+    }
+    case 'unban': {
+      if (!roster.banned.has(body.member)) throw new ChainError('this identity is not banned');
+      const banned = new Set(roster.banned);
+      banned.delete(body.member);
+      return { ...next, banned };
+    }
+    case 'grant': {
+      const member = roster.members.get(body.member);
+      if (!member) throw new ChainError('only members can be allowed to create links');
+      if (member.role === 'admin') throw new ChainError('admins can always create links');
+      const members = new Map(roster.members);
+      members.set(body.member, { ...member, canCreateLinks: body.canCreateLinks });
+      return { ...next, members };
     }
   }
 }

@@ -82,6 +82,8 @@ export interface MemberView {
   contactCode: string;
   /** False for a member the server lists but no admin signed in (a server-injected member): shown with a warning, never sent a key. */
   verified: boolean;
+  /** Admins always; members once an admin allowed it. */
+  canCreateLinks: boolean;
 }
 
 export interface RoomDetail extends RoomSummary {
@@ -91,6 +93,10 @@ export interface RoomDetail extends RoomSummary {
   /** Pending join requests (admins only). */
   joinRequests: JoinRequestView[];
   settings: RoomSettings;
+  /** Whether we may create invite links here (admins, and members an admin allowed). */
+  canCreateLinks: boolean;
+  /** Identities banned from asking to join (admins see them to lift a ban). */
+  banned: Array<{ fingerprint: string; contactCode: string }>;
   /** Missing messages per sender, by name: shown, not hidden. */
   gaps: Array<{ fingerprint: string; name: string; count: number }>;
 }
@@ -151,6 +157,9 @@ export interface ProtocolMap {
   /** Loads older messages from the server's backup (backup rooms), returns how many arrived. */
   loadOlder: { req: { roomId: string }; res: number };
   exportIdentity: { req: { passphrase: string }; res: IdentityExport };
+  /** Admins allow (or stop allowing) a member to create invite links. */
+  setLinkPermission: { req: { roomId: string; fingerprint: string; allowed: boolean }; res: RoomDetail };
+  unban: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
   /** Removes a room we never got into (a failed or abandoned join) from this browser. */
   forgetRoom: { req: { roomId: string }; res: AppState };
   importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };

@@ -130,6 +130,41 @@ describe('invite links', () => {
     await until(async () => (await room(again, roomId))?.joinError?.code === 'banned', 'ban sticks');
   });
 
+  it('lets a member create links only after an admin allowed it, and lifts a ban', async () => {
+    await expect(member.chat.createLink(roomId, options({ escrow: true }))).rejects.toMatchObject({ code: 'not-admin' });
+    const detail = await admin.chat.setLinkPermission(roomId, member.chat.fingerprint ?? '', true);
+    expect(detail.members.find((m) => m.fingerprint === member.chat.fingerprint)?.canCreateLinks).toBe(true);
+    await until(async () => (await member.chat.getRoom(roomId)).canCreateLinks, 'member learns of the grant');
+    const link = await member.chat.createLink(roomId, options({ escrow: true, label: 'from a member' }));
+    expect(link.createdBy).toBe('Member');
+    const joiner = await newClient('Invited by member');
+    everyone.push(joiner);
+    await joiner.chat.joinByLink(link.url ?? '');
+    await until(async () => (await room(joiner, roomId))?.hasKey, 'joined through a member link');
+    expect((await admin.chat.listLinks(roomId)).some((l) => l.id === link.id)).toBe(true);
+    await expect(member.chat.revokeLink(roomId, link.id)).rejects.toMatchObject({ code: 'not-admin' });
+    await admin.chat.setLinkPermission(roomId, member.chat.fingerprint ?? '', false);
+    await until(async () => !(await member.chat.getRoom(roomId)).canCreateLinks, 'grant withdrawn');
+    await expect(member.chat.createLink(roomId, options({}))).rejects.toMatchObject({ code: 'not-admin' });
+
+    const approval = await admin.chat.createLink(roomId, options({ approval: true }));
+    const hal = await newClient('Hal');
+    everyone.push(hal);
+    await hal.chat.joinByLink(approval.url ?? '');
+    await until(async () => (await admin.chat.getRoom(roomId)).joinRequests.some((r) => r.name === 'Hal'), 'hal asks');
+    const banned = await admin.chat.banRequester(roomId, hal.chat.fingerprint ?? '');
+    expect(banned.banned.map((b) => b.fingerprint)).toContain(hal.chat.fingerprint);
+    await until(async () => (await room(hal, roomId))?.joinError?.code === 'banned', 'hal is banned');
+    const lifted = await admin.chat.unban(roomId, hal.chat.fingerprint ?? '');
+    expect(lifted.banned.map((b) => b.fingerprint)).not.toContain(hal.chat.fingerprint);
+    await hal.chat.forgetRoom(roomId);
+    expect(await room(hal, roomId)).toBeUndefined();
+    await hal.chat.joinByLink(approval.url ?? '');
+    await until(async () => (await admin.chat.getRoom(roomId)).joinRequests.some((r) => r.name === 'Hal'), 'hal may ask again');
+    await admin.chat.approveRequest(roomId, hal.chat.fingerprint ?? '');
+    await until(async () => (await room(hal, roomId))?.hasKey, 'hal admitted');
+  });
+
   it('refuses approval with escrow, in the client and on the server', async () => {
     await expect(admin.chat.createLink(roomId, options({ approval: true, escrow: true }))).rejects.toMatchObject({ code: 'escrow-with-approval' });
     const key = await identityKeyOf(admin);
