@@ -83,13 +83,26 @@ export class PeerTable {
     this.errorCount++;
     peer.errors++;
     send(peer.conn, { type: 'error', code, message, ...(options.ref ? { ref: options.ref } : {}) });
-    if (options.close) peer.conn.close(options.close, code);
-    else if (peer.errors >= MAX_ERRORS_PER_CONNECTION) peer.conn.close(4008, 'too many errors');
+    try {
+      if (options.close) peer.conn.close(options.close, code);
+      else if (peer.errors >= MAX_ERRORS_PER_CONNECTION) peer.conn.close(4008, 'too many errors');
+    } catch {
+      // already closed
+    }
   }
 }
 
 export function send(conn: Party.Connection, frame: unknown): void {
-  conn.send(JSON.stringify(frame));
+  sendText(conn, JSON.stringify(frame));
+}
+
+/** Sends unless the socket already closed (a peer that just left must not fail the frame being handled for everyone else). */
+export function sendText(conn: Party.Connection, text: string): void {
+  try {
+    conn.send(text);
+  } catch {
+    // closed meanwhile: nothing to deliver
+  }
 }
 
 export const CORS_HEADERS = {
@@ -103,4 +116,4 @@ export function json(body: unknown, status = 200): Response {
 }
 
 /** WebSocket close codes the client understands. */
-export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010 } as const;
+export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010, removed: 4011 } as const;

@@ -25,7 +25,7 @@ import {
   type RoomClientFrame,
   type SignedRecord,
 } from '../shared/protocol';
-import { CLOSE, json, PeerTable, send, TokenBucket, type Peer } from './guard';
+import { CLOSE, json, PeerTable, send, sendText, TokenBucket, type Peer } from './guard';
 import { landingPage } from './landing';
 
 const RECENT_IDS = 2048;
@@ -41,8 +41,10 @@ const DELETE_BATCH = 128;
 interface Meta {
   epoch: number;
   seq: number;
-  /** Members who joined through a link and still wait for the room key. */
+  /** Members who still wait for the current room key (joined through a link, or after a key rotation). */
   needKeys: string[];
+  /** A member left or was removed and nobody has started the next key epoch yet. */
+  rotationDue: boolean;
 }
 
 type Frame<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
@@ -60,7 +62,7 @@ export default class RoomServer implements Party.Server {
   private readonly peers = new PeerTable();
   private roster: Roster | null = null;
   private chain: SignedRecord[] = [];
-  private meta: Meta = { epoch: 0, seq: 0, needKeys: [] };
+  private meta: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false };
   /** Recently relayed message ids → their seq, so a resent envelope is acknowledged, not relayed twice. */
   private readonly recent = new Map<string, { seq: number; ts: number }>();
   /** Join attempts per link, across all connections. */
@@ -95,7 +97,7 @@ export default class RoomServer implements Party.Server {
       }
     }
     this.roster = roster;
-    this.meta = { epoch: 0, seq: 0, needKeys: [], ...(await this.room.storage.get<Meta>('meta')) };
+    this.meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, ...(await this.room.storage.get<Meta>('meta')) };
   }
 
   onConnect(conn: Party.Connection): void {
@@ -141,6 +143,8 @@ export default class RoomServer implements Party.Server {
           return await this.serial(() => this.onAppend(peer, frame));
         case 'keys':
           return await this.serial(() => this.onKeys(peer, frame.keys));
+        case 'rotate':
+          return await this.serial(() => this.onRotate(peer, frame));
         case 'join-deny':
           return await this.serial(() => this.onDeny(peer, frame.member));
         case 'keys-ack':
@@ -223,6 +227,7 @@ export default class RoomServer implements Party.Server {
       online: this.peers.online(),
       needKeys: this.meta.needKeys,
       requests: isAdmin ? await this.requests() : [],
+      rotationDue: this.meta.rotationDue,
     });
     const pending = (await this.room.storage.get<DeliveredKey[]>(keysKey(fp))) ?? [];
     if (pending.length) send(peer.conn, { type: 'keys', envelopes: pending });
@@ -334,7 +339,7 @@ export default class RoomServer implements Party.Server {
     this.chain = [...this.chain, record];
     this.roster = roster;
     const update = JSON.stringify({ type: 'chain', records: [record] });
-    for (const p of this.peers.authenticated()) p.conn.send(update);
+    for (const p of this.peers.authenticated()) sendText(p.conn, update);
     return roster;
   }
 
@@ -348,7 +353,8 @@ export default class RoomServer implements Party.Server {
       return this.peers.fail(peer, 'bad-record', describe(error));
     }
     const sender = this.roster?.members.get(peer.fp as string);
-    if (sender?.role !== 'admin' && !(body.kind === 'link' && sender?.canCreateLinks)) {
+    const selfLeave = body.kind === 'leave' && body.member === peer.fp;
+    if (sender?.role !== 'admin' && !(body.kind === 'link' && sender?.canCreateLinks) && !selfLeave) {
       return this.peers.fail(peer, 'forbidden', body.kind === 'link' ? 'only admins, and members they allowed, can create links' : 'only admins can change the room');
     }
 
@@ -397,6 +403,9 @@ export default class RoomServer implements Party.Server {
         await this.room.storage.delete([...escrows.keys()]);
         return;
       }
+      case 'remove':
+      case 'leave':
+        return this.cutOff(body.member);
       case 'ban': {
         await this.room.storage.delete(reqKey(body.member));
         this.toAdmins({ type: 'join-resolved', member: body.member, outcome: 'banned' });
@@ -417,6 +426,7 @@ export default class RoomServer implements Party.Server {
   private async onKeys(peer: Peer, keys: KeyEnvelope[]): Promise<void> {
     for (const key of keys) {
       if (!this.memberKey(key.to)) return this.peers.fail(peer, 'bad-record', 'key envelopes go to members only');
+      if (key.epoch !== this.meta.epoch) return this.peers.fail(peer, 'bad-epoch', `the room is at key epoch ${this.meta.epoch}`);
     }
     for (const key of keys) {
       const stored = (await this.room.storage.get<DeliveredKey[]>(keysKey(key.to))) ?? [];
@@ -434,7 +444,9 @@ export default class RoomServer implements Party.Server {
       if (left.length) await this.room.storage.put(key, left);
       else await this.room.storage.delete(key);
     }
-    if (this.meta.needKeys.includes(peer.fp as string)) {
+    // Only the current epoch's key satisfies a member who needs one.
+    const current = pending.some((k) => frame.kids.includes(k.kid) && k.epoch === this.meta.epoch);
+    if (current && this.meta.needKeys.includes(peer.fp as string)) {
       this.meta = { ...this.meta, needKeys: this.meta.needKeys.filter((fp) => fp !== peer.fp) };
       await this.room.storage.put('meta', this.meta);
     }
@@ -444,7 +456,46 @@ export default class RoomServer implements Party.Server {
     this.meta = { ...this.meta, needKeys: [...new Set([...this.meta.needKeys, fp])] };
     await this.room.storage.put('meta', this.meta);
     const frame = JSON.stringify({ type: 'need-key', members: [fp] });
-    for (const p of this.peers.authenticated()) if (p.fp !== fp) p.conn.send(frame);
+    for (const p of this.peers.authenticated()) if (p.fp !== fp) sendText(p.conn, frame);
+  }
+
+  /** A removed (or departed) member is cut off at once; the room waits for a member to start the next key epoch. */
+  private async cutOff(fp: string): Promise<void> {
+    for (const p of this.peers.all()) {
+      if (p.fp !== fp) continue;
+      p.fp = null;
+      this.peers.fail(p, 'removed', 'you are no longer a member of this room', { close: CLOSE.removed });
+    }
+    await this.room.storage.delete([keysKey(fp), floorKey(fp)]);
+    this.meta = { ...this.meta, rotationDue: true, needKeys: this.meta.needKeys.filter((n) => n !== fp) };
+    await this.room.storage.put('meta', this.meta);
+    this.broadcastEpoch();
+  }
+
+  /** A member starts the next key epoch: new envelopes for members, refreshed escrows, and every other escrow retired. */
+  private async onRotate(peer: Peer, frame: Frame<'rotate'>): Promise<void> {
+    const roster = this.roster as Roster;
+    if (frame.epoch !== this.meta.epoch + 1) return this.peers.fail(peer, 'bad-epoch', `the next key epoch is ${this.meta.epoch + 1}`);
+    for (const key of frame.keys) {
+      if (!roster.members.has(key.to) || key.epoch !== frame.epoch) return this.peers.fail(peer, 'bad-record', 'rotation envelopes go to members, at the new epoch');
+    }
+    for (const escrow of frame.escrows) {
+      const link = roster.links.get(escrow.link);
+      if (!link?.active || !link.escrow || escrow.epoch !== frame.epoch) return this.peers.fail(peer, 'bad-record', 'refreshed escrows are for active escrow links, at the new epoch');
+    }
+    const old = await this.room.storage.list({ prefix: 'escrow:' });
+    await this.room.storage.delete([...old.keys()].filter((k) => !frame.escrows.some((e) => escrowKey(e.link) === k)));
+    const others = [...roster.members.keys()].filter((fp) => fp !== peer.fp);
+    this.meta = { ...this.meta, epoch: frame.epoch, rotationDue: false, needKeys: others };
+    await this.room.storage.put({ meta: this.meta, ...Object.fromEntries(frame.escrows.map((e) => [escrowKey(e.link), e])) });
+    this.broadcastEpoch(peer.fp as string);
+    if (frame.keys.length) await this.onKeys(peer, frame.keys);
+  }
+
+  /** Tells members the room's epoch; `by` names who started it, so only that member trusts its own new key. */
+  private broadcastEpoch(by?: string): void {
+    const frame = JSON.stringify({ type: 'epoch', epoch: this.meta.epoch, rotationDue: this.meta.rotationDue, ...(by ? { by } : {}) });
+    for (const p of this.peers.authenticated()) sendText(p.conn, frame);
   }
 
   private deliverable(key: KeyEnvelope, from: string): DeliveredKey {
@@ -471,7 +522,7 @@ export default class RoomServer implements Party.Server {
       void this.room.storage.put('meta', this.meta);
     }
     const relayed = JSON.stringify({ type: 'msg', ...envelope });
-    for (const other of this.peers.authenticated()) if (other !== peer) other.conn.send(relayed);
+    for (const other of this.peers.authenticated()) if (other !== peer) sendText(other.conn, relayed);
     send(peer.conn, { type: 'ack', id: frame.id, seq, ts });
   }
 
@@ -517,14 +568,14 @@ export default class RoomServer implements Party.Server {
   private onSyncRequest(peer: Peer, since: number): void {
     if (this.roster?.mode !== 'ephemeral') return this.peers.fail(peer, 'bad-frame', 'backup rooms catch up from the server (send history)');
     const frame = JSON.stringify({ type: 'sync-request', from: peer.fp, since });
-    for (const other of this.peers.authenticated()) if (other.fp !== peer.fp) other.conn.send(frame);
+    for (const other of this.peers.authenticated()) if (other.fp !== peer.fp) sendText(other.conn, frame);
   }
 
   /** Ephemeral mode: forward original envelopes from one member to another; the receiver verifies each signature itself. */
   private onSyncReply(peer: Peer, frame: Frame<'sync-reply'>): void {
     if (!this.memberKey(frame.to)) return this.peers.fail(peer, 'bad-frame', 'sync replies go to members only');
     const text = JSON.stringify({ type: 'sync-reply', from: peer.fp, messages: frame.messages });
-    for (const p of this.peers.authenticated()) if (p.fp === frame.to) p.conn.send(text);
+    for (const p of this.peers.authenticated()) if (p.fp === frame.to) sendText(p.conn, text);
   }
 
   /** Deletes stored envelopes past the disappearing timer or the retention limits; reschedules itself. */
@@ -573,7 +624,7 @@ export default class RoomServer implements Party.Server {
 
   private toAdmins(frame: unknown): void {
     const text = JSON.stringify(frame);
-    for (const p of this.peers.authenticated()) if (this.roster?.members.get(p.fp as string)?.role === 'admin') p.conn.send(text);
+    for (const p of this.peers.authenticated()) if (this.roster?.members.get(p.fp as string)?.role === 'admin') sendText(p.conn, text);
   }
 
   /** Drops a pointer in the invitee's inbox so their client learns of the room even if offline now. */
@@ -594,7 +645,7 @@ export default class RoomServer implements Party.Server {
 
   private broadcastPresence(): void {
     const frame = JSON.stringify({ type: 'presence', online: this.peers.online() });
-    for (const p of this.peers.authenticated()) p.conn.send(frame);
+    for (const p of this.peers.authenticated()) sendText(p.conn, frame);
   }
 
   // ── test hook: simulates a compromised server (only with PARTYCHAT_TEST_HOOKS=1) ──
@@ -616,7 +667,7 @@ export default class RoomServer implements Party.Server {
     this.injectedKeys.set(body.fp, body.key);
     await this.room.storage.put(chainKey(this.chain.length - 1), forged);
     const update = JSON.stringify({ type: 'chain', records: [forged] });
-    for (const p of this.peers.authenticated()) p.conn.send(update);
+    for (const p of this.peers.authenticated()) sendText(p.conn, update);
     await this.needKey(body.fp);
     return json({ ok: true });
   }

@@ -65,6 +65,7 @@ import {
   type Envelope,
   type ErrorFrame,
   type JoinRequest,
+  type KeyEnvelope,
   type RoomMode,
   type RoomServerFrame,
   type SignedRecord,
@@ -133,6 +134,10 @@ interface RoomRuntime {
   syncSince: number | null;
   /** The room's newest sequence number as far as we know. */
   serverSeq: number;
+  /** The room's key epoch as the server last said. */
+  serverEpoch: number;
+  /** A rotation we proposed: its key stays here until the server says we started that epoch, then the other envelopes go out. */
+  rotation: { epoch: number; gek: string; rest: KeyEnvelope[] } | null;
   resendTimer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -142,6 +147,10 @@ type RoomKey = `room:${string}`;
 const PUBLISH_WAIT_MS = 5_000;
 /** Most envelopes we hand a member who missed them (ephemeral sync). */
 const MAX_SYNC_MESSAGES = 500;
+/** How long members wait for the remover to start the next key epoch before one of them does. */
+const ROTATION_GRACE_MS = 1_500;
+/** Key envelopes carried in the rotate frame itself; the rest follow in `keys` frames. */
+const ROTATE_FIRST_KEYS = 32;
 /** Pause before resending the outbox after the server said we were over its rate. */
 const RESEND_AFTER_MS = 1_500;
 /** Characters of envelopes per sync-reply frame, under the server's frame cap. */
@@ -359,7 +368,8 @@ export class ChatService {
     if (!text.trim()) throw new UserFacingError('invalid-input', 'message is empty');
     if (text.length > MAX_TEXT_CHARS) throw new UserFacingError('invalid-input', `messages are at most ${MAX_TEXT_CHARS} characters`);
     return this.withRoom(rt, async () => {
-      const epoch = currentEpoch(rt.record);
+      if (rt.record.removed) throw new UserFacingError('removed', 'you are no longer a member of this room');
+      const epoch = Math.max(currentEpoch(rt.record), rt.serverEpoch);
       const gek = rt.record.keys[String(epoch)];
       if (!gek) throw new UserFacingError('no-key', 'the key for this room has not arrived yet');
       const ctr = rt.record.myCtr + 1;
@@ -379,6 +389,7 @@ export class ChatService {
       const stored: StoredMessage = {
         ...textMessage(payload, me.identity.name, true, 'sending', null),
         expiresAt: this.expiryFor(rt, payload.ts),
+        epoch,
       };
       rt.record.myCtr = ctr;
       rt.record.peerCtr[`${payload.from}:${payload.dev}`] = ctr;
@@ -632,8 +643,8 @@ export class ChatService {
   async forgetRoom(roomId: string): Promise<AppState> {
     const me = this.requireUnlocked();
     const rt = this.requireRoom(roomId);
-    if (rt.roster?.members.has(me.identity.fingerprint) && !rt.record.joining) {
-      throw new UserFacingError('invalid-input', 'members cannot forget a room yet; leaving a room comes with member removal');
+    if (rt.roster?.members.has(me.identity.fingerprint) && !rt.record.joining && !rt.record.removed) {
+      throw new UserFacingError('invalid-input', 'leave the room first (Leave), then it can be removed from this browser');
     }
     rt.conn?.close();
     this.rooms.delete(roomId);
@@ -642,6 +653,89 @@ export class ChatService {
     await this.saveIndex();
     this.emit({ type: 'state' });
     return this.getState();
+  }
+
+  /** Removes a member; we then start the next key epoch, which they never receive. */
+  async removeMember(roomId: string, fingerprint: string): Promise<RoomDetail> {
+    const rt = this.requireAdminRoom(roomId);
+    if (fingerprint === this.fingerprint) throw new UserFacingError('invalid-input', 'to leave the room, use Leave');
+    if (!rt.roster?.members.has(fingerprint)) throw new UserFacingError('no-room', 'this person is not a member of the room');
+    await this.appendChange<'remove'>(rt, { kind: 'remove', member: fingerprint });
+    return this.getRoom(roomId);
+  }
+
+  /** Leaves a room (the remaining members move to a new key) and forgets it in this browser. */
+  async leaveRoom(roomId: string): Promise<AppState> {
+    const me = this.requireUnlocked();
+    const rt = this.requireRoom(roomId);
+    if (rt.roster?.members.has(me.identity.fingerprint) && !rt.record.removed) {
+      const record = await createRecord<'leave'>(rt.roster, { kind: 'leave', member: me.identity.fingerprint }, me.privateKey, this.now());
+      await this.awaitChange(rt, record, { type: 'append', record });
+    }
+    rt.record.removed = true;
+    return this.forgetRoom(roomId);
+  }
+
+  /**
+   * After a removal or a leave, someone still in the room must start the next key epoch: the admin who
+   * removed, or else the online member with the smallest fingerprint. Duplicates are refused by the server.
+   */
+  private async maybeRotate(rt: RoomRuntime, remover: string | null): Promise<void> {
+    const me = this.requireUnlocked();
+    const roster = rt.roster;
+    if (!roster?.members.has(me.identity.fingerprint) || rt.record.removed) return;
+    const online = [...rt.online, me.identity.fingerprint].filter((fp) => roster.members.has(fp)).sort();
+    const designated = remover && roster.members.has(remover) && rt.online.has(remover) ? remover : online[0];
+    if (designated !== me.identity.fingerprint) return;
+    const epoch = rt.serverEpoch + 1;
+    if (rt.record.keys[String(epoch)] || rt.rotation?.epoch === epoch) return;
+    const gek = toBase64(generateGek());
+    const keys = [];
+    for (const member of roster.members.values()) {
+      const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, to: member.fingerprint, gek, name: rt.record.name, mode: rt.record.mode };
+      keys.push({ to: member.fingerprint, epoch, ct: await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(member.publicKey), me.privateKey) });
+    }
+    // Escrowed copies of links we hold the secret of follow the key; the server retires the rest.
+    const escrows = [];
+    for (const link of roster.links.values()) {
+      const secret = rt.record.linkSecrets[link.id];
+      if (!link.active || !link.escrow || !secret) continue;
+      const { wrapKey } = await deriveLinkKeys(fromBase64Url(secret));
+      const payload: EscrowPayload = { v: 1, t: 'escrow-key', room: rt.record.id, epoch, from: me.identity.fingerprint, link: link.id, gek, name: rt.record.name, mode: rt.record.mode };
+      escrows.push({ link: link.id, epoch, ct: await sealWithGek(wrapKey, utf8(JSON.stringify(payload)), me.privateKey) });
+    }
+    rt.rotation = { epoch, gek, rest: keys.slice(ROTATE_FIRST_KEYS) };
+    if (!rt.conn?.send({ type: 'rotate', epoch, keys: keys.slice(0, ROTATE_FIRST_KEYS), escrows: escrows.slice(0, 16) })) rt.rotation = null;
+  }
+
+  /** The server says a rotation is due: give the member who removed someone a moment to do it, then step in if nobody did. */
+  private rotateIfStillDue(rt: RoomRuntime): void {
+    const epoch = rt.serverEpoch;
+    setTimeout(() => {
+      if (rt.serverEpoch === epoch && this.rooms.get(rt.record.id) === rt) void this.withRoom(rt, () => this.maybeRotate(rt, null));
+    }, ROTATION_GRACE_MS);
+  }
+
+  /** Messages still unsent at an old epoch are sealed again with the room's current key (same id and counter). */
+  private async resealOutbox(rt: RoomRuntime): Promise<void> {
+    const me = this.requireUnlocked();
+    const epoch = currentEpoch(rt.record);
+    const gek = rt.record.keys[String(epoch)];
+    if (!gek || epoch < rt.serverEpoch) return;
+    let changed = false;
+    for (const item of rt.record.outbox) {
+      if (item.epoch >= epoch) continue;
+      const old = rt.record.keys[String(item.epoch)];
+      if (!old) continue;
+      const plain = await openWithGek(fromBase64(old), item.ct, me.privateKey.toPublic()).catch(() => null);
+      const payload = plain ? parsePayload(textPayloadSchema, fromUtf8(plain)) : null;
+      if (!payload) continue;
+      item.ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify({ ...payload, epoch })), me.privateKey);
+      item.epoch = epoch;
+      changed = true;
+      rt.conn?.send({ type: 'msg', id: item.id, epoch, ct: item.ct });
+    }
+    if (changed) await this.saveRoom(rt);
   }
 
   async markRead(roomId: string): Promise<void> {
@@ -810,6 +904,14 @@ export class ChatService {
       rt.conn?.retry();
       return;
     }
+    if (error.code === 'removed') {
+      await this.withRoom(rt, async () => {
+        rt.record.removed = true;
+        await this.saveRoom(rt);
+      });
+      this.emit({ type: 'state' });
+      return;
+    }
     if (error.code === 'stale-head' && rt.record.joining) {
       rt.conn?.retry();
       return;
@@ -865,6 +967,20 @@ export class ChatService {
         return this.withRoom(rt, () => this.onEscrow(rt, frame));
       case 'need-key':
         return this.withRoom(rt, () => this.answerNeedKeys(rt, frame.members));
+      case 'epoch':
+        return this.withRoom(rt, async () => {
+          rt.serverEpoch = frame.epoch;
+          const ours = rt.rotation;
+          if (ours && ours.epoch === frame.epoch && frame.by === this.fingerprint) {
+            rt.record.keys[String(ours.epoch)] = ours.gek;
+            await this.saveRoom(rt);
+            for (let i = 0; i < ours.rest.length; i += 64) rt.conn?.send({ type: 'keys', keys: ours.rest.slice(i, i + 64) });
+            await this.resealOutbox(rt);
+          }
+          if (ours && ours.epoch <= frame.epoch) rt.rotation = null;
+          if (frame.rotationDue) this.rotateIfStillDue(rt);
+          this.emit({ type: 'state' });
+        });
       case 'join-request':
         return this.withRoom(rt, () => this.onJoinRequest(rt, frame.request, true));
       case 'join-resolved':
@@ -898,6 +1014,7 @@ export class ChatService {
     rt.roster = verified.roster;
     rt.online = new Set(frame.online);
     rt.serverSeq = frame.seq;
+    rt.serverEpoch = frame.epoch;
     rt.syncSince = frame.seq > rt.record.lastSeq ? rt.record.lastSeq : null;
     rt.record.chain = trusted;
     rt.record.mode = verified.roster.mode;
@@ -910,6 +1027,8 @@ export class ChatService {
     await this.saveRoom(rt);
     for (const item of rt.record.outbox) rt.conn?.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
     await this.answerNeedKeys(rt, frame.needKeys);
+    await this.resealOutbox(rt);
+    if (frame.rotationDue) this.rotateIfStillDue(rt);
     this.requestCatchUp(rt);
     this.emit({ type: 'room', roomId: rt.record.id });
     this.emit({ type: 'state' });
@@ -920,7 +1039,8 @@ export class ChatService {
     const me = this.requireUnlocked();
     const epoch = currentEpoch(rt.record);
     const gek = rt.record.keys[String(epoch)];
-    if (!gek || !rt.roster) return;
+    // Only the key the room is at now helps; an older one would only confuse.
+    if (!gek || !rt.roster || epoch !== rt.serverEpoch) return;
     const keys = [];
     for (const fp of fingerprints) {
       if (fp === me.identity.fingerprint) continue;
@@ -1010,6 +1130,11 @@ export class ChatService {
       await this.noteSettings(rt, record);
       rt.pending.get(record.body)?.resolve();
       rt.pending.delete(record.body);
+      const body = parseRecordBody(record);
+      if (body.kind === 'remove' || body.kind === 'leave') {
+        if (body.member === this.fingerprint) rt.record.removed = true;
+        else await this.maybeRotate(rt, body.kind === 'remove' ? body.by : null);
+      }
     }
     rt.roster = roster;
     await this.saveRoom(rt);
@@ -1044,6 +1169,7 @@ export class ChatService {
     }
     await this.saveRoom(rt);
     if (acked.length) rt.conn?.send({ type: 'keys-ack', kids: acked });
+    await this.resealOutbox(rt);
     this.emit({ type: 'state' });
   }
 
@@ -1225,6 +1351,7 @@ export class ChatService {
 
   private onServerError(rt: RoomRuntime, frame: ErrorFrame): void {
     console.warn(`room ${rt.record.id} error:`, frame.code, frame.message);
+    if (frame.code === 'bad-epoch' && frame.ref) void this.withRoom(rt, () => this.resealOutbox(rt));
     // Over the server's rate: what was dropped is still in the outbox; send it again shortly (the server drops duplicates).
     if (frame.code === 'rate-limited' && !rt.resendTimer) {
       rt.resendTimer = setTimeout(() => {
@@ -1300,7 +1427,7 @@ export class ChatService {
     return { type: 'join', fp: me.identity.fingerprint, sig, key: me.identity.publicKey, link: joining.link, proof, record };
   }
 
-  private async appendChange<K extends 'link-revoke' | 'links-reset' | 'ban' | 'unban' | 'grant' | 'settings'>(rt: RoomRuntime, fields: RecordFields<K>): Promise<void> {
+  private async appendChange<K extends 'link-revoke' | 'links-reset' | 'ban' | 'unban' | 'grant' | 'settings' | 'remove'>(rt: RoomRuntime, fields: RecordFields<K>): Promise<void> {
     const record = await createRecord<K>(rt.roster as Roster, fields, this.requireUnlocked().privateKey, this.now());
     await this.awaitChange(rt, record, { type: 'append', record });
   }
@@ -1376,6 +1503,8 @@ export class ChatService {
       olderWaiter: null,
       syncSince: null,
       serverSeq: 0,
+      serverEpoch: 0,
+      rotation: null,
       resendTimer: null,
     };
     this.rooms.set(record.id, rt);
@@ -1416,7 +1545,8 @@ export class ChatService {
       lastText: r.lastText,
       lastTs: r.lastTs ?? r.createdAt,
       connected: rt.conn?.status === 'ready',
-      hasKey: r.keys[String(currentEpoch(r))] !== undefined,
+      hasKey: !r.removed && r.keys[String(Math.max(currentEpoch(r), rt.serverEpoch))] !== undefined,
+      removed: r.removed,
       joinState: r.joining?.state ?? null,
       joinError: r.joining?.error ?? null,
       requests: rt.requests.size,
@@ -1467,6 +1597,7 @@ function emptyRoom(id: string, mode: RoomMode, now: number): RoomRecord {
     outbox: [],
     joining: null,
     linkSecrets: {},
+    removed: false,
   };
 }
 

@@ -29,7 +29,7 @@ export type SocketFactory = (target: SocketTarget) => SocketLike;
 export type ConnectionStatus = 'connecting' | 'ready' | 'refused' | 'closed';
 
 /** Error codes after which retrying cannot help. */
-const FATAL = new Set(['not-member', 'auth-failed', 'no-room', 'room-exists', 'link-invalid', 'link-expired', 'link-used-up', 'join-denied', 'banned', 'stale-head']);
+const FATAL = new Set(['not-member', 'auth-failed', 'no-room', 'room-exists', 'link-invalid', 'link-expired', 'link-used-up', 'join-denied', 'banned', 'stale-head', 'removed']);
 
 /** What the server's challenge frame carries. */
 export interface Challenge {
@@ -128,7 +128,7 @@ export class PartyConnection<In extends { type: string }> {
     if (frame.type === 'error') {
       const error = frame as unknown as ErrorFrame;
       // A member connection is never refused after its welcome; a guest (joining) connection can be, e.g. when denied.
-      if (FATAL.has(error.code) && (this.status !== 'ready' || error.code === 'join-denied' || error.code === 'banned')) {
+      if (FATAL.has(error.code) && (this.status !== 'ready' || ['join-denied', 'banned', 'removed'].includes(error.code))) {
         this.setStatus('refused', error);
         this.socket.close(1000, error.code);
         return;

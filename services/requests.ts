@@ -32,6 +32,8 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     forgetRoom: (d) => chat.forgetRoom(d.roomId),
     setLinkPermission: (d) => chat.setLinkPermission(d.roomId, d.fingerprint, d.allowed),
     unban: (d) => chat.unban(d.roomId, d.fingerprint),
+    removeMember: (d) => chat.removeMember(d.roomId, d.fingerprint),
+    leaveRoom: (d) => chat.leaveRoom(d.roomId),
     importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
   };
   return async (request) => {

@@ -72,6 +72,10 @@ const joinBodySchema = z.object({
 const banBodySchema = z.object({ ...linked, kind: z.literal('ban'), member: fingerprintSchema });
 const unbanBodySchema = z.object({ ...linked, kind: z.literal('unban'), member: fingerprintSchema });
 
+/** An admin removes a member; a member leaves (self-signed). Either way the room moves to a new key epoch. */
+const removeBodySchema = z.object({ ...linked, kind: z.literal('remove'), member: fingerprintSchema });
+const leaveBodySchema = z.object({ ...linked, kind: z.literal('leave'), member: fingerprintSchema });
+
 /** An admin allows (or stops allowing) a member to create invite links. */
 const grantBodySchema = z.object({ ...linked, kind: z.literal('grant'), member: fingerprintSchema, canCreateLinks: z.boolean() });
 
@@ -103,6 +107,8 @@ export const recordBodySchema = z.discriminatedUnion('kind', [
   banBodySchema,
   unbanBodySchema,
   grantBodySchema,
+  removeBodySchema,
+  leaveBodySchema,
   settingsBodySchema,
 ]);
 export type RecordBody = z.infer<typeof recordBodySchema>;
@@ -238,6 +244,13 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
   if (body.prev !== roster.head) throw new ChainError('record does not extend the current chain');
   const next: Roster = { ...roster, head, length: roster.length + 1 };
 
+  if (body.kind === 'leave') {
+    const leaver = roster.members.get(body.member);
+    if (body.by !== body.member || !leaver) throw new ChainError('a member leaves by signing their own leave record');
+    if (!(await verifyDetached(await readPublicKey(leaver.publicKey), utf8(record.body), record.sig))) throw new ChainError('leave signature does not verify');
+    return withoutMember(next, body.member);
+  }
+
   if (body.kind === 'join') {
     // Self-signed by the joiner; authority comes from the admin-signed link record and the proof.
     if (body.by !== body.member) throw new ChainError('a join record is signed by the joiner');
@@ -315,6 +328,11 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
       banned.delete(body.member);
       return { ...next, banned };
     }
+    case 'remove': {
+      if (!roster.members.has(body.member)) throw new ChainError('this person is not a member');
+      if (body.member === body.by) throw new ChainError('to leave, sign a leave record');
+      return withoutMember(next, body.member);
+    }
     case 'grant': {
       const member = roster.members.get(body.member);
       if (!member) throw new ChainError('only members can be allowed to create links');
@@ -324,6 +342,12 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
       return { ...next, members };
     }
   }
+}
+
+function withoutMember(next: Roster, fingerprint: string): Roster {
+  const members = new Map(next.members);
+  members.delete(fingerprint);
+  return { ...next, members };
 }
 
 function withMember(next: Roster, roster: Roster, fingerprint: string, member: Omit<Member, 'fingerprint'>, via?: string): Roster {

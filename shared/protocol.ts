@@ -84,6 +84,13 @@ export const roomClientFrameSchema = z.discriminatedUnion('type', [
     keys: z.array(keyEnvelopeSchema).max(8).optional(),
     escrow: escrowSchema.optional(),
   }),
+  /** After a removal or a leave: a remaining member starts the next key epoch, with the first envelopes and refreshed escrows. */
+  z.object({
+    type: z.literal('rotate'),
+    epoch: epochSchema,
+    keys: z.array(keyEnvelopeSchema).max(32),
+    escrows: z.array(escrowSchema).max(16),
+  }),
   /** A member hands the room key to members who lack it (joined through a link without escrow). */
   z.object({ type: z.literal('keys'), keys: z.array(keyEnvelopeSchema).min(1).max(64) }),
   z.object({ type: z.literal('join-deny'), member: fingerprintSchema }),
@@ -137,6 +144,7 @@ export const errorCodeSchema = z.enum([
   'join-denied',
   'banned',
   'stale-head',
+  'removed',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
@@ -159,7 +167,11 @@ export const roomServerFrameSchema = z.discriminatedUnion('type', [
     needKeys: z.array(fingerprintSchema),
     /** Pending join requests; only admins receive them. */
     requests: z.array(joinRequestSchema),
+    /** A member left or was removed and no one has started the next key epoch yet. */
+    rotationDue: z.boolean(),
   }),
+  /** The room moved to a new key epoch (keys follow as envelopes); `rotationDue` asks a member to start one. */
+  z.object({ type: z.literal('epoch'), epoch: epochSchema, rotationDue: z.boolean(), by: fingerprintSchema.optional() }),
   z.object({ type: z.literal('join-pending'), reason: z.enum(['approval', 'key']) }),
   z.object({ type: z.literal('escrow'), link: linkIdSchema, epoch: epochSchema, ct: z.string() }),
   z.object({ type: z.literal('join-request'), request: joinRequestSchema }),

@@ -35,6 +35,8 @@ export interface RoomSummary {
   requests: number;
   /** Messages known to be missing (counter gaps that no one has filled yet). */
   missing: number;
+  /** We were removed from this room (or left it): read-only. */
+  removed: boolean;
 }
 
 /** joining: talking to the server; pending-approval: an admin must accept; waiting-member: admitted, waiting for an online member to hand over the key; failed: see joinError. */
@@ -160,6 +162,10 @@ export interface ProtocolMap {
   /** Admins allow (or stop allowing) a member to create invite links. */
   setLinkPermission: { req: { roomId: string; fingerprint: string; allowed: boolean }; res: RoomDetail };
   unban: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
+  /** Admins remove a member; the room moves to a new key the removed member never sees. */
+  removeMember: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
+  /** Leave a room: signs a leave record, then forgets the room in this browser. */
+  leaveRoom: { req: { roomId: string }; res: AppState };
   /** Removes a room we never got into (a failed or abandoned join) from this browser. */
   forgetRoom: { req: { roomId: string }; res: AppState };
   importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };
@@ -191,7 +197,8 @@ export type UserErrorCode =
   | 'join-denied'
   | 'banned'
   | 'escrow-with-approval'
-  | 'bad-import';
+  | 'bad-import'
+  | 'removed';
 
 export interface UserError {
   code: UserErrorCode;

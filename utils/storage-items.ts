@@ -71,6 +71,8 @@ export interface RoomRecord {
   joining: { link: string; secret: string; state: JoinState; error: UserError | null } | null;
   /** Secrets (base64url) of the invite links created in this browser, so their full URL can be shown again. */
   linkSecrets: Record<string, string>;
+  /** We were removed from the room: history stays readable here, nothing new arrives. */
+  removed: boolean;
 }
 
 /** A room event shown in the chat (not a message anyone typed). */
@@ -93,6 +95,8 @@ export interface StoredMessage {
   status: MessageStatus;
   kind: 'text' | 'event';
   event: RoomEvent | null;
+  /** The key epoch it was sent at (to re-seal an unsent message after a rotation). */
+  epoch?: number;
   /** The original signed envelope, kept so we can hand it to a member who missed it (ephemeral sync). */
   env: Envelope | null;
   /** When the disappearing timer deletes it; null if it stays. */

@@ -72,9 +72,9 @@ export async function storedRoom(client: TestClient, roomId: string): Promise<Ro
   return unseal<RoomRecord>(await importVaultKey(fromBase64(session.vaultKey)), sealed, key);
 }
 
-/** The room key (epoch 0) a client holds. */
+/** The room key (epoch 0) a client holds, once it is in storage (the write lands just after the in-memory state). */
 export async function roomKeyOf(client: TestClient, roomId: string): Promise<Uint8Array> {
-  return fromBase64((await storedRoom(client, roomId)).keys['0'] ?? '');
+  return fromBase64(await until(async () => (await storedRoom(client, roomId)).keys['0'], 'the stored room key'));
 }
 
 /** A client's unlocked identity key, for tests that act as that client by hand. */
