@@ -14,6 +14,8 @@ export default defineConfig({
           environment: 'happy-dom',
           globals: true,
           testTimeout: 30_000,
+          // Generating Argon2-protected keys in beforeAll takes seconds on a busy two-core machine.
+          hookTimeout: 60_000,
         },
       },
       {

@@ -177,7 +177,7 @@ describe('app store', () => {
     const room = fake.addRoom({ name: 'Team' });
     const store = await started(fake);
     await store.openRoom(room.summary.id);
-    room.members.push({ fingerprint: fakeFingerprint('c'), name: 'Carol', role: 'member', online: true, me: false, contactCode: 'C', verified: true });
+    room.members.push({ fingerprint: fakeFingerprint('c'), name: 'Carol', role: 'member', online: true, me: false, contactCode: 'C', verified: true, canCreateLinks: false });
 
     fake.emit({ type: 'room', roomId: room.summary.id });
     await flushPromises();

@@ -7,7 +7,7 @@ import type { LocalItems, RoomRecord, StoredMessage } from '@/utils/storage-item
 function room(): RoomRecord {
   return {
     id: 'r'.repeat(32), name: 'n', mode: 'ephemeral', createdAt: 0, keys: {}, chain: [], pendingGenesis: null, myCtr: 0, peerCtr: {}, missing: {},
-    lastSeq: 0, oldestLoaded: null, unread: 0, lastText: null, lastTs: null, pages: 0, pageExpiry: [], outbox: [], joining: null, linkSecrets: {},
+    lastSeq: 0, oldestLoaded: null, unread: 0, lastText: null, lastTs: null, pages: 0, pageExpiry: [], outbox: [], joining: null, linkSecrets: {}, removed: false,
   };
 }
 

@@ -36,6 +36,7 @@ const ERROR_CODES = Object.keys({
   banned: true,
   'escrow-with-approval': true,
   'bad-import': true,
+  removed: true,
 } satisfies Record<UserErrorCode, true>);
 
 afterEach(() => setLocale('en'));

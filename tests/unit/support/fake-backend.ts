@@ -139,7 +139,7 @@ export class FakeBackend implements Backend {
         online: false,
         me: false,
         contactCode: contactCodeOf(contact.fingerprint),
-        verified: true,
+        verified: true, canCreateLinks: false,
       };
       room.members.push(member);
       return member;
@@ -273,6 +273,7 @@ export class FakeBackend implements Backend {
         joinError: null,
         requests: 0,
         missing: 0,
+        removed: false,
       },
       myRole: input.myRole ?? 'admin',
       members: [
@@ -284,6 +285,7 @@ export class FakeBackend implements Backend {
           me: true,
           contactCode: contactCodeOf(this.fingerprint),
           verified: true,
+          canCreateLinks: input.myRole !== 'member',
         },
         ...(input.others ?? []).map((other) => ({
           fingerprint: other.fingerprint,
@@ -293,6 +295,7 @@ export class FakeBackend implements Backend {
           me: false,
           contactCode: contactCodeOf(other.fingerprint),
           verified: other.verified ?? true,
+          canCreateLinks: input.myRole === 'member',
         })),
       ],
       messages: [],
@@ -418,7 +421,7 @@ export class FakeBackend implements Backend {
 
   private detail(room: FakeRoom): RoomDetail {
     const joinRequests = room.myRole === 'admin' ? room.joinRequests : [];
-    return { ...room.summary, members: room.members, myRole: room.myRole, epoch: 0, joinRequests, settings: DEFAULT_SETTINGS, gaps: [] };
+    return { ...room.summary, members: room.members, myRole: room.myRole, epoch: 0, joinRequests, settings: DEFAULT_SETTINGS, gaps: [], canCreateLinks: room.myRole === 'admin', banned: [] };
   }
 
   private adminRoom(roomId: string): FakeRoom {
@@ -442,7 +445,7 @@ export class FakeBackend implements Backend {
         online: true,
         me: false,
         contactCode: request.contactCode,
-        verified: true,
+        verified: true, canCreateLinks: false,
       });
     }
     return this.detail(room);
