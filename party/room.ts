@@ -426,7 +426,8 @@ export default class RoomServer implements Party.Server {
   private async onKeys(peer: Peer, keys: KeyEnvelope[]): Promise<void> {
     for (const key of keys) {
       if (!this.memberKey(key.to)) return this.peers.fail(peer, 'bad-record', 'key envelopes go to members only');
-      if (key.epoch !== this.meta.epoch) return this.peers.fail(peer, 'bad-epoch', `the room is at key epoch ${this.meta.epoch}`);
+      // Older epochs are allowed (sharing earlier history); only the current one satisfies a member who needs a key.
+      if (key.epoch > this.meta.epoch) return this.peers.fail(peer, 'bad-epoch', `the room is at key epoch ${this.meta.epoch}`);
     }
     for (const key of keys) {
       const stored = (await this.room.storage.get<DeliveredKey[]>(keysKey(key.to))) ?? [];

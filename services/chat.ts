@@ -434,6 +434,7 @@ export class ChatService {
     };
     const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), key, me.privateKey);
     await this.awaitChange(rt, record, { type: 'append', record, keys: [{ to: fingerprint, epoch, ct }] });
+    await this.shareEarlierKeys(rt, fingerprint, key);
     const detail = await this.getRoom(roomId);
     const member = detail.members.find((m) => m.fingerprint === fingerprint);
     if (!member) throw new UserFacingError('server', 'the server did not record the new member');
@@ -571,6 +572,7 @@ export class ChatService {
     const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: roomId, epoch, from: me.identity.fingerprint, to: fingerprint, gek, name: rt.record.name, mode: rt.record.mode };
     const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(request.key), me.privateKey);
     await this.awaitChange(rt, record, { type: 'append', record, keys: [{ to: fingerprint, epoch, ct }] });
+    await this.shareEarlierKeys(rt, fingerprint, await readPublicKey(request.key));
     rt.requests.delete(fingerprint);
     return this.getRoom(roomId);
   }
@@ -1051,8 +1053,24 @@ export class ChatService {
       }
       const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, to: fp, gek, name: rt.record.name, mode: rt.record.mode };
       keys.push({ to: fp, epoch, ct: await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(member.publicKey), me.privateKey) });
+      await this.shareEarlierKeys(rt, fp, await readPublicKey(member.publicKey));
     }
     if (keys.length) rt.conn?.send({ type: 'keys', keys });
+  }
+
+  /** With "new members can read earlier history" on, a new member also gets the keys of earlier epochs, each encrypted to them. */
+  private async shareEarlierKeys(rt: RoomRuntime, fingerprint: string, recipient: Awaited<ReturnType<typeof readPublicKey>>): Promise<void> {
+    const me = this.requireUnlocked();
+    if (!rt.roster?.settings.shareHistory) return;
+    const current = currentEpoch(rt.record);
+    const keys = [];
+    for (const [epochText, gek] of Object.entries(rt.record.keys)) {
+      const epoch = Number(epochText);
+      if (epoch >= current) continue;
+      const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, to: fingerprint, gek, name: rt.record.name, mode: rt.record.mode };
+      keys.push({ to: fingerprint, epoch, ct: await sealKeyEnvelope(utf8(JSON.stringify(payload)), recipient, me.privateKey) });
+    }
+    for (let i = 0; i < keys.length; i += 64) rt.conn?.send({ type: 'keys', keys: keys.slice(i, i + 64) });
   }
 
   private flagUnverified(rt: RoomRuntime, fingerprints: string[], reason: string): void {

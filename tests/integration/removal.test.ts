@@ -60,4 +60,25 @@ describe('removing members rotates the room key', () => {
     expect((await adaBack.chat.getRoom(roomId)).members.map((m) => m.name).sort()).toEqual(['Ada', 'Dee']);
     for (const c of [adaBack, boBack, cy, dee]) c.chat.closeAll();
   });
+
+  it('shares the keys of earlier epochs with a new member when the room allows reading earlier history', async () => {
+    const [eli, fox, gil] = await Promise.all([onboarded('Eli'), onboarded('Fox'), onboarded('Gil')]);
+    const roomId = (await eli.chat.createRoom('Archive', 'backup')).id;
+    await until(async () => (await summary(eli, roomId))?.connected, 'eli connected');
+    await eli.chat.inviteContact(roomId, (await fox.chat.getState()).me?.contactCode ?? '');
+    await until(async () => (await summary(fox, roomId))?.hasKey, 'fox joined');
+    await eli.chat.sendMessage(roomId, 'epoch zero');
+    await eli.chat.removeMember(roomId, fox.chat.fingerprint ?? '');
+    await until(async () => (await storedRoom(eli, roomId)).keys['1'], 'eli rotated');
+    await until(async () => (await summary(eli, roomId))?.hasKey, 'eli holds the new key');
+    await eli.chat.sendMessage(roomId, 'epoch one');
+    await until(async () => (await eli.chat.listMessages(roomId)).every((m) => m.kind !== 'text' || m.status === 'sent'), 'stored');
+    await eli.chat.setRoomSettings(roomId, { disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null });
+
+    await eli.chat.inviteContact(roomId, (await gil.chat.getState()).me?.contactCode ?? '');
+    await until(async () => (await gil.chat.listMessages(roomId)).filter((m) => m.kind === 'text').length === 2, 'gil reads both epochs', 20_000);
+    expect((await gil.chat.listMessages(roomId)).filter((m) => m.kind === 'text').map((m) => m.text)).toEqual(['epoch zero', 'epoch one']);
+    expect(Object.keys((await storedRoom(gil, roomId)).keys).sort()).toEqual(['0', '1']);
+    for (const c of [eli, fox, gil]) c.chat.closeAll();
+  });
 });
