@@ -13,6 +13,7 @@ import { BackendError, type Backend } from '@/utils/backend';
 import type {
   AppState,
   CreateLinkOptions,
+  IdentityExport,
   LinkView,
   MemberView,
   MeView,
@@ -23,9 +24,13 @@ import type {
   RequestType,
   ResponseOf,
   RoomDetail,
+  RoomSettings,
   RoomSummary,
   UserError,
 } from '@/utils/protocol-map';
+import { countNew, mergeMessages, upsertMessage } from './messages';
+
+export { compareMessages, mergeMessages, upsertMessage } from './messages';
 
 /** User-visible operations; each has a busy flag, and `lastErrorAction` names the one that failed last. */
 export type ActionName =
@@ -43,49 +48,37 @@ export type ActionName =
   | 'revokeLink'
   | 'resetLinks'
   | 'joinByLink'
-  | 'decideRequest';
+  | 'decideRequest'
+  | 'saveSettings'
+  | 'loadOlder'
+  | 'exportIdentity'
+  | 'importIdentity'
+  | 'forgetRoom';
 
 /** What an admin can do with a pending join request. */
 export type RequestDecision = 'approve' | 'deny' | 'ban';
 
-/** How many messages the open room loads. */
+/** How many of the newest messages opening a room loads (and each refresh re-reads). */
 export const MESSAGE_PAGE_SIZE = 200;
+/** How many older messages one scroll back loads from this browser's history. */
+export const OLDER_PAGE_SIZE = 100;
+/** How long to wait for the server's backup to answer a request for older messages. */
+export const LOAD_OLDER_TIMEOUT_MS = 15_000;
+
+/** Where loading a room's earlier history stands (rooms opened in this session). */
+export interface OlderState {
+  loading: boolean;
+  /** Every message this browser holds is loaded. */
+  localDone: boolean;
+  /** Backup rooms: the server has nothing older either. */
+  serverDone: boolean;
+}
 
 /** Turns anything thrown by a backend call into a `UserError`. */
 export function toUserError(cause: unknown): UserError {
   if (cause instanceof BackendError) return cause.error;
   const message = cause instanceof Error ? cause.message : String(cause);
   return { code: 'internal', message };
-}
-
-/**
- * Inserts `message` into `list` (kept in timestamp order), or replaces the one with the same id.
- * A `sent` message is never downgraded back to `sending` by a late reply.
- */
-export function upsertMessage(list: MessageView[], message: MessageView): void {
-  const index = list.findIndex((m) => m.id === message.id);
-  if (index >= 0) {
-    const existing = list[index];
-    if (existing?.status === 'sent' && message.status === 'sending') return;
-    list.splice(index, 1, message);
-    return;
-  }
-  let at = list.length;
-  while (at > 0 && (list[at - 1]?.ts ?? 0) > message.ts) at--;
-  list.splice(at, 0, message);
-}
-
-/**
- * A freshly fetched page of messages, plus those already held that arrived after the page was taken
- * (pushed while the fetch was in flight).
- */
-export function mergeFetchedMessages(fetched: MessageView[], held: MessageView[]): MessageView[] {
-  const merged = [...fetched];
-  const newestFetched = fetched.at(-1)?.ts ?? -Infinity;
-  for (const message of held) {
-    if (message.ts >= newestFetched && !fetched.some((m) => m.id === message.id)) upsertMessage(merged, message);
-  }
-  return merged;
 }
 
 /** The app store; call `init(backend)` once per page before relying on its state. */
@@ -119,7 +112,16 @@ export const useAppStore = defineStore('app', () => {
     resetLinks: false,
     joinByLink: false,
     decideRequest: false,
+    saveSettings: false,
+    loadOlder: false,
+    exportIdentity: false,
+    importIdentity: false,
+    forgetRoom: false,
   });
+  /** Loading earlier history, per room id. */
+  const olderByRoom = reactive<Record<string, OlderState>>({});
+  /** Ids that disappeared (expired) per room, so a page fetched just before cannot bring them back. */
+  const expiredIds = new Map<string, Set<string>>();
   /** The open room's invite links (admins), newest first; null until loaded. */
   const links = ref<LinkView[] | null>(null);
   /** True while the invite panel is showing, so pushed events also refresh the links (their use counts). */
@@ -177,6 +179,8 @@ export const useAppStore = defineStore('app', () => {
     roomDetail.value = null;
     links.value = null;
     for (const id of Object.keys(messagesByRoom)) delete messagesByRoom[id];
+    for (const id of Object.keys(olderByRoom)) delete olderByRoom[id];
+    expiredIds.clear();
   }
 
   function applyState(state: AppState): void {
@@ -206,9 +210,52 @@ export const useAppStore = defineStore('app', () => {
     }
   }
 
-  async function fetchMessages(roomId: string): Promise<void> {
-    const fetched = await call('listMessages', { roomId, limit: MESSAGE_PAGE_SIZE });
-    messagesByRoom[roomId] = mergeFetchedMessages(fetched, messagesByRoom[roomId] ?? []);
+  /** Reads the newest page and merges it into what is held (which may include older pages). */
+  async function fetchMessages(roomId: string, limit = MESSAGE_PAGE_SIZE): Promise<MessageView[]> {
+    const fetched = await call('listMessages', { roomId, limit });
+    applyFetched(roomId, fetched);
+    return fetched;
+  }
+
+  function applyFetched(roomId: string, fetched: MessageView[]): void {
+    messagesByRoom[roomId] = mergeMessages(messagesByRoom[roomId] ?? [], fetched, expiredIds.get(roomId));
+  }
+
+  /** The room's scrollback state, through the reactive record (so the list sees its changes). */
+  function olderState(roomId: string): OlderState {
+    if (!olderByRoom[roomId]) olderByRoom[roomId] = { loading: false, localDone: false, serverDone: false };
+    return olderByRoom[roomId];
+  }
+
+  function removeExpired(roomId: string, ids: string[]): void {
+    const gone = expiredIds.get(roomId) ?? new Set<string>();
+    for (const id of ids) gone.add(id);
+    expiredIds.set(roomId, gone);
+    const held = messagesByRoom[roomId];
+    if (held) messagesByRoom[roomId] = held.filter((m) => !gone.has(m.id));
+  }
+
+  /** Marks read after pushed messages: one request at a time per room, and at most one more after it for a burst (e.g. older pages arriving). */
+  const marking = new Map<string, { again: boolean; done: Promise<void> }>();
+  function markReadCoalesced(roomId: string): Promise<void> {
+    const current = marking.get(roomId);
+    if (current) {
+      current.again = true;
+      return current.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await markRead(roomId);
+        } while (entry.again);
+      } finally {
+        marking.delete(roomId);
+      }
+    })();
+    marking.set(roomId, entry);
+    return entry.done;
   }
 
   async function markRead(roomId: string): Promise<void> {
@@ -267,22 +314,22 @@ export const useAppStore = defineStore('app', () => {
       return;
     }
     if (event.type === 'message') upsertIfHeld(event.roomId, event.message);
-    // Disappearing messages: drop them here too, or a refresh would keep them as "pushed while loading".
-    if (event.type === 'expired' && messagesByRoom[event.roomId]) {
-      messagesByRoom[event.roomId] = (messagesByRoom[event.roomId] ?? []).filter((m) => !event.ids.includes(m.id));
-    }
+    // Disappearing messages: drop them, and remember them so a page fetched meanwhile cannot bring them back.
+    if (event.type === 'expired') removeExpired(event.roomId, event.ids);
     await refreshFromBackground();
   }
 
   async function showInOpenRoom(roomId: string, message: MessageView): Promise<void> {
+    if (expiredIds.get(roomId)?.has(message.id)) return;
     upsertMessage(messagesByRoom[roomId] ?? (messagesByRoom[roomId] = []), message);
-    patchRoomSummary(roomId, { lastText: message.text, lastTs: message.ts, unread: 0 });
-    if (!message.mine) await refreshQuietly(() => markRead(roomId));
+    // A room event is not a message to preview in the room list.
+    if (message.kind !== 'event') patchRoomSummary(roomId, { lastText: message.text, lastTs: message.ts, unread: 0 });
+    if (!message.mine) await refreshQuietly(() => markReadCoalesced(roomId));
   }
 
   function upsertIfHeld(roomId: string, message: MessageView): void {
     const held = messagesByRoom[roomId];
-    if (held) upsertMessage(held, message);
+    if (held && !expiredIds.get(roomId)?.has(message.id)) upsertMessage(held, message);
   }
 
   /**
@@ -351,7 +398,9 @@ export const useAppStore = defineStore('app', () => {
     }
     currentRoomId.value = roomId;
     const opened = await run('openRoom', async () => {
-      await Promise.all([fetchRoom(roomId), fetchMessages(roomId)]);
+      const [, fetched] = await Promise.all([fetchRoom(roomId), fetchMessages(roomId)]);
+      // A short first page is everything this browser holds; older history can only come from the server.
+      if (fetched.length < MESSAGE_PAGE_SIZE) olderState(roomId).localDone = true;
       if (currentRoomId.value === roomId) await markRead(roomId);
       return true;
     });
@@ -445,6 +494,117 @@ export const useAppStore = defineStore('app', () => {
     }
   }
 
+  /**
+   * Loads earlier messages of a room (the reader scrolled to the top): first older pages of this
+   * browser's history, then, once those are used up, the page before them from the server's backup
+   * (backup rooms). Resolves how many messages were added; 0 when there is nothing more (or it failed:
+   * failures are recorded under `loadOlder`, and the next scroll tries again).
+   */
+  async function loadOlderMessages(roomId: string): Promise<number> {
+    const state = olderState(roomId);
+    if (state.loading || !canLoadOlder(roomId)) return 0;
+    state.loading = true;
+    busy.loadOlder = true;
+    try {
+      if (!state.localDone) {
+        const added = await loadOlderLocal(roomId, state);
+        if (added > 0 || !state.localDone) return added;
+      }
+      return await loadOlderFromServer(roomId, state);
+    } catch (cause) {
+      fail('loadOlder', cause);
+      return 0;
+    } finally {
+      state.loading = false;
+      busy.loadOlder = false;
+    }
+  }
+
+  /** Whether a room may have earlier messages to load. */
+  function canLoadOlder(roomId: string): boolean {
+    const state = olderByRoom[roomId];
+    if (!state) return true;
+    if (!state.localDone) return true;
+    const room = rooms.value.find((r) => r.id === roomId) ?? (roomDetail.value?.id === roomId ? roomDetail.value : null);
+    return room?.mode === 'backup' && !state.serverDone;
+  }
+
+  async function loadOlderLocal(roomId: string, state: OlderState): Promise<number> {
+    const held = messagesByRoom[roomId] ?? [];
+    let cursor = held[0]?.id;
+    if (!cursor) {
+      state.localDone = true;
+      return 0;
+    }
+    // The local history pages in arrival order, which can differ from display order (catch-up): a page
+    // may then hold only messages already shown; step on from its oldest until something new comes.
+    for (let round = 0; round < 20; round++) {
+      const page: MessageView[] = await call('listMessages', { roomId, limit: OLDER_PAGE_SIZE, beforeId: cursor });
+      const added = countNew(messagesByRoom[roomId] ?? [], page);
+      applyFetched(roomId, page);
+      if (page.length < OLDER_PAGE_SIZE) state.localDone = true;
+      if (added > 0 || state.localDone) return added;
+      cursor = page[0]?.id;
+      if (!cursor) break;
+    }
+    state.localDone = true;
+    return 0;
+  }
+
+  async function loadOlderFromServer(roomId: string, state: OlderState): Promise<number> {
+    const room = rooms.value.find((r) => r.id === roomId);
+    if (room?.mode !== 'backup' || state.serverDone) return 0;
+    // Offline, the background cannot ask the server; that is not the end of the history.
+    if (!room.connected) return 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOAD_OLDER_TIMEOUT_MS)));
+    const count = await Promise.race([call('loadOlder', { roomId }), timeout]).finally(() => clearTimeout(timer));
+    if (count === null) return 0;
+    if (count === 0) {
+      state.serverDone = true;
+      return 0;
+    }
+    // They arrive as pushes too; the background stores them as its newest entries, so read those back
+    // in case a push was missed.
+    const before = messagesByRoom[roomId] ?? [];
+    const fetched = await call('listMessages', { roomId, limit: Math.min(500, count + 50) });
+    const added = countNew(before, fetched);
+    applyFetched(roomId, fetched);
+    return Math.max(added, count);
+  }
+
+  /** Admins change the room's settings (disappearing timer; backup rooms: history sharing, retention). Resolves true on success. */
+  async function saveRoomSettings(roomId: string, settings: RoomSettings): Promise<boolean> {
+    const detail = await run('saveSettings', () => call('setRoomSettings', { roomId, settings }));
+    if (!detail) return false;
+    if (currentRoomId.value === roomId) roomDetail.value = detail;
+    return true;
+  }
+
+  /** Packs the identity for another browser; needs the identity's passphrase. Resolves the file, or null on failure. */
+  async function exportIdentity(passphrase: string): Promise<IdentityExport | null> {
+    return run('exportIdentity', () => call('exportIdentity', { passphrase }));
+  }
+
+  /** Sets this browser up with an identity exported from another one (only before onboarding). Resolves true once ready. */
+  async function importIdentity(input: { content: string; passphrase: string; host?: string }): Promise<boolean> {
+    const state = await run('importIdentity', () => call('importIdentity', input));
+    if (state) applyState(state);
+    return state !== null;
+  }
+
+  /** Removes a room we never got into (a failed join) from this browser, and goes back to the list. Resolves true on success. */
+  async function forgetRoom(roomId: string): Promise<boolean> {
+    const state = await run('forgetRoom', () => call('forgetRoom', { roomId }));
+    if (!state) return false;
+    if (currentRoomId.value === roomId) closeRoom();
+    delete messagesByRoom[roomId];
+    delete olderByRoom[roomId];
+    expiredIds.delete(roomId);
+    applyState(state);
+    return true;
+  }
+
   return {
     phase,
     me,
@@ -482,6 +642,13 @@ export const useAppStore = defineStore('app', () => {
     resetLinks,
     joinByLink,
     decideRequest,
+    olderByRoom,
+    canLoadOlder,
+    loadOlderMessages,
+    saveRoomSettings,
+    exportIdentity,
+    importIdentity,
+    forgetRoom,
   };
 });
 

@@ -93,3 +93,50 @@ export function formatTime(ts: number, locale: Locale = activeLocale.value, now:
 export function formatDateTime(ts: number, locale: Locale = activeLocale.value): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ts));
 }
+
+/** A whole number for display, with the locale's digit grouping (1,000). */
+export function formatNumber(n: number, locale: Locale = activeLocale.value): string {
+  return new Intl.NumberFormat(locale).format(n);
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+
+/**
+ * A duration in words ("1 hour", "4 weeks"; null is "Off"), in the largest unit that divides it,
+ * e.g. a disappearing-message timer. `short` gives the compact form for badges ("1 h", "4 wk").
+ */
+export function formatDuration(ms: number | null, style: 'long' | 'short' = 'long'): string {
+  if (ms === null) return t('duration.off');
+  const units: Array<[number, 'weeks' | 'days' | 'hours' | 'minutes']> = [
+    [WEEK, 'weeks'],
+    [DAY, 'days'],
+    [HOUR, 'hours'],
+    [MINUTE, 'minutes'],
+  ];
+  for (const [size, unit] of units) {
+    if (ms >= size && ms % size === 0) return unitText(ms / size, unit, style);
+  }
+  return unitText(Math.max(1, Math.round(ms / SECOND)), 'seconds', style);
+}
+
+/** How long until something happens, roughly, in the compact form ("45 s", "5 min", "3 h", "2 d"). */
+export function formatRemaining(ms: number): string {
+  if (ms < MINUTE) return unitText(Math.max(1, Math.ceil(ms / SECOND)), 'seconds', 'short');
+  if (ms < HOUR) return unitText(Math.ceil(ms / MINUTE), 'minutes', 'short');
+  if (ms < 2 * DAY) return unitText(Math.max(1, Math.round(ms / HOUR)), 'hours', 'short');
+  if (ms < 2 * WEEK) return unitText(Math.round(ms / DAY), 'days', 'short');
+  return unitText(Math.round(ms / WEEK), 'weeks', 'short');
+}
+
+function unitText(n: number, unit: 'weeks' | 'days' | 'hours' | 'minutes' | 'seconds', style: 'long' | 'short'): string {
+  if (style === 'short') return t(`duration.short.${unit}`, { n: formatNumber(n) });
+  if (n === 1 && unit !== 'seconds') {
+    const one = { weeks: 'duration.oneWeek', days: 'duration.oneDay', hours: 'duration.oneHour', minutes: 'duration.oneMinute' } as const;
+    return t(one[unit]);
+  }
+  return t(`duration.${unit}`, { n: formatNumber(n) });
+}

@@ -1,6 +1,6 @@
 import { flushPromises } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { mergeFetchedMessages, upsertMessage, useAppStore, type AppStore } from '@/stores/app';
+import { mergeMessages, upsertMessage, useAppStore, type AppStore } from '@/stores/app';
 import type { MessageStatus, MessageView, UserErrorCode } from '@/utils/protocol-map';
 import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
 
@@ -15,7 +15,10 @@ async function started(fake: FakeBackend): Promise<AppStore> {
   return store;
 }
 
-describe('upsertMessage', () => {
+describe('message order', () => {
+  const seqd = (id: string, seq: number, ts = seq): MessageView => ({ ...message(id, ts), seq });
+  const event = (id: string, ts: number): MessageView => ({ ...message(id, ts), kind: 'event' });
+
   it.each<[string, MessageView[], MessageView, string[], MessageStatus[]]>([
     ['appends a newer message', [message('a', 1)], message('b', 2), ['a', 'b'], ['received', 'received']],
     ['inserts an older message in order', [message('a', 1), message('c', 3)], message('b', 2), ['a', 'b', 'c'], ['received', 'received', 'received']],
@@ -27,9 +30,40 @@ describe('upsertMessage', () => {
     expect(list.map((m) => m.status)).toEqual(statuses);
   });
 
-  it('merges a fetched page with messages pushed while it was loading', () => {
-    const merged = mergeFetchedMessages([message('a', 1), message('b', 2)], [message('old', 0), message('b', 2), message('c', 3)]);
-    expect(merged.map((m) => m.id)).toEqual(['a', 'b', 'c']);
+  it('orders by seq whatever the clocks say, with messages still sending last', () => {
+    const list: MessageView[] = [];
+    for (const m of [message('sending', 1, 'sending'), seqd('s3', 3, 10), seqd('s1', 1, 50), seqd('s2', 2, 5)]) upsertMessage(list, m);
+    expect(list.map((m) => m.id)).toEqual(['s1', 's2', 's3', 'sending']);
+  });
+
+  it('moves a sent message to its seq once the server numbered it', () => {
+    const list: MessageView[] = [seqd('s1', 1), message('mine', 2, 'sending'), seqd('s2', 2, 3)];
+    expect(list.map((m) => m.id)).toEqual(['s1', 'mine', 's2']);
+    upsertMessage(list, { ...message('mine', 2, 'sent'), seq: 3 });
+    expect(list.map((m) => m.id)).toEqual(['s1', 's2', 'mine']);
+  });
+
+  it('places a room event by time among numbered messages, before anything still sending', () => {
+    const list: MessageView[] = [seqd('s1', 1, 10), seqd('s2', 2, 30), message('sending', 40, 'sending')];
+    upsertMessage(list, event('e', 20));
+    expect(list.map((m) => m.id)).toEqual(['s1', 'e', 's2', 'sending']);
+  });
+
+  it('merges a page into what is held: union in order, newer copies win, nothing held is dropped', () => {
+    const held = [seqd('s5', 5), seqd('s6', 6), { ...message('s7', 7, 'sending') }];
+    const merged = mergeMessages(held, [seqd('s1', 1), seqd('s2', 2), { ...seqd('s7', 7), status: 'sent' }]);
+    expect(merged.map((m) => [m.id, m.status])).toEqual([
+      ['s1', 'received'],
+      ['s2', 'received'],
+      ['s5', 'received'],
+      ['s6', 'received'],
+      ['s7', 'sent'],
+    ]);
+    expect(held).toHaveLength(3);
+  });
+
+  it('skips ids it is told are gone', () => {
+    expect(mergeMessages([], [seqd('a', 1), seqd('b', 2)], new Set(['a'])).map((m) => m.id)).toEqual(['b']);
   });
 });
 
@@ -371,4 +405,141 @@ it('drops disappeared messages from the open room when told they expired', async
   fake.emit({ type: 'expired', roomId: room.summary.id, ids: [gone.id] });
   await flushPromises();
   expect(store.currentMessages).toEqual([]);
+});
+
+describe('app store: history, settings and identity transfer', () => {
+  let fake: FakeBackend;
+
+  beforeEach(() => {
+    fake = new FakeBackend().setUp();
+  });
+
+  it('loads older local pages before the oldest held message, then knows when they are used up', async () => {
+    const room = fake.addRoom({ name: 'Long' });
+    fake.fillHistory(room.summary.id, 450);
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    expect(store.currentMessages).toHaveLength(200);
+    expect(store.currentMessages[0]?.text).toBe('message 251');
+
+    expect(await store.loadOlderMessages(room.summary.id)).toBe(100);
+    expect(fake.callsOf('listMessages').at(-1)).toEqual({ roomId: room.summary.id, limit: 100, beforeId: fake.room(room.summary.id).messages[250]?.id });
+    expect(store.currentMessages[0]?.text).toBe('message 151');
+
+    await store.loadOlderMessages(room.summary.id);
+    expect(await store.loadOlderMessages(room.summary.id)).toBe(50);
+    expect(store.currentMessages.map((m) => m.text)).toEqual(Array.from({ length: 450 }, (_, i) => `message ${i + 1}`));
+    expect(store.olderByRoom[room.summary.id]?.localDone).toBe(true);
+    // An ephemeral room has nothing more anywhere.
+    expect(store.canLoadOlder(room.summary.id)).toBe(false);
+    expect(await store.loadOlderMessages(room.summary.id)).toBe(0);
+    expect(fake.callsOf('loadOlder')).toEqual([]);
+  });
+
+  it('asks the server backup once local history is used up (backup rooms), until it has nothing older', async () => {
+    const room = fake.addRoom({ name: 'Backup', mode: 'backup' });
+    fake.fillHistory(room.summary.id, 30, { onServer: 150 });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    expect(store.currentMessages).toHaveLength(30);
+
+    expect(await store.loadOlderMessages(room.summary.id)).toBe(100);
+    await flushPromises();
+    expect(fake.callsOf('loadOlder')).toEqual([{ roomId: room.summary.id }]);
+    expect(store.currentMessages).toHaveLength(130);
+    expect(store.currentMessages[0]?.text).toBe('message 51');
+    expect(store.currentMessages.at(-1)?.text).toBe('message 180');
+
+    await store.loadOlderMessages(room.summary.id);
+    expect(store.currentMessages[0]?.text).toBe('message 1');
+    expect(await store.loadOlderMessages(room.summary.id)).toBe(0);
+    expect(store.canLoadOlder(room.summary.id)).toBe(false);
+    const ordered = store.currentMessages.map((m) => m.seq ?? 0);
+    expect(ordered).toEqual([...ordered].sort((a, b) => a - b));
+  });
+
+  it('marks a burst of pushed messages read with at most two requests', async () => {
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    const before = fake.callsOf('markRead').length;
+    for (let i = 0; i < 20; i++) fake.receive(room.summary.id, { fromName: 'Bob', text: `burst ${i}` });
+    await flushPromises();
+    expect(store.currentMessages).toHaveLength(20);
+    expect(fake.callsOf('markRead').length - before).toBeLessThanOrEqual(2);
+    expect(store.rooms[0]?.unread).toBe(0);
+  });
+
+  it('does not bring back a message that expired while a page was loading', async () => {
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    const gone = fake.receive(room.summary.id, { fromName: 'Bob', text: 'poof' });
+    await flushPromises();
+    const release = fake.hold('listMessages');
+    fake.emit({ type: 'state' });
+    await flushPromises();
+    fake.expire(room.summary.id, [gone.id]);
+    fake.room(room.summary.id).messages.push(gone); // the held page was read before it expired
+    release();
+    await flushPromises();
+    expect(store.currentMessages.map((m) => m.id)).not.toContain(gone.id);
+  });
+
+  it('saves room settings and shows the event in the open room, without touching the room preview', async () => {
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    fake.receive(room.summary.id, { fromName: 'Bob', text: 'before' });
+    await flushPromises();
+
+    const settings = { disappearMs: 3_600_000, shareHistory: false, retentionDays: null, retentionCount: null };
+    expect(await store.saveRoomSettings(room.summary.id, settings)).toBe(true);
+    await flushPromises();
+    expect(fake.callsOf('setRoomSettings')).toEqual([{ roomId: room.summary.id, settings }]);
+    expect(store.roomDetail?.settings).toEqual(settings);
+    expect(store.currentMessages.map((m) => m.kind)).toEqual(['text', 'event']);
+    expect(store.rooms[0]?.lastText).toBe('before');
+  });
+
+  it('records a refused settings change under saveSettings', async () => {
+    const room = fake.addRoom({ name: 'Team', myRole: 'member' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    expect(await store.saveRoomSettings(room.summary.id, { disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null })).toBe(false);
+    expect(store.errorFor('saveSettings')?.code).toBe('not-admin');
+  });
+
+  it('exports with the right passphrase only', async () => {
+    const store = await started(fake);
+    expect(await store.exportIdentity('not it')).toBeNull();
+    expect(store.errorFor('exportIdentity')?.code).toBe('wrong-passphrase');
+    const file = await store.exportIdentity('correct horse');
+    expect(file?.fileName).toBe('partychat-Alice.asc');
+    expect(store.lastError).toBeNull();
+  });
+
+  it('imports an identity before onboarding and reaches ready; a bad file is bad-import', async () => {
+    const other = new FakeBackend().setUp({ name: 'Alice', passphrase: 'alice passphrase' });
+    const content = (await other.request('exportIdentity', { passphrase: 'alice passphrase' })).content;
+    const store = await started(fake.setUp({ phase: 'onboard', name: '' }));
+    expect(await store.importIdentity({ content, passphrase: 'wrong', host: 'h:1' })).toBe(false);
+    expect(store.errorFor('importIdentity')?.code).toBe('bad-import');
+    expect(await store.importIdentity({ content, passphrase: 'alice passphrase', host: 'h:1' })).toBe(true);
+    expect(store.phase).toBe('ready');
+    expect(store.me?.name).toBe('Alice');
+    expect(store.host).toBe('h:1');
+  });
+
+  it('forgets a failed join and returns to the list', async () => {
+    const store = await started(fake);
+    const roomId = fakeId();
+    await store.joinByLink(`http://${fake.host}/join/${roomId}/${fakeId()}#${'k'.repeat(43)}`);
+    fake.setJoinState(roomId, 'failed', { code: 'link-invalid', message: 'x' });
+    await flushPromises();
+    expect(await store.forgetRoom(roomId)).toBe(true);
+    expect(store.currentRoomId).toBeNull();
+    expect(store.rooms).toEqual([]);
+    expect(fake.callsOf('forgetRoom')).toEqual([{ roomId }]);
+  });
 });

@@ -75,3 +75,26 @@ export async function openPanel(browser: { openPanel(): Promise<Page> }): Promis
   await page.setViewportSize(PANEL_VIEWPORT);
   return page;
 }
+
+/** From the room list's settings: exports the identity and resolves the exported text (also downloaded as a file). */
+export async function exportIdentity(page: Page, passphrase: string): Promise<string> {
+  await page.fill(id('export-passphrase'), passphrase);
+  await page.click(id('export-submit'));
+  const content = page.locator(id('export-content'));
+  await content.waitFor({ timeout: 30_000 });
+  return content.inputValue();
+}
+
+/** On a fresh profile's welcome screen: imports an exported identity and waits for the room list. */
+export async function importIdentity(
+  page: Page,
+  input: { content: string; passphrase: string; host: string; screenshot?: string },
+): Promise<void> {
+  await page.click(id('import-open'));
+  await page.fill(id('import-content'), input.content);
+  await page.fill(id('import-passphrase'), input.passphrase);
+  await page.fill(id('import-host'), input.host);
+  if (input.screenshot) await page.screenshot({ path: input.screenshot, fullPage: true });
+  await page.click(id('import-submit'));
+  await page.locator(id('lock')).waitFor({ timeout: 60_000 });
+}

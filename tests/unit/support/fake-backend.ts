@@ -1,7 +1,8 @@
 /**
  * An in-memory stand-in for the background worker, speaking the same `Backend` interface as
  * `createExtensionBackend()`. Tests drive it directly (`receive`, `deliverPending`, `failNext`, `hold`,
- * `setJoinState`, `askToJoin`) and read what the UI asked for from `calls`.
+ * `setJoinState`, `askToJoin`, `fillHistory`, `changeSettings`, `expire`) and read what the UI asked
+ * for from `calls`.
  */
 import { DEFAULT_SETTINGS } from '@/shared/membership';
 import type { RoomMode } from '@/shared/protocol';
@@ -12,6 +13,7 @@ import type {
   JoinState,
   LinkView,
   MemberView,
+  IdentityExport,
   MessageView,
   Phase,
   PushEvent,
@@ -19,6 +21,7 @@ import type {
   RequestType,
   ResponseOf,
   RoomDetail,
+  RoomSettings,
   RoomSummary,
   UserError,
   UserErrorCode,
@@ -35,7 +38,14 @@ interface FakeRoom {
   links: LinkView[];
   joinRequests: JoinRequestView[];
   banned: string[];
+  settings: RoomSettings;
+  gaps: RoomDetail['gaps'];
+  /** Backup rooms: older messages only the server still has, oldest first; `loadOlder` moves the newest page of them in. */
+  serverOlder: MessageView[];
 }
+
+/** What `exportIdentity` produces in the fake: recognisable, and checked again by `importIdentity`. */
+export const FAKE_EXPORT_PREFIX = '-----BEGIN PGP MESSAGE-----\nfake identity export for ';
 
 /** A link as the fake prints it: `http://<host>/join/<room>/<link>#<secret>`. */
 const LINK_PATTERN = /^(https?):\/\/([^/\s]+)\/join\/([0-9a-f]{32})\/([0-9a-f]{32})#([A-Za-z0-9_-]{8,})$/;
@@ -89,6 +99,9 @@ export class FakeBackend implements Backend {
   private readonly failures = new Map<RequestType, { code: UserErrorCode; message: string }>();
   private readonly holds = new Map<RequestType, Promise<void>>();
   private clock = Date.UTC(2025, 0, 15, 9, 30);
+  private seq = 0;
+  /** How many messages one `loadOlder` brings from the server's backup. */
+  serverPageSize = 100;
 
   private readonly handlers: Handlers = {
     getState: () => this.state(),
@@ -115,7 +128,12 @@ export class FakeBackend implements Backend {
     },
     createRoom: ({ name, mode }) => this.addRoom({ name, mode }).summary,
     getRoom: ({ roomId }) => this.detail(this.room(roomId)),
-    listMessages: ({ roomId, limit }) => this.room(roomId).messages.slice(-(limit ?? 50)),
+    listMessages: ({ roomId, limit, beforeId }) => {
+      const messages = this.room(roomId).messages;
+      const end = beforeId === undefined ? messages.length : messages.findIndex((m) => m.id === beforeId);
+      if (end < 0) return [];
+      return messages.slice(Math.max(0, end - (limit ?? 100)), end);
+    },
     sendMessage: ({ roomId, text }) => {
       const room = this.room(roomId);
       if (!room.summary.hasKey) this.fail('no-key', 'no key for this room yet');
@@ -139,7 +157,8 @@ export class FakeBackend implements Backend {
         online: false,
         me: false,
         contactCode: contactCodeOf(contact.fingerprint),
-        verified: true, canCreateLinks: false,
+        verified: true,
+        canCreateLinks: false,
       };
       room.members.push(member);
       return member;
@@ -193,6 +212,42 @@ export class FakeBackend implements Backend {
       room.summary = { ...room.summary, joinState: 'joining', joinError: null };
       return room.summary;
     },
+    setRoomSettings: ({ roomId, settings }) => {
+      const room = this.adminRoom(roomId);
+      this.changeSettings(roomId, settings, this.name);
+      return this.detail(room);
+    },
+    loadOlder: ({ roomId }) => {
+      const room = this.room(roomId);
+      if (room.summary.mode !== 'backup') return 0;
+      const page = room.serverOlder.splice(Math.max(0, room.serverOlder.length - this.serverPageSize));
+      // Like the background: stored as the newest entries, and pushed one by one.
+      room.messages.push(...page);
+      for (const message of page) this.emit({ type: 'message', roomId, message });
+      return page.length;
+    },
+    exportIdentity: ({ passphrase }) => {
+      if (passphrase !== this.passphrase) this.fail('wrong-passphrase', 'enter the passphrase of this identity to export it');
+      const safeName = this.name.replace(/[^\p{L}\p{N}_-]+/gu, '-') || 'identity';
+      const file: IdentityExport = { fileName: `partychat-${safeName}.asc`, content: `${FAKE_EXPORT_PREFIX}${this.name}:${this.passphrase}\n-----END PGP MESSAGE-----` };
+      return file;
+    },
+    importIdentity: ({ content, passphrase, host }) => {
+      if (this.phase !== 'onboard') this.fail('invalid-input', 'an identity already exists in this browser');
+      const match = /fake identity export for (.+):(.+)\n/.exec(content);
+      if (!match || match[2] !== passphrase) this.fail('bad-import', 'the file could not be opened');
+      this.name = match[1] as string;
+      this.passphrase = passphrase;
+      if (host) this.host = host;
+      this.phase = 'ready';
+      return this.state();
+    },
+    forgetRoom: ({ roomId }) => {
+      const room = this.room(roomId);
+      if (room.summary.hasKey && !room.summary.removed) this.fail('invalid-input', 'leave the room first');
+      this.rooms.splice(this.rooms.indexOf(room), 1);
+      return this.state();
+    },
     approveRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'approve'),
     denyRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'deny'),
     banRequester: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'ban'),
@@ -207,7 +262,7 @@ export class FakeBackend implements Backend {
       this.failures.delete(type);
       throw new BackendError(failure);
     }
-    const open: RequestType[] = ['getState', 'onboard', 'unlock', 'lock'];
+    const open: RequestType[] = ['getState', 'onboard', 'unlock', 'lock', 'importIdentity'];
     if (this.phase !== 'ready' && !open.includes(type)) this.fail('locked', 'the vault is locked');
     const handler: ((data: RequestOf<K>) => ResponseOf<K>) | undefined = this.handlers[type];
     if (!handler) this.fail('internal', `the fake backend does not answer ${type}`);
@@ -285,7 +340,7 @@ export class FakeBackend implements Backend {
           me: true,
           contactCode: contactCodeOf(this.fingerprint),
           verified: true,
-          canCreateLinks: input.myRole !== 'member',
+          canCreateLinks: (input.myRole ?? 'admin') === 'admin',
         },
         ...(input.others ?? []).map((other) => ({
           fingerprint: other.fingerprint,
@@ -302,6 +357,9 @@ export class FakeBackend implements Backend {
       links: [],
       joinRequests: [],
       banned: [],
+      settings: { ...DEFAULT_SETTINGS },
+      gaps: [],
+      serverOlder: [],
     };
     this.rooms.push(room);
     return room;
@@ -391,11 +449,68 @@ export class FakeBackend implements Backend {
   /** The server acknowledged every pending send: each comes back pushed with status `sent`. */
   deliverPending(): void {
     for (const message of this.pending.splice(0)) {
-      const sent: MessageView = { ...message, status: 'sent' };
+      const sent: MessageView = { ...message, status: 'sent', seq: this.nextSeq() };
       const room = this.room(message.roomId);
       room.messages = room.messages.map((m) => (m.id === sent.id ? sent : m));
       this.emit({ type: 'message', roomId: message.roomId, message: sent });
     }
+  }
+
+  /**
+   * Fills a room's history with `count` messages from Bob (oldest first), without pushes; with
+   * `onServer`, that many more older ones exist only in the server's backup (for `loadOlder`).
+   */
+  fillHistory(roomId: string, count: number, options: { onServer?: number } = {}): void {
+    const room = this.room(roomId);
+    const make = (i: number): MessageView => ({
+      id: fakeId(),
+      roomId,
+      from: fakeFingerprint('b'),
+      fromName: 'Bob',
+      text: `message ${i}`,
+      ts: this.tick(),
+      seq: this.nextSeq(),
+      mine: false,
+      status: 'received',
+      kind: 'text',
+      event: null,
+      expiresAt: null,
+    });
+    const onServer = options.onServer ?? 0;
+    const all = Array.from({ length: onServer + count }, (_, i) => make(i + 1));
+    room.serverOlder.push(...all.slice(0, onServer));
+    room.messages.push(...all.slice(onServer));
+  }
+
+  /** An admin changed the room's settings: stored, and shown in the chat as an event (pushed). */
+  changeSettings(roomId: string, settings: RoomSettings, byName: string): MessageView {
+    const room = this.room(roomId);
+    room.settings = { ...settings };
+    const event: MessageView = {
+      id: fakeId(),
+      roomId,
+      from: byName === this.name ? this.fingerprint : fakeFingerprint('b'),
+      fromName: byName,
+      text: '',
+      ts: this.tick(),
+      seq: null,
+      mine: byName === this.name,
+      status: 'received',
+      kind: 'event',
+      event: { type: 'settings', settings: { ...settings }, byName },
+      expiresAt: null,
+    };
+    room.messages.push(event);
+    this.emit({ type: 'message', roomId, message: event });
+    this.emit({ type: 'room', roomId });
+    return event;
+  }
+
+  /** Messages whose timer ran out are deleted and an `expired` event is pushed. */
+  expire(roomId: string, ids: string[]): void {
+    const room = this.room(roomId);
+    room.messages = room.messages.filter((m) => !ids.includes(m.id));
+    this.emit({ type: 'expired', roomId, ids });
   }
 
   /** Requests of `type` made so far. */
@@ -421,7 +536,17 @@ export class FakeBackend implements Backend {
 
   private detail(room: FakeRoom): RoomDetail {
     const joinRequests = room.myRole === 'admin' ? room.joinRequests : [];
-    return { ...room.summary, members: room.members, myRole: room.myRole, epoch: 0, joinRequests, settings: DEFAULT_SETTINGS, gaps: [], canCreateLinks: room.myRole === 'admin', banned: [] };
+    return {
+      ...room.summary,
+      members: room.members,
+      myRole: room.myRole,
+      epoch: 0,
+      joinRequests,
+      settings: room.settings,
+      canCreateLinks: room.myRole === 'admin',
+      banned: room.banned.map((fingerprint) => ({ fingerprint, contactCode: contactCodeOf(fingerprint) })),
+      gaps: room.gaps,
+    };
   }
 
   private adminRoom(roomId: string): FakeRoom {
@@ -445,7 +570,8 @@ export class FakeBackend implements Backend {
         online: true,
         me: false,
         contactCode: request.contactCode,
-        verified: true, canCreateLinks: false,
+        verified: true,
+        canCreateLinks: false,
       });
     }
     return this.detail(room);
@@ -457,7 +583,18 @@ export class FakeBackend implements Backend {
   }
 
   private message(roomId: string, fields: Pick<MessageView, 'from' | 'fromName' | 'text' | 'mine' | 'status'>): MessageView {
-    return { id: fakeId(), roomId, ts: this.tick(), seq: null, kind: 'text', event: null, expiresAt: null, ...fields };
+    const seq = fields.status === 'sending' ? null : this.nextSeq();
+    return { id: fakeId(), roomId, ts: this.tick(), seq, kind: 'text', event: null, expiresAt: this.expiryFor(roomId), ...fields };
+  }
+
+  private nextSeq(): number {
+    this.seq += 1;
+    return this.seq;
+  }
+
+  private expiryFor(roomId: string): number | null {
+    const ms = this.room(roomId).settings.disappearMs;
+    return ms === null ? null : this.clock + 60_000 + ms;
   }
 
   private fail(code: UserErrorCode, message: string): never {
