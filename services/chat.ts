@@ -136,6 +136,8 @@ interface RoomRuntime {
   serverSeq: number;
   /** The room's key epoch as the server last said. */
   serverEpoch: number;
+  /** Disappearing-timer changes parsed from the chain (see timerChanges). */
+  timers: { length: number; changes: Array<{ ts: number; ms: number | null }> } | null;
   /** A rotation we proposed: its key stays here until the server says we started that epoch, then the other envelopes go out. */
   rotation: { epoch: number; gek: string; rest: KeyEnvelope[] } | null;
   resendTimer: ReturnType<typeof setTimeout> | null;
@@ -147,6 +149,8 @@ type RoomKey = `room:${string}`;
 const PUBLISH_WAIT_MS = 5_000;
 /** Most envelopes we hand a member who missed them (ephemeral sync). */
 const MAX_SYNC_MESSAGES = 500;
+/** How long loadOlder waits for the server's page. */
+const LOAD_OLDER_TIMEOUT_MS = 15_000;
 /** How long members wait for the remover to start the next key epoch before one of them does. */
 const ROTATION_GRACE_MS = 1_500;
 /** Key envelopes carried in the rotate frame itself; the rest follow in `keys` frames. */
@@ -1196,7 +1200,7 @@ export class ChatService {
    * checks for all: a verified sender, their signature inside, the envelope matching what was signed,
    * and a per-device counter that drops duplicates and records gaps.
    */
-  private async ingest(rt: RoomRuntime, envelope: Envelope, source: 'live' | 'history' | 'peer'): Promise<void> {
+  private async ingest(rt: RoomRuntime, envelope: Envelope, source: 'live' | 'history' | 'older' | 'peer'): Promise<void> {
     const me = this.requireUnlocked();
     const sender = rt.roster?.members.get(envelope.from);
     if (!sender) return this.reject(rt, `message from ${envelope.from}, who is not in the verified membership`);
@@ -1230,7 +1234,7 @@ export class ChatService {
     }
     await this.requireHistory().append(rt.record, stored);
     if (stored.expiresAt !== null) this.scheduleSweep();
-    if (!mine) rt.record.unread += 1;
+    if (!mine && source !== 'older') rt.record.unread += 1;
     this.noteLast(rt, stored);
     await this.saveRoom(rt);
     this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, stored) });
@@ -1244,14 +1248,13 @@ export class ChatService {
   }
 
   private async onHistory(rt: RoomRuntime, frame: Extract<RoomServerFrame, { type: 'history' }>): Promise<void> {
-    for (const envelope of frame.messages) await this.ingest(rt, envelope, 'history');
+    for (const envelope of frame.messages) await this.ingest(rt, envelope, frame.direction === 'before' ? 'older' : 'history');
     const last = frame.messages.at(-1);
     if (frame.direction === 'after' && frame.more && last) rt.conn?.send({ type: 'history', after: last.seq, limit: MAX_PAGE_MESSAGES });
     if (frame.direction === 'before') {
       rt.record.oldestLoaded = frame.more ? (frame.messages[0]?.seq ?? rt.record.oldestLoaded) : 0;
       await this.saveRoom(rt);
       rt.olderWaiter?.(frame.messages.length);
-      rt.olderWaiter = null;
     }
   }
 
@@ -1282,12 +1285,17 @@ export class ChatService {
     if (rt.record.mode !== 'backup' || rt.record.oldestLoaded === 0) return 0;
     const before = rt.record.oldestLoaded ?? (await this.oldestSeq(rt));
     if (!before || before <= 1) return 0;
+    if (rt.conn?.status !== 'ready') throw new UserFacingError('offline', 'older messages come from the server; connect first');
+    rt.olderWaiter?.(0);
     return new Promise<number>((resolve) => {
-      rt.olderWaiter = resolve;
-      if (!rt.conn?.send({ type: 'history', before, limit: MAX_PAGE_MESSAGES })) {
-        rt.olderWaiter = null;
-        resolve(0);
-      }
+      const timer = setTimeout(() => finish(0), LOAD_OLDER_TIMEOUT_MS);
+      const finish = (count: number) => {
+        clearTimeout(timer);
+        if (rt.olderWaiter === finish) rt.olderWaiter = null;
+        resolve(count);
+      };
+      rt.olderWaiter = finish;
+      rt.conn?.send({ type: 'history', before, limit: MAX_PAGE_MESSAGES });
     });
   }
 
@@ -1317,9 +1325,23 @@ export class ChatService {
     this.sweepTimer = setTimeout(() => void this.sweepExpired(), Math.max(0, Math.min(next - this.now(), 2 ** 31 - 1)) + 50);
   }
 
+  /** A message disappears by the timer that was in force when it was sent, not by one set later. */
   private expiryFor(rt: RoomRuntime, ts: number): number | null {
-    const ms = rt.roster?.settings.disappearMs ?? null;
+    let ms: number | null = null;
+    for (const change of this.timerChanges(rt)) if (change.ts <= ts) ms = change.ms;
     return ms === null ? null : ts + ms;
+  }
+
+  /** The room's disappearing-timer changes in chain order, parsed once per chain length. */
+  private timerChanges(rt: RoomRuntime): Array<{ ts: number; ms: number | null }> {
+    if (rt.timers?.length !== rt.record.chain.length) {
+      const changes = rt.record.chain.flatMap((record) => {
+        const body = parseRecordBody(record);
+        return body.kind === 'settings' ? [{ ts: body.ts, ms: body.settings.disappearMs }] : [];
+      });
+      rt.timers = { length: rt.record.chain.length, changes };
+    }
+    return rt.timers.changes;
   }
 
   /** Admins change the disappearing timer (and backup retention); every member sees it as a signed event. */
@@ -1344,7 +1366,8 @@ export class ChatService {
       fromName: by?.name ?? '',
       text: '',
       ts: body.ts,
-      seq: null,
+      // Placed after the last message we had when the change arrived.
+      seq: rt.record.lastSeq,
       mine: body.by === this.fingerprint,
       status: 'received',
       kind: 'event',
@@ -1523,6 +1546,7 @@ export class ChatService {
       serverSeq: 0,
       serverEpoch: 0,
       rotation: null,
+      timers: null,
       resendTimer: null,
     };
     this.rooms.set(record.id, rt);
