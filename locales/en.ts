@@ -287,6 +287,13 @@ const en = {
     'A link cannot both need approval and let the server hand out the key. Turn one of the two options off and try again.',
   'error.bad-import': 'That file could not be opened. Check the passphrase, and that the file is a PartyChat identity export.',
   'error.removed': 'You are no longer a member of this room. You can still read what was said before; new messages will not reach you.',
+  'members.remove': 'Remove',
+  'members.canCreateLinks': 'May create invite links',
+  'members.linksShort': 'Links',
+  'members.banned': 'Banned from asking to join',
+  'members.unban': 'Lift ban',
+  'members.leave': 'Leave room',
+  'members.leaveConfirm': 'Leave this room? The others move to a new key, and the room is removed from this browser.',
   'notify.joinRequestTitle': 'Join request in {room}',
   'notify.joinRequestBody': '{name} wants to join. Open PartyChat to approve or deny.',
 } as const;

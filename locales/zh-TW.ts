@@ -282,6 +282,13 @@ const zhTW: Record<keyof typeof en, string> = {
   'error.escrow-with-approval': '連結不能同時需要核准又讓伺服器代為交付金鑰。請關閉其中一個選項後再試一次。',
   'error.bad-import': '無法開啟這個檔案。請確認密碼，以及檔案是 PartyChat 匯出的身分檔。',
   'error.removed': '你已不是這個聊天室的成員。你仍可閱讀先前的內容，但不會再收到新訊息。',
+  'members.remove': '移除',
+  'members.canCreateLinks': '可以建立邀請連結',
+  'members.linksShort': '連結',
+  'members.banned': '已封鎖、不能申請加入',
+  'members.unban': '解除封鎖',
+  'members.leave': '離開聊天室',
+  'members.leaveConfirm': '要離開這個聊天室嗎？其他成員會改用新的金鑰，這個聊天室也會從這個瀏覽器移除。',
   'notify.joinRequestTitle': '{room} 有新的加入請求',
   'notify.joinRequestBody': '{name} 想要加入。請開啟 PartyChat 核准或拒絕。',
 };

@@ -53,7 +53,9 @@ export type ActionName =
   | 'loadOlder'
   | 'exportIdentity'
   | 'importIdentity'
-  | 'forgetRoom';
+  | 'forgetRoom'
+  | 'memberAction'
+  | 'leaveRoom';
 
 /** What an admin can do with a pending join request. */
 export type RequestDecision = 'approve' | 'deny' | 'ban';
@@ -113,6 +115,8 @@ export const useAppStore = defineStore('app', () => {
     joinByLink: false,
     decideRequest: false,
     saveSettings: false,
+    memberAction: false,
+    leaveRoom: false,
     loadOlder: false,
     exportIdentity: false,
     importIdentity: false,
@@ -594,6 +598,30 @@ export const useAppStore = defineStore('app', () => {
   }
 
   /** Removes a room we never got into (a failed join) from this browser, and goes back to the list. Resolves true on success. */
+  /** Admin actions on a member or a banned identity: remove, allow or stop link creation, lift a ban. */
+  async function memberAction(roomId: string, action: 'remove' | 'allow-links' | 'deny-links' | 'unban', fingerprint: string): Promise<boolean> {
+    const detail = await run('memberAction', () =>
+      action === 'remove'
+        ? call('removeMember', { roomId, fingerprint })
+        : action === 'unban'
+          ? call('unban', { roomId, fingerprint })
+          : call('setLinkPermission', { roomId, fingerprint, allowed: action === 'allow-links' }),
+    );
+    if (detail && currentRoomId.value === roomId) roomDetail.value = detail;
+    return detail !== null && detail !== undefined;
+  }
+
+  /** Leaves a room (the others move to a new key) and removes it from this browser. */
+  async function leaveRoom(roomId: string): Promise<boolean> {
+    const state = await run('leaveRoom', () => call('leaveRoom', { roomId }));
+    if (!state) return false;
+    if (currentRoomId.value === roomId) closeRoom();
+    delete messagesByRoom[roomId];
+    delete olderByRoom[roomId];
+    applyState(state);
+    return true;
+  }
+
   async function forgetRoom(roomId: string): Promise<boolean> {
     const state = await run('forgetRoom', () => call('forgetRoom', { roomId }));
     if (!state) return false;
@@ -606,6 +634,8 @@ export const useAppStore = defineStore('app', () => {
   }
 
   return {
+    memberAction,
+    leaveRoom,
     phase,
     me,
     host,
