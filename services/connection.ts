@@ -3,6 +3,7 @@
  * server's challenge, validates every inbound frame, sends a heartbeat (keeps an MV3 worker alive),
  * reconnects after drops and stops for good when the server refuses us.
  */
+import PartySocket from 'partysocket';
 import type { z } from 'zod';
 import { HEARTBEAT_MS, MAX_SERVER_FRAME_CHARS } from '@/shared/constants';
 import type { ErrorFrame } from '@/shared/protocol';
@@ -25,6 +26,18 @@ export interface SocketTarget {
 }
 
 export type SocketFactory = (target: SocketTarget) => SocketLike;
+
+/** Reconnecting PartyKit sockets; `WebSocket` is passed where the runtime has none (Node 20). */
+export function partySocketFactory(options: { minReconnectionDelay: number; maxReconnectionDelay: number; WebSocket?: unknown }): SocketFactory {
+  return (target) =>
+    new PartySocket({
+      host: target.host,
+      party: target.party,
+      room: target.room,
+      protocol: target.secure ? 'wss' : 'ws',
+      ...options,
+    }) as unknown as SocketLike;
+}
 
 export type ConnectionStatus = 'connecting' | 'ready' | 'refused' | 'closed';
 

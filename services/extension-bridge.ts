@@ -1,21 +1,12 @@
 /** The background's extension-facing glue: request listener, UI ports, badge, keep-alive alarm, sockets. */
-import PartySocket from 'partysocket';
 import { browser, type Browser } from 'wxt/browser';
 import { isCaptureMessage, isJoinPath } from '@/utils/link-capture';
 import type { PushEvent, RequestEnvelope, Result } from '@/utils/protocol-map';
 import { UI_PORT_NAME } from '@/utils/protocol-map';
-import type { SocketFactory, SocketLike } from './connection';
+import { partySocketFactory, type SocketFactory } from './connection';
 import { isRequestEnvelope } from './requests';
 
-export const browserSocketFactory: SocketFactory = (target) =>
-  new PartySocket({
-    host: target.host,
-    party: target.party,
-    room: target.room,
-    protocol: target.secure ? 'wss' : 'ws',
-    minReconnectionDelay: 500,
-    maxReconnectionDelay: 15_000,
-  }) as unknown as SocketLike;
+export const browserSocketFactory: SocketFactory = partySocketFactory({ minReconnectionDelay: 500, maxReconnectionDelay: 15_000 });
 
 export function listenForRequests(handle: (request: RequestEnvelope) => Promise<Result<unknown>>): void {
   browser.runtime.onMessage.addListener((message: unknown, _sender: unknown, sendResponse: (r: unknown) => void) => {

@@ -1,25 +1,15 @@
 /** A real ChatService running in Node: memory storage, `ws` sockets through PartySocket, real fetch. */
-import PartySocket from 'partysocket';
 import WebSocket from 'ws';
 import { ChatService } from '@/services/chat';
 import { importVaultKey, unseal } from '@/services/sealed';
 import { readUnlockedPrivateKey, type PrivateKey } from '@/shared/crypto';
 import { fromBase64 } from '@/shared/encoding';
-import type { SocketFactory, SocketLike } from '@/services/connection';
+import { partySocketFactory, type SocketFactory } from '@/services/connection';
 import { memoryStore } from '@/services/store';
 import type { PushEvent } from '@/utils/protocol-map';
 import type { LocalItems, RoomRecord, SessionItems } from '@/utils/storage-items';
 
-export const nodeSocketFactory: SocketFactory = (target) =>
-  new PartySocket({
-    host: target.host,
-    party: target.party,
-    room: target.room,
-    protocol: target.secure ? 'wss' : 'ws',
-    WebSocket,
-    minReconnectionDelay: 50,
-    maxReconnectionDelay: 500,
-  }) as unknown as SocketLike;
+export const nodeSocketFactory: SocketFactory = partySocketFactory({ WebSocket, minReconnectionDelay: 50, maxReconnectionDelay: 500 });
 
 /** Wraps a socket factory so every frame a client sends (everything the server receives) is recorded. */
 export function recordingFactory(inner: SocketFactory, frames: string[]): SocketFactory {
