@@ -35,6 +35,8 @@ const JOIN_CLOCK_SKEW_MS = 10 * 60_000;
 const MAX_REQUESTS = 200;
 /** How often the retention alarm runs at most (it runs sooner for short disappearing timers). */
 const SWEEP_INTERVAL_MS = 60_000;
+/** Sequence numbers reserved per storage write in ephemeral mode. */
+const SEQ_BLOCK = 1000;
 /** Stored envelopes deleted per storage call (the platform's limit is 128 keys). */
 const DELETE_BATCH = 128;
 
@@ -45,6 +47,8 @@ interface Meta {
   needKeys: string[];
   /** A member left or was removed and nobody has started the next key epoch yet. */
   rotationDue: boolean;
+  /** Sequence numbers are reserved in blocks: none above this has been issued, so a restart resumes here, never below. */
+  seqCeiling: number;
 }
 
 type Frame<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
@@ -62,7 +66,7 @@ export default class RoomServer implements Party.Server {
   private readonly peers = new PeerTable();
   private roster: Roster | null = null;
   private chain: SignedRecord[] = [];
-  private meta: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false };
+  private meta: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, seqCeiling: 0 };
   /** Recently relayed message ids → their seq, so a resent envelope is acknowledged, not relayed twice. */
   private readonly recent = new Map<string, { seq: number; ts: number }>();
   /** Join attempts per link, across all connections. */
@@ -97,7 +101,8 @@ export default class RoomServer implements Party.Server {
       }
     }
     this.roster = roster;
-    this.meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, ...(await this.room.storage.get<Meta>('meta')) };
+    const stored: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, seqCeiling: 0, ...(await this.room.storage.get<Meta>('meta')) };
+    this.meta = { ...stored, seq: Math.max(stored.seq, stored.seqCeiling) };
   }
 
   onConnect(conn: Party.Connection): void {
@@ -519,7 +524,9 @@ export default class RoomServer implements Party.Server {
     if (this.roster?.mode === 'backup') {
       // Backup mode: the ciphertext is on disk before anyone hears of it, one key per message.
       await this.room.storage.put({ [messageKey(seq)]: envelope, meta: this.meta });
-    } else {
+    } else if (seq > this.meta.seqCeiling) {
+      // Ephemeral mode writes nothing per message: one write reserves the next block of sequence numbers.
+      this.meta.seqCeiling = seq + SEQ_BLOCK;
       void this.room.storage.put('meta', this.meta);
     }
     const relayed = JSON.stringify({ type: 'msg', ...envelope });
