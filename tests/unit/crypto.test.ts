@@ -103,3 +103,18 @@ describe('identity keys', () => {
     expect(parseContactCode(code)).toBeNull();
   });
 });
+
+describe('base64 (shared/encoding.ts)', () => {
+  it('matches the standard encoding for every length around the chunk boundaries, and round-trips', () => {
+    for (const length of [0, 1, 2, 3, 4095, 4096, 4097, 8192, 40_000]) {
+      const bytes = new Uint8Array(length).map((_, i) => (i * 31 + length) & 0xff);
+      const text = toBase64(bytes);
+      expect(text).toBe(Buffer.from(bytes).toString('base64'));
+      expect(Array.from(fromBase64(text))).toEqual(Array.from(bytes));
+    }
+  });
+
+  it('throws on text that is not base64', () => {
+    expect(() => fromBase64('not base64!')).toThrow();
+  });
+});
