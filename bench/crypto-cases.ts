@@ -1,0 +1,283 @@
+/**
+ * The crypto benchmarks themselves, runtime-neutral: run in Node by bench/crypto.ts and, bundled, in a
+ * Chromium page (the runtime the extension's background really uses). Only WebCrypto, openpgp and
+ * the project's shared/ code; no Node APIs.
+ */
+import * as openpgp from 'openpgp';
+import { openWithGek, readPublicKey, readUnlockedPrivateKey, sealKeyEnvelope, sealWithGek, type PrivateKey, type PublicKey } from '../shared/crypto';
+import { randomBytes, randomHex, toBase64, utf8 } from '../shared/encoding';
+import type { RoomKeyPayload, TextPayload } from '../shared/payloads';
+
+export interface MessageCryptoInput {
+  /** The sender's unlocked private key, armored (the product keeps it decrypted in memory). */
+  senderPrivateKey: string;
+  textBytes: number[];
+  rounds: number;
+  warmupRounds: number;
+  /** Operations per timed batch (each op = seal + open, or encrypt + decrypt for the floor). */
+  ops: { product: number; floor: number; direct: number; naive: number };
+}
+
+export interface MessageCryptoSize {
+  textBytes: number;
+  payloadBytes: number;
+  /** Base64 ciphertext length as sent in a `msg` frame. */
+  ctChars: number;
+  /** Milliseconds per operation, one entry per round. */
+  product: number[];
+  sealOnly: number[];
+  openOnly: number[];
+  /** The same openpgp calls without our wrapper (no base64): what shared/crypto.ts adds. */
+  direct: number[];
+  /** openpgp's naive path: armored keys parsed every time, armored messages. */
+  naive: number[];
+  /** Raw WebCrypto AES-256-GCM encrypt + decrypt of the same payload bytes, key imported once. */
+  floor: number[];
+  /**
+   * The same construction as ours done with raw WebCrypto (keys imported once): Ed25519 sign, HKDF →
+   * AES-256-GCM encrypt of payload + signature; then HKDF, decrypt, Ed25519 verify. What a signed,
+   * room-key-encrypted message costs at the least, whatever the library.
+   */
+  construction: number[];
+}
+
+function now(): number {
+  return performance.now();
+}
+
+async function perOp(ops: number, run: () => Promise<unknown>): Promise<number> {
+  const start = now();
+  for (let i = 0; i < ops; i++) await run();
+  return (now() - start) / ops;
+}
+
+const ROOM = 'a3f1c2d4e5b6a7980a1b2c3d4e5f6071';
+
+function textOf(bytes: number): string {
+  const words = 'the quick brown fox jumps over a lazy dog while we wait for the next train home '.repeat(Math.ceil(bytes / 60) + 1);
+  return words.slice(0, bytes);
+}
+
+/** The product's text payload (shared/payloads.ts TextPayload) as the bytes sealWithGek signs and encrypts. */
+export function textPayloadBytes(from: string, textBytes: number, ctr = 1): Uint8Array {
+  const payload: TextPayload = { v: 1, t: 'text', room: ROOM, epoch: 0, from, dev: '0123456789abcdef', ctr, id: randomHex(16), ts: Date.now(), text: textOf(textBytes) };
+  return utf8(JSON.stringify(payload));
+}
+
+export async function runMessageCrypto(input: MessageCryptoInput, log: (m: string) => void = () => undefined): Promise<MessageCryptoSize[]> {
+  const signer = await readUnlockedPrivateKey(input.senderPrivateKey);
+  const sender = await readPublicKey(signer.toPublic().armor());
+  const senderArmored = signer.toPublic().armor();
+  const gek = randomBytes(32);
+  const aesKey = await crypto.subtle.importKey('raw', gek as BufferSource, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const hkdfKey = await crypto.subtle.importKey('raw', gek as BufferSource, 'HKDF', false, ['deriveKey']);
+  const edPair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+  const info = utf8('partychat-floor') as BufferSource;
+  const messageKey = (salt: Uint8Array, usage: KeyUsage) =>
+    crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: salt as BufferSource, info }, hkdfKey, { name: 'AES-GCM', length: 256 }, false, [usage]);
+  const out: MessageCryptoSize[] = [];
+
+  for (const textBytes of input.textBytes) {
+    const payload = textPayloadBytes(signer.getFingerprint(), textBytes);
+    const sample = await sealWithGek(gek, payload, signer);
+    const back = await openWithGek(gek, sample, sender);
+    if (back.length !== payload.length) throw new Error('seal/open round trip changed the payload');
+    const result: MessageCryptoSize = {
+      textBytes,
+      payloadBytes: payload.length,
+      ctChars: sample.length,
+      product: [],
+      sealOnly: [],
+      openOnly: [],
+      direct: [],
+      naive: [],
+      floor: [],
+      construction: [],
+    };
+
+    const cases: Array<[keyof Omit<MessageCryptoSize, 'textBytes' | 'payloadBytes' | 'ctChars'>, number, () => Promise<unknown>]> = [
+      ['floor', input.ops.floor, async () => {
+        const iv = randomBytes(12);
+        const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource }, aesKey, payload as BufferSource);
+        await crypto.subtle.decrypt({ name: 'AES-GCM', iv: iv as BufferSource }, aesKey, ct);
+      }],
+      ['construction', input.ops.product, async () => {
+        const salt = randomBytes(32);
+        const iv = randomBytes(12);
+        const sig = new Uint8Array(await crypto.subtle.sign('Ed25519', edPair.privateKey, payload as BufferSource));
+        const body = new Uint8Array(payload.length + sig.length);
+        body.set(payload);
+        body.set(sig, payload.length);
+        const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource }, await messageKey(salt, 'encrypt'), body as BufferSource);
+        const plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: iv as BufferSource }, await messageKey(salt, 'decrypt'), ct));
+        const ok = await crypto.subtle.verify('Ed25519', edPair.publicKey, plain.subarray(payload.length) as BufferSource, plain.subarray(0, payload.length) as BufferSource);
+        if (!ok) throw new Error('floor construction does not verify');
+      }],
+      ['product', input.ops.product, async () => openWithGek(gek, await sealWithGek(gek, payload, signer), sender)],
+      ['sealOnly', input.ops.product, () => sealWithGek(gek, payload, signer)],
+      ['openOnly', input.ops.product, () => openWithGek(gek, sample, sender)],
+      ['direct', input.ops.direct, async () => {
+        const message = await openpgp.createMessage({ binary: payload });
+        const ct = await openpgp.encrypt({ message, sessionKey: { data: gek, algorithm: 'aes256', aeadAlgorithm: 'gcm' }, signingKeys: signer, format: 'binary' });
+        const read = await openpgp.readMessage({ binaryMessage: ct });
+        await openpgp.decrypt({ message: read, sessionKeys: { data: gek, algorithm: 'aes256' }, verificationKeys: sender, expectSigned: true, format: 'binary' });
+      }],
+      ['naive', input.ops.naive, async () => {
+        const signingKey = await openpgp.readPrivateKey({ armoredKey: input.senderPrivateKey });
+        const verificationKey = await openpgp.readKey({ armoredKey: senderArmored });
+        const message = await openpgp.createMessage({ binary: payload });
+        const armored = await openpgp.encrypt({ message, sessionKey: { data: gek, algorithm: 'aes256', aeadAlgorithm: 'gcm' }, signingKeys: signingKey });
+        const read = await openpgp.readMessage({ armoredMessage: armored });
+        await openpgp.decrypt({ message: read, sessionKeys: { data: gek, algorithm: 'aes256' }, verificationKeys: verificationKey, expectSigned: true, format: 'binary' });
+      }],
+    ];
+    for (let round = 0; round < input.warmupRounds + input.rounds; round++) {
+      // Rotate the order each round so slow drift (JIT, other load) does not favour one case.
+      for (let k = 0; k < cases.length; k++) {
+        const [name, ops, run] = cases[(k + round) % cases.length] as (typeof cases)[number];
+        const ms = await perOp(ops, run);
+        if (round >= input.warmupRounds) result[name].push(ms);
+      }
+    }
+    log(`message crypto ${textBytes} B done`);
+    out.push(result);
+  }
+  return out;
+}
+
+export interface KeyDistributionInput {
+  signerPrivateKey: string;
+  /** Armored public keys of the members (product identities: curve25519, SEIPDv2/GCM advertised). */
+  recipients: string[];
+  counts: number[];
+  /** Rounds per member count. */
+  rounds: Record<number, number>;
+  /** Member count at which the alternative strategies are also timed. */
+  alternativesAt: number;
+  alternativeRounds: number;
+}
+
+export interface KeyDistributionCount {
+  members: number;
+  /** Milliseconds for all members, one entry per round. */
+  product: number[];
+  floor: number[];
+}
+
+export interface KeyDistributionOutput {
+  counts: KeyDistributionCount[];
+  /** At `alternativesAt` members: sign once and encrypt that signed message to each key. */
+  signOnce: number[];
+  /** At `alternativesAt` members: one message encrypted to all keys (one signature, one session key). */
+  oneMessage: number[];
+  /** Bytes of one envelope (base64) and of the one-message alternative. */
+  envelopeChars: number;
+  oneMessageChars: number;
+  alternativesAt: number;
+}
+
+function roomKeyPayload(from: string, to: string, gek: Uint8Array): Uint8Array {
+  const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: ROOM, epoch: 1, from, to, gek: toBase64(gek), name: 'Weekend climbing', mode: 'ephemeral' };
+  return utf8(JSON.stringify(payload));
+}
+
+/**
+ * The floor: the same cryptographic work done directly with WebCrypto for each member: an ephemeral
+ * X25519 key, ECDH with the member's key, HKDF to an AES-256-GCM key, an Ed25519 signature over the
+ * payload, AES-GCM over payload + signature. Member and signer keys imported once.
+ */
+async function webCryptoEnvelopes(members: CryptoKey[], signer: CryptoKey, payloads: Uint8Array[]): Promise<void> {
+  for (let i = 0; i < members.length; i++) {
+    const payload = payloads[i] as Uint8Array;
+    const eph = (await crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits'])) as CryptoKeyPair;
+    const shared = await crypto.subtle.deriveBits({ name: 'X25519', public: members[i] as CryptoKey } as unknown as EcdhKeyDeriveParams, eph.privateKey, 256);
+    const hkdf = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey']);
+    const key = await crypto.subtle.deriveKey(
+      { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info: utf8('partychat-floor') as BufferSource },
+      hkdf,
+      { name: 'AES-GCM', length: 256 },
+      false,
+      ['encrypt'],
+    );
+    const sig = new Uint8Array(await crypto.subtle.sign('Ed25519', signer, payload as BufferSource));
+    const body = new Uint8Array(payload.length + sig.length);
+    body.set(payload);
+    body.set(sig, payload.length);
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv: randomBytes(12) as BufferSource }, key, body as BufferSource);
+    await crypto.subtle.exportKey('raw', eph.publicKey);
+  }
+}
+
+export async function runKeyDistribution(input: KeyDistributionInput, log: (m: string) => void = () => undefined): Promise<KeyDistributionOutput> {
+  const signer: PrivateKey = await readUnlockedPrivateKey(input.signerPrivateKey);
+  const from = signer.getFingerprint();
+  const gek = randomBytes(32);
+  const max = Math.max(...input.counts);
+  if (input.recipients.length < max) throw new Error(`need ${max} recipient keys, have ${input.recipients.length}`);
+  // Parsed keys are cached by readPublicKey (as in the product); parse them all before timing.
+  const keys: PublicKey[] = [];
+  for (const armored of input.recipients.slice(0, max)) keys.push(await readPublicKey(armored));
+  const payloads = keys.map((k) => roomKeyPayload(from, k.getFingerprint(), gek));
+
+  const floorSigner = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+  const floorMembers: CryptoKey[] = [];
+  for (let i = 0; i < max; i++) {
+    const pair = (await crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits'])) as CryptoKeyPair;
+    const raw = await crypto.subtle.exportKey('raw', pair.publicKey);
+    floorMembers.push(await crypto.subtle.importKey('raw', raw, { name: 'X25519' }, false, []));
+  }
+
+  const product = async (n: number) => {
+    const start = now();
+    for (let i = 0; i < n; i++) await sealKeyEnvelope(payloads[i] as Uint8Array, keys[i] as PublicKey, signer);
+    return now() - start;
+  };
+  const floor = async (n: number) => {
+    const start = now();
+    await webCryptoEnvelopes(floorMembers.slice(0, n), floorSigner.privateKey, payloads.slice(0, n));
+    return now() - start;
+  };
+
+  // Warm up both paths once.
+  await product(Math.min(10, max));
+  await floor(Math.min(10, max));
+
+  const counts: KeyDistributionCount[] = [];
+  for (const n of input.counts) {
+    const entry: KeyDistributionCount = { members: n, product: [], floor: [] };
+    const rounds = input.rounds[n] ?? 3;
+    for (let round = 0; round < rounds; round++) {
+      if (round % 2 === 0) {
+        entry.floor.push(await floor(n));
+        entry.product.push(await product(n));
+      } else {
+        entry.product.push(await product(n));
+        entry.floor.push(await floor(n));
+      }
+    }
+    log(`key distribution ${n} members done`);
+    counts.push(entry);
+  }
+
+  // Alternatives (not what the product does; they need a payload without the per-member `to`).
+  const n = input.alternativesAt;
+  const shared = roomKeyPayload(from, from, gek);
+  const signOnce: number[] = [];
+  const oneMessage: number[] = [];
+  let oneMessageChars = 0;
+  for (let round = 0; round < input.alternativeRounds; round++) {
+    let start = now();
+    const signed = await openpgp.sign({ message: await openpgp.createMessage({ binary: shared }), signingKeys: signer, format: 'binary' });
+    for (let i = 0; i < n; i++) {
+      const message = await openpgp.createMessage({ binary: signed });
+      await openpgp.encrypt({ message, encryptionKeys: keys[i] as PublicKey, format: 'binary' });
+    }
+    signOnce.push(now() - start);
+    start = now();
+    const all = await openpgp.encrypt({ message: await openpgp.createMessage({ binary: shared }), encryptionKeys: keys.slice(0, n), signingKeys: signer, format: 'binary' });
+    oneMessage.push(now() - start);
+    oneMessageChars = Math.ceil(all.length / 3) * 4;
+  }
+  const envelope = await sealKeyEnvelope(payloads[0] as Uint8Array, keys[0] as PublicKey, signer);
+  return { counts, signOnce, oneMessage, envelopeChars: envelope.length, oneMessageChars, alternativesAt: n };
+}
