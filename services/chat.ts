@@ -24,6 +24,7 @@ import {
   parseContactCode,
   readPublicKey,
   sealKeyEnvelope,
+  sealKeyEnvelopes,
   sealWithGek,
   signDetached,
   unlockPrivateKey,
@@ -49,6 +50,7 @@ import {
 import {
   escrowPayloadSchema,
   parsePayload,
+  roomKeyIsFor,
   roomKeyPayloadSchema,
   textPayloadSchema,
   type EscrowPayload,
@@ -696,11 +698,13 @@ export class ChatService {
     const epoch = rt.serverEpoch + 1;
     if (rt.record.keys[String(epoch)] || rt.rotation?.epoch === epoch) return;
     const gek = toBase64(generateGek());
-    const keys = [];
-    for (const member of roster.members.values()) {
-      const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, to: member.fingerprint, gek, name: rt.record.name, mode: rt.record.mode };
-      keys.push({ to: member.fingerprint, epoch, ct: await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(member.publicKey), me.privateKey) });
-    }
+    const recipients = [];
+    for (const member of roster.members.values()) recipients.push({ fingerprint: member.fingerprint, key: await readPublicKey(member.publicKey) });
+    // One payload for every member, sealed once; several recipients are named by the chain head, one by `to` (see RoomKeyPayload).
+    const only = recipients.length === 1 ? recipients[0]?.fingerprint : undefined;
+    const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, ...(only ? { to: only } : { head: roster.head }), gek, name: rt.record.name, mode: rt.record.mode };
+    const sealed = await sealKeyEnvelopes(utf8(JSON.stringify(payload)), recipients, me.privateKey);
+    const keys = [...sealed].map(([to, ct]) => ({ to, epoch, ct }));
     // Escrowed copies of links we hold the secret of follow the key; the server retires the rest.
     const escrows = [];
     for (const link of roster.links.values()) {
@@ -1047,19 +1051,25 @@ export class ChatService {
     const gek = rt.record.keys[String(epoch)];
     // Only the key the room is at now helps; an older one would only confuse.
     if (!gek || !rt.roster || epoch !== rt.serverEpoch) return;
-    const keys = [];
+    const roster = rt.roster;
+    const recipients = [];
     for (const fp of fingerprints) {
       if (fp === me.identity.fingerprint) continue;
-      const member = rt.roster.members.get(fp);
+      const member = roster.members.get(fp);
       if (!member) {
         this.flagUnverified(rt, [fp], 'the server asked us to hand the room key to someone no admin or link admitted');
         continue;
       }
-      const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, to: fp, gek, name: rt.record.name, mode: rt.record.mode };
-      keys.push({ to: fp, epoch, ct: await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(member.publicKey), me.privateKey) });
-      await this.shareEarlierKeys(rt, fp, await readPublicKey(member.publicKey));
+      const key = await readPublicKey(member.publicKey);
+      recipients.push({ fingerprint: fp, key });
+      await this.shareEarlierKeys(rt, fp, key);
     }
-    if (keys.length) rt.conn?.send({ type: 'keys', keys });
+    if (!recipients.length) return;
+    // Sealed once for all of them; several recipients are named by the chain head, one by `to` (see RoomKeyPayload).
+    const only = recipients.length === 1 ? recipients[0]?.fingerprint : undefined;
+    const payload: RoomKeyPayload = { v: 1, t: 'room-key', room: rt.record.id, epoch, from: me.identity.fingerprint, ...(only ? { to: only } : { head: roster.head }), gek, name: rt.record.name, mode: rt.record.mode };
+    const sealed = await sealKeyEnvelopes(utf8(JSON.stringify(payload)), recipients, me.privateKey);
+    rt.conn?.send({ type: 'keys', keys: [...sealed].map(([to, ct]) => ({ to, epoch, ct })) });
   }
 
   /** With "new members can read earlier history" on, a new member also gets the keys of earlier epochs, each encrypted to them. */
@@ -1180,7 +1190,14 @@ export class ChatService {
         this.reject(rt, `key envelope rejected: ${describe(error)}`);
         continue;
       }
-      if (!payload || payload.room !== rt.record.id || payload.to !== me.identity.fingerprint || payload.from !== envelope.from || payload.epoch !== envelope.epoch) {
+      if (
+        !payload ||
+        payload.room !== rt.record.id ||
+        payload.from !== envelope.from ||
+        payload.epoch !== envelope.epoch ||
+        !rt.roster ||
+        !(await roomKeyIsFor(payload, me.identity.fingerprint, rt.record.chain, rt.roster))
+      ) {
         this.reject(rt, 'key envelope does not match this room, epoch or recipient');
         continue;
       }

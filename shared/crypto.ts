@@ -139,6 +139,78 @@ export async function sealKeyEnvelope(payload: Uint8Array, recipient: PublicKey,
   return toBase64(ct);
 }
 
+export interface KeyEnvelopeRecipient {
+  fingerprint: string;
+  key: PublicKey;
+}
+
+/**
+ * Seals one payload for several members at once: signed once, encrypted once under one fresh session key
+ * (SEIPDv2/AEAD when the keys advertise it), with one public-key session key packet (PKESK) per member.
+ * Each member's envelope is only its own PKESK followed by the shared encrypted packet: a complete
+ * OpenPGP message that `openKeyEnvelope` opens, as large as a `sealKeyEnvelope` envelope, and one a
+ * member cannot open for another. The payload is the same for everyone, so it must not name one
+ * recipient (see RoomKeyPayload). Recipients whose keys advertise different cipher suites are sealed
+ * in separate groups, so nobody is moved to a weaker suite than their key asks for.
+ * Returns each recipient's envelope (base64) by fingerprint.
+ */
+export async function sealKeyEnvelopes(payload: Uint8Array, recipients: KeyEnvelopeRecipient[], signer: PrivateKey): Promise<Map<string, string>> {
+  const groups = new Map<string, KeyEnvelopeRecipient[]>();
+  const seen = new Set<string>();
+  for (const recipient of recipients) {
+    if (recipient.key.getFingerprint() !== recipient.fingerprint) throw new CryptoError('bad-key', 'recipient key does not match its fingerprint');
+    if (seen.has(recipient.fingerprint)) continue;
+    seen.add(recipient.fingerprint);
+    const suite = await cipherSuiteOf(recipient.key);
+    const group = groups.get(suite);
+    if (group) group.push(recipient);
+    else groups.set(suite, [recipient]);
+  }
+  const out = new Map<string, string>();
+  for (const group of groups.values()) {
+    const keys = group.map((r) => r.key);
+    const sessionKey = await openpgp.generateSessionKey({ encryptionKeys: keys });
+    const message = await openpgp.createMessage({ binary: payload });
+    const body = await openpgp.encrypt({ message, sessionKey, signingKeys: signer, format: 'binary' });
+    const pkesks = (await openpgp.encryptSessionKey({ ...sessionKey, encryptionKeys: keys, format: 'object' })).packets;
+    if (pkesks.length !== keys.length) throw new CryptoError('bad-key', 'expected one session key packet per recipient');
+    group.forEach(({ fingerprint, key }, i) => {
+      const pkesk = pkesks[i];
+      const keyID = (pkesk as { publicKeyID?: openpgp.KeyID } | undefined)?.publicKeyID;
+      if (!(pkesk instanceof openpgp.PublicKeyEncryptedSessionKeyPacket) || !keyID || !key.getKeys(keyID).length) {
+        throw new CryptoError('bad-key', 'session key packet does not belong to its recipient');
+      }
+      const head = new openpgp.PacketList<openpgp.AnyPacket>();
+      head.push(pkesk);
+      const packet = head.write();
+      const envelope = new Uint8Array(packet.length + body.length);
+      envelope.set(packet);
+      envelope.set(body, packet.length);
+      out.set(fingerprint, toBase64(envelope));
+    });
+  }
+  return out;
+}
+
+/** The cipher suite a key asks for (AEAD feature, preferred suites, preferred ciphers), to group recipients by. */
+const SEIPDV2_FEATURE = 0x08; // features subpacket bit: the key accepts SEIPDv2 (AEAD)
+const suiteCache = new WeakMap<PublicKey, Promise<string>>();
+function cipherSuiteOf(key: PublicKey): Promise<string> {
+  let suite = suiteCache.get(key);
+  if (!suite) {
+    suite = (async () => {
+      // v6 keys keep their preferences on a direct-key signature: such a key gets its own group.
+      if (key.keyPacket.version !== 4) return `fp:${key.getFingerprint()}`;
+      const { selfCertification } = await key.getPrimaryUser();
+      const sig = selfCertification as typeof selfCertification & { preferredCipherSuites?: number[][] | null };
+      return JSON.stringify([(sig.features?.[0] ?? 0) & SEIPDV2_FEATURE, sig.preferredCipherSuites ?? null, sig.preferredSymmetricAlgorithms]);
+    })();
+    suite.catch(() => suiteCache.delete(key));
+    suiteCache.set(key, suite);
+  }
+  return suite;
+}
+
 /** Opens a key envelope with our private key; returns the payload only if `sender` signed it. */
 export async function openKeyEnvelope(ct: string, me: PrivateKey, sender: PublicKey): Promise<Uint8Array> {
   let message: openpgp.Message<Uint8Array>;

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { MAX_ROOM_NAME_CHARS, MAX_TEXT_CHARS } from './constants';
-import { epochSchema, fingerprintSchema, messageIdSchema, modeSchema, roomIdSchema } from './protocol';
+import { sha256Hex } from './encoding';
+import { parseRecordBody, type Roster } from './membership';
+import { epochSchema, fingerprintSchema, messageIdSchema, modeSchema, roomIdSchema, type SignedRecord } from './protocol';
 
 export const textPayloadSchema = z.object({
   v: z.literal(1),
@@ -22,19 +24,59 @@ export const textPayloadSchema = z.object({
 });
 export type TextPayload = z.infer<typeof textPayloadSchema>;
 
-export const roomKeyPayloadSchema = z.object({
-  v: z.literal(1),
-  t: z.literal('room-key'),
-  room: roomIdSchema,
-  epoch: epochSchema,
-  from: fingerprintSchema,
-  to: fingerprintSchema,
-  /** The room key, base64. */
-  gek: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'room key must be 32 bytes of base64'),
-  name: z.string().max(MAX_ROOM_NAME_CHARS),
-  mode: modeSchema,
-});
+/**
+ * A room key, signed by the member who hands it out, inside an envelope only its recipients can open.
+ *
+ * Who it is for is part of what is signed, so a recipient cannot re-encrypt the signed payload to someone
+ * else and have it accepted as the sender's word ("surreptitious forwarding"). It is said one of two ways:
+ * - `to`: the one member it is for. Single envelopes (an invite, earlier epochs' keys for a new member)
+ *   and every envelope made before shared sealing; still accepted.
+ * - `head`: the membership chain head (SHA-256 of the last record's body) the sender sealed at. One payload
+ *   is sealed once for several members (`sealKeyEnvelopes`: each gets only its own session key packet), so
+ *   it cannot name each of them; it says instead "this is the key of `epoch` for the members of `room` as of
+ *   `head`". The chain is hash-linked, so `head` fixes that member set exactly (it is a digest of the
+ *   whole membership history, stronger than a hash of a member list, and one the receiver can check from
+ *   its own verified chain without being sent the list). A receiver accepts it only if it was a member at
+ *   `head` and still is (`roomKeyIsFor`). Forwarding thus only ever reaches someone the sender sealed the
+ *   key for: every member at `head` is entitled to the current key, whether or not it was in the batch.
+ * Exactly one of the two is present.
+ */
+export const roomKeyPayloadSchema = z
+  .object({
+    v: z.literal(1),
+    t: z.literal('room-key'),
+    room: roomIdSchema,
+    epoch: epochSchema,
+    from: fingerprintSchema,
+    to: fingerprintSchema.optional(),
+    head: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    /** The room key, base64. */
+    gek: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'room key must be 32 bytes of base64'),
+    name: z.string().max(MAX_ROOM_NAME_CHARS),
+    mode: modeSchema,
+  })
+  .refine((p) => (p.to === undefined) !== (p.head === undefined), 'a room key names either its one recipient or the chain head it was sealed at');
 export type RoomKeyPayload = z.infer<typeof roomKeyPayloadSchema>;
+
+/**
+ * Whether a verified room key payload is addressed to `me`: its `to` names `me`, or `me` was a member at its
+ * `head` and still is. `chain` and `roster` are our verified membership chain and the roster it proves; if
+ * `head` is not (yet) in our chain the answer is no.
+ */
+export async function roomKeyIsFor(payload: RoomKeyPayload, me: string, chain: SignedRecord[], roster: Roster): Promise<boolean> {
+  if (payload.to !== undefined) return payload.to === me;
+  if (payload.head === undefined || !roster.members.has(me)) return false;
+  if (payload.head === roster.head) return true;
+  // Walk back from our head: finding `head` before any record that (re)admitted us means our current
+  // membership already held at `head`; a later add or join of ours means we were not sealed for.
+  for (let i = Math.min(chain.length, roster.length) - 1; i >= 0; i--) {
+    const record = chain[i] as SignedRecord;
+    if ((await sha256Hex(record.body)) === payload.head) return true;
+    const body = parseRecordBody(record);
+    if ((body.kind === 'add' || body.kind === 'join') && body.member === me) return false;
+  }
+  return false;
+}
 
 /** Parses JSON bytes against a schema; null if either step fails. */
 export function parsePayload<T>(schema: z.ZodType<T>, text: string): T | null {
