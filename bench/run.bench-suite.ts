@@ -20,6 +20,15 @@ import { makeIdentities } from './room-driver';
 import { ROOT, startRoomServer, startWsRelay, stopAllServers } from './servers';
 
 const COMMAND = 'npm run bench';
+/**
+ * For working on one figure: `BENCH_SECTIONS=5,6 npm run bench` runs only those sections, and
+ * `BENCH_LONG_ROOM=2000` seeds a shorter long room. A partial or shortened run prints its table but
+ * leaves BENCHMARKS.md alone (that file always holds a full run).
+ */
+const only = process.env.BENCH_SECTIONS ? new Set(process.env.BENCH_SECTIONS.split(',').map((s) => s.trim())) : null;
+const longRoom = process.env.BENCH_LONG_ROOM ? Number(process.env.BENCH_LONG_ROOM) : null;
+const partial = only !== null || longRoom !== null;
+const wanted = (...ids: string[]) => only === null || ids.some((id) => only.has(id));
 const started = new Date();
 const t0 = performance.now();
 const results: SectionResult[] = [];
@@ -34,6 +43,7 @@ function log(message: string): void {
 
 /** Runs one section; a failure becomes a reported error, not a crash. */
 async function run(ids: string[], titles: string[], body: () => Promise<SectionResult | SectionResult[]>): Promise<void> {
+  if (!wanted(...ids)) return;
   const start = performance.now();
   log(`sections ${ids.join(', ')}: start`);
   try {
@@ -67,16 +77,17 @@ describe('benchmarks (npm run bench)', () => {
     await stopAllServers();
     results.sort((a, b) => Number(a.id) - Number(b.id));
     const seconds = (performance.now() - t0) / 1000;
-    writeReport({ sections: results, machine, command: COMMAND, started, seconds, preamble: PREAMBLE, closing: closing(evidence) });
-    process.stdout.write(`\n${consoleTable(results)}\n\nWrote BENCHMARKS.md (${seconds.toFixed(0)} s).\n`);
+    if (!partial) writeReport({ sections: results, machine, command: COMMAND, started, seconds, preamble: PREAMBLE, closing: closing(evidence) });
+    const wrote = partial ? 'Partial run: BENCHMARKS.md left as it was' : 'Wrote BENCHMARKS.md';
+    process.stdout.write(`\n${consoleTable(results)}\n\n${wrote} (${seconds.toFixed(0)} s).\n`);
   });
 
   it('runs every benchmark and writes BENCHMARKS.md', async () => {
     // Identities for the relay/memory rooms and members for key distribution (product key type).
-    log('generating identities and 1,000 member keys');
+    log(wanted('1', '2') ? 'generating identities and 1,000 member keys' : 'generating identities');
     const identities = await makeIdentities('Member', 61);
     const recipients = identities.map((i) => i.publicKey);
-    while (recipients.length < 1000) {
+    while (wanted('1', '2') && recipients.length < 1000) {
       const { publicKey } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ name: `Member ${recipients.length + 1}` }], format: 'armored', config: { aeadProtect: true } });
       recipients.push(publicKey);
     }
@@ -92,20 +103,29 @@ describe('benchmarks (npm run bench)', () => {
     // The extension, built the way the end-to-end tests build it (server address typed at onboarding).
     const outDir = resolve(ROOT, '.output/chrome-mv3');
     let built = false;
+    let buildError = 'the extension did not build';
+    if (wanted('5', '6', '7')) {
+      try {
+        log('building the extension (wxt build)');
+        execFileSync(resolve(ROOT, 'node_modules/.bin/wxt'), ['build'], { cwd: ROOT, stdio: 'pipe', env: { ...process.env, WXT_PARTY_HOST: '' }, timeout: 300_000 });
+        if (!existsSync(resolve(outDir, 'manifest.json'))) throw new Error('wxt build produced no manifest');
+        built = true;
+      } catch (error) {
+        buildError = `the extension did not build: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
     await run(['7'], ['Bundle'], async () => {
-      log('building the extension (wxt build)');
-      execFileSync(resolve(ROOT, 'node_modules/.bin/wxt'), ['build'], { cwd: ROOT, stdio: 'pipe', env: { ...process.env, WXT_PARTY_HOST: '' }, timeout: 300_000 });
-      if (!existsSync(resolve(outDir, 'manifest.json'))) throw new Error('wxt build produced no manifest');
-      built = true;
+      if (!built) throw new Error(buildError);
       return bundleBench(outDir);
     });
 
     await run(['5', '6'], ['End to end in the browser', 'Opening a long room'], async () => {
       if (!chromiumPath) throw new Error('no Chromium found (set CHROMIUM_PATH)');
-      if (!built) throw new Error('the extension did not build');
+      if (!built) throw new Error(buildError);
       const [server, floorRelay] = await Promise.all([startRoomServer(), startWsRelay()]);
       try {
-        return await browserBench(server, floorRelay, outDir, chromiumPath, DEFAULT_BROWSER, log);
+        const config = longRoom === null ? DEFAULT_BROWSER : { ...DEFAULT_BROWSER, longRoomMessages: longRoom };
+        return await browserBench(server, floorRelay, outDir, chromiumPath, config, log);
       } finally {
         await Promise.all([server.stop(), floorRelay.stop()]);
       }

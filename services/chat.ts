@@ -85,7 +85,7 @@ import type {
   RoomSummary,
   UserErrorCode,
 } from '@/utils/protocol-map';
-import type { LocalItems, RoomRecord, SessionItems, StoredMessage } from '@/utils/storage-items';
+import type { LocalItems, OutboxItem, RoomRecord, SessionItems, StoredMessage } from '@/utils/storage-items';
 import { PartyConnection, type Challenge, type SocketFactory } from './connection';
 import { UserFacingError } from './errors';
 import { History } from './history';
@@ -399,12 +399,17 @@ export class ChatService {
       };
       rt.record.myCtr = ctr;
       rt.record.peerCtr[`${payload.from}:${payload.dev}`] = ctr;
-      rt.record.outbox.push({ id: payload.id, epoch, ct });
-      await this.requireHistory().append(rt.record, stored);
-      if (stored.expiresAt !== null) this.scheduleSweep();
+      const item: OutboxItem = { id: payload.id, epoch, ct, unwritten: true };
+      rt.record.outbox.push(item);
       this.noteLast(rt, stored);
+      // The counter and the outbox are on disk before the frame leaves (a restart resends it, never reuses the
+      // counter); the history page is written after, off the path to the other members (see `restoreSent`).
       await this.saveRoom(rt);
       rt.conn?.send({ type: 'msg', id: payload.id, epoch, ct });
+      await this.requireHistory().append(rt.record, stored);
+      if (stored.expiresAt !== null) this.scheduleSweep();
+      delete item.unwritten;
+      await this.saveRoom(rt);
       return toView(roomId, stored);
     });
   }
@@ -1249,13 +1254,16 @@ export class ChatService {
       await this.saveRoom(rt);
       return; // arrived after its timer ran out
     }
-    await this.requireHistory().append(rt.record, stored);
-    if (stored.expiresAt !== null) this.scheduleSweep();
     if (!mine && source !== 'older') rt.record.unread += 1;
     this.noteLast(rt, stored);
-    await this.saveRoom(rt);
+    // Shown before it is written: the write follows in this room's queue, so nothing reads a half-done state,
+    // and if the worker dies in between, the message comes back from the backup or a member (lastSeq and
+    // the counter were not saved either).
     this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, stored) });
     this.emit({ type: 'state' });
+    await this.requireHistory().append(rt.record, stored);
+    if (stored.expiresAt !== null) this.scheduleSweep();
+    await this.saveRoom(rt);
   }
 
   /** After a welcome: catch up on what we missed, from the backup or from online members. */
@@ -1401,10 +1409,29 @@ export class ChatService {
     if (!item) return;
     rt.record.outbox = rt.record.outbox.filter((o) => o.id !== id);
     rt.record.lastSeq = Math.max(rt.record.lastSeq, seq);
-    const env: Envelope = { seq, id, epoch: item.epoch, from: this.requireUnlocked().identity.fingerprint, ts, ct: item.ct };
-    const updated = await this.requireHistory().update(rt.record, id, { status: 'sent', seq, env });
+    const me = this.requireUnlocked();
+    const env: Envelope = { seq, id, epoch: item.epoch, from: me.identity.fingerprint, ts, ct: item.ct };
+    let updated = await this.requireHistory().update(rt.record, id, { status: 'sent', seq, env });
+    if (!updated && item.unwritten) updated = await this.restoreSent(rt, env);
     await this.saveRoom(rt);
     if (updated) this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, updated) });
+  }
+
+  /**
+   * A message of ours the server acknowledged that is not in our history: the worker stopped after the frame
+   * left and before the page was written (see `sendMessage`). It is rebuilt from our own envelope.
+   */
+  private async restoreSent(rt: RoomRuntime, env: Envelope): Promise<StoredMessage | null> {
+    const me = this.requireUnlocked();
+    const gek = rt.record.keys[String(env.epoch)];
+    const plain = gek ? await openWithGek(fromBase64(gek), env.ct, me.privateKey.toPublic()).catch(() => null) : null;
+    const payload = plain ? parsePayload(textPayloadSchema, fromUtf8(plain)) : null;
+    if (!payload || payload.id !== env.id) return null;
+    const stored: StoredMessage = { ...textMessage(payload, me.identity.name, true, 'sent', env), expiresAt: this.expiryFor(rt, payload.ts) };
+    if (stored.expiresAt !== null && stored.expiresAt <= this.now()) return null;
+    await this.requireHistory().append(rt.record, stored);
+    if (stored.expiresAt !== null) this.scheduleSweep();
+    return stored;
   }
 
   private onServerError(rt: RoomRuntime, frame: ErrorFrame): void {

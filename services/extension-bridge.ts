@@ -67,9 +67,15 @@ export function notifyJoinRequest(event: Extract<PushEvent, { type: 'join-reques
   });
 }
 
+let badgeText: string | null = null;
+
+/** The toolbar badge: unread messages plus join requests. Called on every event; the browser is told only when the text changes. */
 export function showUnreadBadge(count: number): void {
-  void browser.action.setBadgeText({ text: count > 0 ? String(Math.min(count, 999)) : '' });
-  void browser.action.setBadgeBackgroundColor({ color: '#4f46e5' });
+  const text = count > 0 ? String(Math.min(count, 999)) : '';
+  if (text === badgeText) return;
+  if (badgeText === null) void browser.action.setBadgeBackgroundColor({ color: '#4f46e5' });
+  badgeText = text;
+  void browser.action.setBadgeText({ text });
 }
 
 /** Wakes the worker periodically so dropped connections come back even when no socket traffic did it. */

@@ -82,16 +82,38 @@ export function errorText(error: UserError): string {
  */
 export function formatTime(ts: number, locale: Locale = activeLocale.value, now: number = Date.now()): string {
   const date = new Date(ts);
-  const sameDay = new Date(now).toDateString() === date.toDateString();
-  const options: Intl.DateTimeFormatOptions = sameDay
-    ? { hour: '2-digit', minute: '2-digit' }
-    : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
-  return new Intl.DateTimeFormat(locale, options).format(date);
+  const sameDay = dayKey(new Date(now)) === dayKey(date);
+  return formatter(locale, sameDay ? 'time' : 'day-time').format(date);
 }
 
 /** A date and time for display (e.g. when an invite link expires). */
 export function formatDateTime(ts: number, locale: Locale = activeLocale.value): string {
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ts));
+  return formatter(locale, 'date-time').format(new Date(ts));
+}
+
+/**
+ * Building an `Intl.DateTimeFormat` costs far more than formatting with one (it was the largest script
+ * cost of rendering a long room), so each (locale, style) is built once.
+ */
+const FORMAT_OPTIONS = {
+  time: { hour: '2-digit', minute: '2-digit' },
+  'day-time': { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' },
+  'date-time': { dateStyle: 'medium', timeStyle: 'short' },
+} satisfies Record<string, Intl.DateTimeFormatOptions>;
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(locale: Locale, style: keyof typeof FORMAT_OPTIONS): Intl.DateTimeFormat {
+  const key = `${locale}|${style}`;
+  let cached = formatters.get(key);
+  if (!cached) {
+    cached = new Intl.DateTimeFormat(locale, FORMAT_OPTIONS[style]);
+    formatters.set(key, cached);
+  }
+  return cached;
+}
+
+function dayKey(date: Date): number {
+  return date.getFullYear() * 10_000 + date.getMonth() * 100 + date.getDate();
 }
 
 /** A whole number for display, with the locale's digit grouping (1,000). */

@@ -34,6 +34,8 @@ export interface OutboxItem {
   id: string;
   epoch: number;
   ct: string;
+  /** Sent before its history page was written; set until that write is done (see ChatService.sendMessage). */
+  unwritten?: true;
 }
 
 /** Everything we know about one room; stored sealed under `room:<id>`. */

@@ -1,5 +1,7 @@
 import { inject } from 'vitest';
 import { fromBase64, toHex } from '@/shared/encoding';
+import { memoryStore } from '@/services/store';
+import type { LocalItems } from '@/utils/storage-items';
 import { createClient, roomKeyOf, until, type TestClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
@@ -103,6 +105,49 @@ describe('two clients chat through a real party server', () => {
     const again = await bob.chat.sendMessage(roomId, 'still there?');
     await until(async () => (await restarted.chat.listMessages(roomId)).some((m) => m.id === again.id), 'restarted alice receives');
     restarted.chat.closeAll();
+  });
+});
+
+describe('a worker that stops right after sending', () => {
+  it('keeps the message it sent before writing it to history: delivered once, back in its history as sent', async () => {
+    // The history page is written after the frame leaves (it is off the path to the others); here that write
+    // fails, as if the browser stopped the worker in between.
+    const base = memoryStore<LocalItems>();
+    let pagesFail = false;
+    const local: TestClient['local'] = {
+      ...base,
+      set: async (key, value) => {
+        if (pagesFail && key.startsWith('page:')) throw new Error('the worker stopped');
+        return base.set(key, value);
+      },
+    };
+    const cy = createClient(host, { local });
+    const dee = createClient(host);
+    await Promise.all([cy.chat.onboard('Cy', 'cy passphrase here'), dee.chat.onboard('Dee', 'dee passphrase here')]);
+    const id = (await cy.chat.createRoom('Stops', 'ephemeral')).id;
+    await until(async () => (await cy.chat.getRoom(id)).connected, 'cy connected');
+    await cy.chat.inviteContact(id, (await dee.chat.getState()).me?.contactCode ?? '');
+    await until(async () => (await dee.chat.getRoom(id).catch(() => null))?.connected, 'dee connected');
+
+    pagesFail = true;
+    await expect(cy.chat.sendMessage(id, 'sent as the worker stopped')).rejects.toThrow('the worker stopped');
+    cy.chat.closeAll();
+    pagesFail = false;
+    const cyBack = createClient(host, { local, session: cy.session });
+    await cyBack.chat.start();
+    const mine = await until(async () => {
+      const found = (await cyBack.chat.listMessages(id)).filter((m) => m.text === 'sent as the worker stopped' && m.status === 'sent');
+      return found.length ? found : null;
+    }, 'cy has it back, sent');
+    expect(mine).toHaveLength(1);
+    await until(async () => (await dee.chat.listMessages(id)).some((m) => m.text === 'sent as the worker stopped'), 'dee got it');
+    // The counter was saved before the frame left: the next message is not mistaken for a duplicate.
+    await cyBack.chat.sendMessage(id, 'and the next one');
+    await until(async () => (await dee.chat.listMessages(id)).some((m) => m.text === 'and the next one'), 'dee gets the next one');
+    expect((await dee.chat.listMessages(id)).filter((m) => m.text === 'sent as the worker stopped')).toHaveLength(1);
+    expect(dee.rejected).toEqual([]);
+    cyBack.chat.closeAll();
+    dee.chat.closeAll();
   });
 });
 

@@ -25,9 +25,14 @@ describe('local history', () => {
     const r = room();
     for (let i = 1; i <= HISTORY_PAGE_SIZE * 2 + 5; i++) await history.append(r, message(i));
     expect(r.pages).toBe(3);
-    expect((await history.list(r, 3)).map((m) => m.text)).toEqual(['m203', 'm204', 'm205']);
-    expect((await history.list(r, 2, message(101).id)).map((m) => m.text)).toEqual(['m99', 'm100']);
-    expect(JSON.stringify(local.dump())).not.toContain('m150');
+    const n = HISTORY_PAGE_SIZE * 2 + 5;
+    expect((await history.list(r, 3)).map((m) => m.text)).toEqual([`m${n - 2}`, `m${n - 1}`, `m${n}`]);
+    // Across a page boundary, and many pages at once (read together).
+    const p = HISTORY_PAGE_SIZE;
+    expect((await history.list(r, 2, message(p + 1).id)).map((m) => m.text)).toEqual([`m${p - 1}`, `m${p}`]);
+    expect((await history.list(r, 500)).map((m) => m.text)).toEqual(Array.from({ length: n }, (_, i) => `m${i + 1}`));
+    expect((await history.list(r, p + 7)).map((m) => m.text)).toEqual(Array.from({ length: p + 7 }, (_, i) => `m${n - p - 6 + i}`));
+    expect(JSON.stringify(local.dump())).not.toContain(`m${p + 3}`);
     const fresh = new History(local, await importVaultKey(randomBytes(32)));
     await expect(fresh.list(r, 1)).rejects.toThrow();
   });
