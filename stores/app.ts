@@ -60,8 +60,11 @@ export type ActionName =
 /** What an admin can do with a pending join request. */
 export type RequestDecision = 'approve' | 'deny' | 'ban';
 
-/** How many of the newest messages opening a room loads (and each refresh re-reads). */
-export const MESSAGE_PAGE_SIZE = 200;
+/**
+ * How many of the newest messages opening a room loads (and a resync re-reads): a few screens' worth,
+ * so a room opens fast however long its history; scrolling up loads the rest, OLDER_PAGE_SIZE at a time.
+ */
+export const MESSAGE_PAGE_SIZE = 60;
 /** How many older messages one scroll back loads from this browser's history. */
 export const OLDER_PAGE_SIZE = 100;
 /** How long to wait for the server's backup to answer a request for older messages. */
@@ -278,13 +281,17 @@ export const useAppStore = defineStore('app', () => {
 
   let refreshing: Promise<void> | null = null;
   let refreshAgain = false;
+  let refreshMessagesAgain = false;
 
   /**
-   * Re-reads the state and the open room (details and messages) after pushed events. Events come in
-   * bursts (every message also reports a state change), so one refresh runs at a time and any events
-   * during it cause a single follow-up.
+   * Re-reads the state and the open room after pushed events. Events come in bursts (every message also
+   * reports a state change), so one refresh runs at a time and any events during it cause a single
+   * follow-up. The open room's messages are re-read only when asked (`withMessages`): a room change or a
+   * reconnect to the background; a state change alone cannot change them (messages arrive as `message`
+   * events), and re-reading the newest page after every message would cost more than the message itself.
    */
-  function refreshFromBackground(): Promise<void> {
+  function refreshFromBackground(withMessages: boolean): Promise<void> {
+    if (withMessages) refreshMessagesAgain = true;
     if (refreshing) {
       refreshAgain = true;
       return refreshing;
@@ -292,10 +299,12 @@ export const useAppStore = defineStore('app', () => {
     refreshing = (async () => {
       do {
         refreshAgain = false;
+        const messagesToo = refreshMessagesAgain;
+        refreshMessagesAgain = false;
         await refreshQuietly(async () => {
           await fetchState();
           const roomId = currentRoomId.value;
-          if (roomId) await Promise.all([fetchRoom(roomId), fetchMessages(roomId), refreshLinks(roomId)]);
+          if (roomId) await Promise.all([fetchRoom(roomId), messagesToo ? fetchMessages(roomId) : undefined, refreshLinks(roomId)]);
         });
       } while (refreshAgain);
     })().finally(() => (refreshing = null));
@@ -320,7 +329,7 @@ export const useAppStore = defineStore('app', () => {
     if (event.type === 'message') upsertIfHeld(event.roomId, event.message);
     // Disappearing messages: drop them, and remember them so a page fetched meanwhile cannot bring them back.
     if (event.type === 'expired') removeExpired(event.roomId, event.ids);
-    await refreshFromBackground();
+    await refreshFromBackground(event.type === 'room' || event.type === 'resync');
   }
 
   async function showInOpenRoom(roomId: string, message: MessageView): Promise<void> {

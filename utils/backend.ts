@@ -44,7 +44,7 @@ export function createExtensionBackend(): Backend {
           if (closed) return;
           setTimeout(() => {
             connect();
-            listener({ type: 'state' });
+            listener({ type: 'resync' });
           }, 250);
         });
       };

@@ -217,6 +217,8 @@ export interface RequestEnvelope<K extends RequestType = RequestType> {
 /** Pushed from background to every open UI page. */
 export type PushEvent =
   | { type: 'state' }
+  /** Made by the UI's own connection after it reconnected to a restarted worker: events may have been missed. */
+  | { type: 'resync' }
   | { type: 'room'; roomId: string }
   | { type: 'message'; roomId: string; message: MessageView }
   | { type: 'expired'; roomId: string; ids: string[] }

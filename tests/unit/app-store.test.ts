@@ -1,6 +1,6 @@
 import { flushPromises } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { mergeMessages, upsertMessage, useAppStore, type AppStore } from '@/stores/app';
+import { mergeMessages, MESSAGE_PAGE_SIZE, OLDER_PAGE_SIZE, upsertMessage, useAppStore, type AppStore } from '@/stores/app';
 import type { MessageStatus, MessageView, UserErrorCode } from '@/utils/protocol-map';
 import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
 
@@ -203,7 +203,27 @@ describe('app store', () => {
     await flushPromises();
 
     expect(fake.callsOf('getState').length - before.state).toBe(2);
-    expect(fake.callsOf('listMessages').length - before.messages).toBe(2);
+    // A state change alone does not re-read the messages (they arrive as message events)...
+    expect(fake.callsOf('listMessages').length - before.messages).toBe(0);
+
+    // ...a reconnect to a restarted worker does, once per burst.
+    for (let i = 0; i < 3; i++) fake.emit({ type: i === 1 ? 'resync' : 'state' });
+    await flushPromises();
+    expect(fake.callsOf('listMessages').length - before.messages).toBe(1);
+  });
+
+  it('catches up on messages it missed while the worker was restarting', async () => {
+    fake.setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    fake.fillHistory(room.summary.id, 2); // arrived while the UI was not connected: no pushes
+    fake.emit({ type: 'state' });
+    await flushPromises();
+    expect(store.currentMessages).toEqual([]);
+    fake.emit({ type: 'resync' });
+    await flushPromises();
+    expect(store.currentMessages.map((m) => m.text)).toEqual(['message 1', 'message 2']);
   });
 
   it('refetches the open room on a room event', async () => {
@@ -416,19 +436,21 @@ describe('app store: history, settings and identity transfer', () => {
 
   it('loads older local pages before the oldest held message, then knows when they are used up', async () => {
     const room = fake.addRoom({ name: 'Long' });
-    fake.fillHistory(room.summary.id, 450);
+    // The first page, two full older pages and half of one.
+    const total = MESSAGE_PAGE_SIZE + 2 * OLDER_PAGE_SIZE + 50;
+    fake.fillHistory(room.summary.id, total);
     const store = await started(fake);
     await store.openRoom(room.summary.id);
-    expect(store.currentMessages).toHaveLength(200);
-    expect(store.currentMessages[0]?.text).toBe('message 251');
+    expect(store.currentMessages).toHaveLength(MESSAGE_PAGE_SIZE);
+    expect(store.currentMessages[0]?.text).toBe(`message ${total - MESSAGE_PAGE_SIZE + 1}`);
 
-    expect(await store.loadOlderMessages(room.summary.id)).toBe(100);
-    expect(fake.callsOf('listMessages').at(-1)).toEqual({ roomId: room.summary.id, limit: 100, beforeId: fake.room(room.summary.id).messages[250]?.id });
-    expect(store.currentMessages[0]?.text).toBe('message 151');
+    expect(await store.loadOlderMessages(room.summary.id)).toBe(OLDER_PAGE_SIZE);
+    expect(fake.callsOf('listMessages').at(-1)).toEqual({ roomId: room.summary.id, limit: OLDER_PAGE_SIZE, beforeId: fake.room(room.summary.id).messages[total - MESSAGE_PAGE_SIZE]?.id });
+    expect(store.currentMessages[0]?.text).toBe(`message ${total - MESSAGE_PAGE_SIZE - OLDER_PAGE_SIZE + 1}`);
 
     await store.loadOlderMessages(room.summary.id);
     expect(await store.loadOlderMessages(room.summary.id)).toBe(50);
-    expect(store.currentMessages.map((m) => m.text)).toEqual(Array.from({ length: 450 }, (_, i) => `message ${i + 1}`));
+    expect(store.currentMessages.map((m) => m.text)).toEqual(Array.from({ length: total }, (_, i) => `message ${i + 1}`));
     expect(store.olderByRoom[room.summary.id]?.localDone).toBe(true);
     // An ephemeral room has nothing more anywhere.
     expect(store.canLoadOlder(room.summary.id)).toBe(false);
@@ -477,7 +499,7 @@ describe('app store: history, settings and identity transfer', () => {
     const gone = fake.receive(room.summary.id, { fromName: 'Bob', text: 'poof' });
     await flushPromises();
     const release = fake.hold('listMessages');
-    fake.emit({ type: 'state' });
+    fake.emit({ type: 'resync' });
     await flushPromises();
     fake.expire(room.summary.id, [gone.id]);
     fake.room(room.summary.id).messages.push(gone); // the held page was read before it expired

@@ -12,7 +12,7 @@ import App from '@/entrypoints/sidepanel/App.vue';
 import en from '@/locales/en';
 import zhTW from '@/locales/zh-TW';
 import { DEFAULT_SETTINGS, DISAPPEAR_CHOICES_MS } from '@/shared/membership';
-import { useAppStore } from '@/stores/app';
+import { MESSAGE_PAGE_SIZE, useAppStore } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
 import type { MessageView } from '@/utils/protocol-map';
 import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
@@ -303,11 +303,13 @@ describe('windowed message list', () => {
   it('loads older local pages when scrolled to the top, then the server backup (backup rooms)', async () => {
     const fake = new FakeBackend().setUp();
     const room = fake.addRoom({ name: 'Long', mode: 'backup' });
-    fake.fillHistory(room.summary.id, 300, { onServer: 100 });
+    // The first page and 90 older messages in this browser, 100 more in the server's backup.
+    const total = MESSAGE_PAGE_SIZE + 90;
+    fake.fillHistory(room.summary.id, total, { onServer: 100 });
     const { wrapper, store } = await openRoom(fake, room.summary.id);
     expect(allByTestId(wrapper, 'message').length).toBeLessThanOrEqual(60);
     const scroller = byTestId(wrapper, 'message-list');
-    layOut(scroller.element, { clientHeight: 600, scrollHeight: 300 * 62 });
+    layOut(scroller.element, { clientHeight: 600, scrollHeight: total * 62 });
 
     const scrollToTop = async () => {
       scroller.element.scrollTop = 0;
@@ -316,14 +318,14 @@ describe('windowed message list', () => {
     };
 
     await scrollToTop();
-    const oldestLoaded = fake.room(room.summary.id).messages[100]?.id;
+    const oldestLoaded = fake.room(room.summary.id).messages[total - MESSAGE_PAGE_SIZE]?.id;
     expect(fake.callsOf('listMessages')).toContainEqual({ roomId: room.summary.id, limit: 100, beforeId: oldestLoaded });
-    expect(store.currentMessages).toHaveLength(300);
+    expect(store.currentMessages).toHaveLength(total);
     expect(fake.callsOf('loadOlder')).toEqual([]);
 
     await scrollToTop();
     expect(fake.callsOf('loadOlder')).toEqual([{ roomId: room.summary.id }]);
-    expect(store.currentMessages).toHaveLength(400);
+    expect(store.currentMessages).toHaveLength(total + 100);
     expect(store.currentMessages[0]?.text).toBe('message 1');
 
     await scrollToTop();
@@ -334,7 +336,7 @@ describe('windowed message list', () => {
   it('offers a button to load earlier messages, and shows loading meanwhile', async () => {
     const fake = new FakeBackend().setUp();
     const room = fake.addRoom({ name: 'Long' });
-    fake.fillHistory(room.summary.id, 250);
+    fake.fillHistory(room.summary.id, MESSAGE_PAGE_SIZE + 50);
     const { wrapper } = await openRoom(fake, room.summary.id);
     const release = fake.hold('listMessages');
     await byTestId(wrapper, 'load-older').trigger('click');
