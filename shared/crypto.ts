@@ -148,8 +148,8 @@ export interface KeyEnvelopeRecipient {
  * Seals one payload for several members at once: signed once, encrypted once under one fresh session key
  * (SEIPDv2/AEAD when the keys advertise it), with one public-key session key packet (PKESK) per member.
  * Each member's envelope is only its own PKESK followed by the shared encrypted packet: a complete
- * OpenPGP message that `openKeyEnvelope` opens, as large as a `sealKeyEnvelope` envelope, and one a
- * member cannot open for another. The payload is the same for everyone, so it must not name one
+ * OpenPGP message that `openKeyEnvelope` opens, made of the same packets as a `sealKeyEnvelope` envelope,
+ * and one no other member can open. The payload is the same for everyone, so it must not name one
  * recipient (see RoomKeyPayload). Recipients whose keys advertise different cipher suites are sealed
  * in separate groups, so nobody is moved to a weaker suite than their key asks for.
  * Returns each recipient's envelope (base64) by fingerprint.
@@ -168,20 +168,14 @@ export async function sealKeyEnvelopes(payload: Uint8Array, recipients: KeyEnvel
   }
   const out = new Map<string, string>();
   for (const group of groups.values()) {
-    const keys = group.map((r) => r.key);
-    const sessionKey = await openpgp.generateSessionKey({ encryptionKeys: keys });
+    // The keys of a group carry the same preferences, so the first one picks the suite for all of them.
+    const sessionKey = await openpgp.generateSessionKey({ encryptionKeys: (group[0] as KeyEnvelopeRecipient).key });
     const message = await openpgp.createMessage({ binary: payload });
     const body = await openpgp.encrypt({ message, sessionKey, signingKeys: signer, format: 'binary' });
-    const pkesks = (await openpgp.encryptSessionKey({ ...sessionKey, encryptionKeys: keys, format: 'object' })).packets;
-    if (pkesks.length !== keys.length) throw new CryptoError('bad-key', 'expected one session key packet per recipient');
-    group.forEach(({ fingerprint, key }, i) => {
-      const pkesk = pkesks[i];
-      const keyID = (pkesk as { publicKeyID?: openpgp.KeyID } | undefined)?.publicKeyID;
-      if (!(pkesk instanceof openpgp.PublicKeyEncryptedSessionKeyPacket) || !keyID || !key.getKeys(keyID).length) {
-        throw new CryptoError('bad-key', 'session key packet does not belong to its recipient');
-      }
+    const packets = await Promise.all(group.map(({ key }) => sessionKeyPacketFor(key, sessionKey)));
+    group.forEach(({ fingerprint }, i) => {
       const head = new openpgp.PacketList<openpgp.AnyPacket>();
-      head.push(pkesk);
+      head.push(packets[i] as openpgp.PublicKeyEncryptedSessionKeyPacket);
       const packet = head.write();
       const envelope = new Uint8Array(packet.length + body.length);
       envelope.set(packet);
@@ -190,6 +184,55 @@ export async function sealKeyEnvelopes(payload: Uint8Array, recipients: KeyEnvel
     });
   }
   return out;
+}
+
+type EncryptionKeyPacket = openpgp.PublicKeyPacket | openpgp.PublicSubkeyPacket;
+/** The parts of openpgp's PKESK packet its typings leave out (openpgp is pinned; the unit tests open what this makes). */
+interface SessionKeyPacketClass {
+  fromObject(fields: {
+    version: 3 | 6;
+    encryptionKeyPacket: EncryptionKeyPacket;
+    anonymousRecipient: boolean;
+    sessionKey: Uint8Array;
+    sessionKeyAlgorithm: number;
+  }): { encrypt(key: EncryptionKeyPacket): Promise<void> };
+}
+
+/**
+ * One member's PKESK for `sessionKey`, made the way `openpgp.encryptSessionKey` makes it, but with the member's
+ * encryption key validated once per parsed key (binding signatures, revocation, expiry) instead of on every
+ * call: openpgp's check walks the key's signatures and throws and catches an error per key each time.
+ */
+async function sessionKeyPacketFor(key: PublicKey, sessionKey: openpgp.SessionKey): Promise<openpgp.PublicKeyEncryptedSessionKeyPacket> {
+  const encryptionKey = await encryptionKeyOf(key);
+  const pkesk = (openpgp.PublicKeyEncryptedSessionKeyPacket as unknown as SessionKeyPacketClass).fromObject({
+    version: sessionKey.aeadAlgorithm ? 6 : 3,
+    encryptionKeyPacket: encryptionKey,
+    anonymousRecipient: false,
+    sessionKey: sessionKey.data,
+    sessionKeyAlgorithm: openpgp.enums.symmetric[sessionKey.algorithm],
+  });
+  await pkesk.encrypt(encryptionKey);
+  return pkesk as unknown as openpgp.PublicKeyEncryptedSessionKeyPacket;
+}
+
+/** A key's valid encryption (sub)key packet, checked by openpgp and then reused until the key or subkey expires. */
+const encryptionKeyCache = new WeakMap<PublicKey, { packet: EncryptionKeyPacket; until: number }>();
+async function encryptionKeyOf(key: PublicKey): Promise<EncryptionKeyPacket> {
+  const cached = encryptionKeyCache.get(key);
+  if (cached && Date.now() < cached.until) return cached.packet;
+  let packet: EncryptionKeyPacket;
+  let until: number;
+  try {
+    const subkey = await key.getEncryptionKey();
+    packet = subkey.keyPacket as EncryptionKeyPacket;
+    const expiries = await Promise.all([key.getExpirationTime(), subkey === key ? Infinity : (subkey as openpgp.Subkey).getExpirationTime()]);
+    until = Math.min(...expiries.map((e) => (e === null ? 0 : e === Infinity ? Infinity : (e as Date).getTime())));
+  } catch {
+    throw new CryptoError('bad-key', 'the recipient key has no valid encryption key');
+  }
+  encryptionKeyCache.set(key, { packet, until });
+  return packet;
 }
 
 /** The cipher suite a key asks for (AEAD feature, preferred suites, preferred ciphers), to group recipients by. */

@@ -126,7 +126,9 @@ describe('key envelopes sealed once for several members (sealKeyEnvelopes)', () 
   let signer: Person;
   let members: Person[];
   beforeAll(async () => {
-    [signer, ...members] = await Promise.all(['Signer', 'Ann', 'Ben', 'Cy'].map((n) => quickPerson(n)));
+    const people = await Promise.all(['Signer', 'Ann', 'Ben', 'Cy'].map((n) => quickPerson(n)));
+    signer = people[0] as Person;
+    members = people.slice(1);
   });
   const recipientsOf = (people: Person[]) => people.map((p) => ({ fingerprint: p.fp, key: p.pub }));
 
@@ -171,6 +173,20 @@ describe('key envelopes sealed once for several members (sealKeyEnvelopes)', () 
     expect((await sealKeyEnvelopes(utf8('k'), [], signer.priv)).size).toBe(0);
   });
 
+  it('stops sealing to a member key once it has expired, though it was checked (and cached) while valid', async () => {
+    const { publicKey } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ name: 'Brief' }], keyExpirationTime: 3600, config: { aeadProtect: true } });
+    const brief = await readPublicKey(publicKey);
+    const recipients = [{ fingerprint: brief.getFingerprint(), key: brief }];
+    expect((await sealKeyEnvelopes(utf8('k'), recipients, signer.priv)).size).toBe(1);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 2 * 3600_000);
+      await expect(sealKeyEnvelopes(utf8('k'), recipients, signer.priv)).rejects.toMatchObject({ code: 'bad-key' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('keeps AEAD for keys that advertise it when another member key does not', async () => {
     const legacy = await quickPerson('Legacy', false);
     const [ann] = members as [Person];
@@ -191,7 +207,7 @@ describe('who a room key payload is for (roomKeyIsFor)', () => {
   const payload = (fields: Partial<RoomKeyPayload>): RoomKeyPayload =>
     ({ v: 1, t: 'room-key', room, epoch: 1, from: admin.fp, gek: toBase64(generateGek()), name: 'r', mode: 'ephemeral', ...fields }) as RoomKeyPayload;
   beforeAll(async () => {
-    [admin, bob, carol] = await Promise.all(['Admin', 'Bob', 'Carol'].map((n) => quickPerson(n)));
+    [admin, bob, carol] = await Promise.all([quickPerson('Admin'), quickPerson('Bob'), quickPerson('Carol')]);
     // genesis, add Bob, add Carol, remove Bob, add Bob again
     chain = [await createGenesis(room, 'ephemeral', admin.priv)];
     const next = async (make: (roster: Awaited<ReturnType<typeof verifyChain>>) => Promise<SignedRecord>) => {
