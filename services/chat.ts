@@ -761,7 +761,12 @@ export class ChatService {
       rt.record.unread = 0;
       await this.saveRoom(rt);
     });
-    this.emit({ type: 'state' });
+    this.emit({ type: 'summary', room: this.summary(rt) });
+  }
+
+  /** Tells the UI about a new or changed message, with the room's summary after it (no separate state event: one per message is enough). */
+  private emitMessage(rt: RoomRuntime, stored: StoredMessage): void {
+    this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, stored), room: this.summary(rt) });
   }
 
   totalUnread(): number {
@@ -1259,8 +1264,7 @@ export class ChatService {
     // Shown before it is written: the write follows in this room's queue, so nothing reads a half-done state,
     // and if the worker dies in between, the message comes back from the backup or a member (lastSeq and
     // the counter were not saved either).
-    this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, stored) });
-    this.emit({ type: 'state' });
+    this.emitMessage(rt, stored);
     await this.requireHistory().append(rt.record, stored);
     if (stored.expiresAt !== null) this.scheduleSweep();
     await this.saveRoom(rt);
@@ -1401,7 +1405,7 @@ export class ChatService {
       expiresAt: null,
     };
     await this.requireHistory().append(rt.record, stored);
-    this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, stored) });
+    this.emitMessage(rt, stored);
   }
 
   private async onAck(rt: RoomRuntime, id: string, seq: number, ts: number): Promise<void> {
@@ -1414,7 +1418,7 @@ export class ChatService {
     let updated = await this.requireHistory().update(rt.record, id, { status: 'sent', seq, env });
     if (!updated && item.unwritten) updated = await this.restoreSent(rt, env);
     await this.saveRoom(rt);
-    if (updated) this.emit({ type: 'message', roomId: rt.record.id, message: toView(rt.record.id, updated) });
+    if (updated) this.emitMessage(rt, updated);
   }
 
   /**

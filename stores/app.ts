@@ -322,21 +322,43 @@ export const useAppStore = defineStore('app', () => {
   }
 
   async function handleEvent(event: PushEvent): Promise<void> {
-    if (event.type === 'message' && event.roomId === currentRoomId.value) {
-      await showInOpenRoom(event.roomId, event.message);
+    if (event.type === 'message') {
+      const open = event.roomId === currentRoomId.value;
+      const gapsChanged = applySummary(event.room, open && !event.message.mine ? { unread: 0 } : {});
+      if (open) {
+        if (gapsChanged) void refreshQuietly(() => fetchRoom(event.roomId));
+        await showInOpenRoom(event.roomId, event.message);
+      } else {
+        upsertIfHeld(event.roomId, event.message);
+      }
       return;
     }
-    if (event.type === 'message') upsertIfHeld(event.roomId, event.message);
+    if (event.type === 'summary') {
+      applySummary(event.room);
+      return;
+    }
     // Disappearing messages: drop them, and remember them so a page fetched meanwhile cannot bring them back.
     if (event.type === 'expired') removeExpired(event.roomId, event.ids);
     await refreshFromBackground(event.type === 'room' || event.type === 'resync');
   }
 
+  /**
+   * Takes a room's summary pushed with an event, instead of re-reading the whole state for it. Returns
+   * whether its count of missing messages changed (the open room then re-reads its details for the gaps).
+   */
+  function applySummary(room: RoomSummary, override: Partial<RoomSummary> = {}): boolean {
+    const held = rooms.value.find((r) => r.id === room.id);
+    if (!held) {
+      void refreshFromBackground(false); // a room this list does not show yet
+      return false;
+    }
+    rooms.value = rooms.value.map((r) => (r.id === room.id ? { ...room, ...override } : r));
+    return held.missing !== room.missing;
+  }
+
   async function showInOpenRoom(roomId: string, message: MessageView): Promise<void> {
     if (expiredIds.get(roomId)?.has(message.id)) return;
     upsertMessage(messagesByRoom[roomId] ?? (messagesByRoom[roomId] = []), message);
-    // A room event is not a message to preview in the room list.
-    if (message.kind !== 'event') patchRoomSummary(roomId, { lastText: message.text, lastTs: message.ts, unread: 0 });
     if (!message.mine) await refreshQuietly(() => markReadCoalesced(roomId));
   }
 

@@ -220,7 +220,10 @@ export type PushEvent =
   /** Made by the UI's own connection after it reconnected to a restarted worker: events may have been missed. */
   | { type: 'resync' }
   | { type: 'room'; roomId: string }
-  | { type: 'message'; roomId: string; message: MessageView }
+  /** A message arrived or changed; `room` is the room's summary after it (unread count, preview). */
+  | { type: 'message'; roomId: string; message: MessageView; room: RoomSummary }
+  /** Only a room's summary changed (e.g. marked read). */
+  | { type: 'summary'; room: RoomSummary }
   | { type: 'expired'; roomId: string; ids: string[] }
   | { type: 'join-request'; roomId: string; roomName: string; name: string };
 

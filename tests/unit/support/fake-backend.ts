@@ -223,7 +223,7 @@ export class FakeBackend implements Backend {
       const page = room.serverOlder.splice(Math.max(0, room.serverOlder.length - this.serverPageSize));
       // Like the background: stored as the newest entries, and pushed one by one.
       room.messages.push(...page);
-      for (const message of page) this.emit({ type: 'message', roomId, message });
+      for (const message of page) this.emit({ type: 'message', roomId, message, room: room.summary });
       return page.length;
     },
     exportIdentity: ({ passphrase }) => {
@@ -442,7 +442,7 @@ export class FakeBackend implements Backend {
     });
     room.messages.push(message);
     room.summary = { ...room.summary, unread: room.summary.unread + 1, lastText: input.text, lastTs: message.ts };
-    this.emit({ type: 'message', roomId, message });
+    this.emit({ type: 'message', roomId, message, room: room.summary });
     return message;
   }
 
@@ -452,7 +452,7 @@ export class FakeBackend implements Backend {
       const sent: MessageView = { ...message, status: 'sent', seq: this.nextSeq() };
       const room = this.room(message.roomId);
       room.messages = room.messages.map((m) => (m.id === sent.id ? sent : m));
-      this.emit({ type: 'message', roomId: message.roomId, message: sent });
+      this.emit({ type: 'message', roomId: message.roomId, message: sent, room: room.summary });
     }
   }
 
@@ -501,7 +501,7 @@ export class FakeBackend implements Backend {
       expiresAt: null,
     };
     room.messages.push(event);
-    this.emit({ type: 'message', roomId, message: event });
+    this.emit({ type: 'message', roomId, message: event, room: room.summary });
     this.emit({ type: 'room', roomId });
     return event;
   }
