@@ -1211,6 +1211,13 @@ export class ChatService {
         this.reject(rt, 'key envelope does not match this room, epoch or recipient');
         continue;
       }
+      const held = rt.record.keys[String(payload.epoch)];
+      if (held !== undefined && held !== payload.gek) {
+        // The first key for an epoch stays: a member cannot swap another member onto a key of their own.
+        this.reject(rt, `a different room key for epoch ${payload.epoch} from ${sender.name}; kept the one already held`);
+        acked.push(envelope.kid);
+        continue;
+      }
       rt.record.keys[String(payload.epoch)] = payload.gek;
       if (!rt.record.name) rt.record.name = payload.name;
       rt.record.joining = null;

@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
 import { AUTH_CONTEXT, MAX_FRAME_CHARS, PARTY_ROOM } from '@/shared/constants';
-import { generateIdentity, sealWithGek, signDetached, unlockPrivateKey, type PrivateKey } from '@/shared/crypto';
-import { randomHex, toBase64, utf8 } from '@/shared/encoding';
+import { generateIdentity, readPublicKey, sealKeyEnvelope, sealWithGek, signDetached, unlockPrivateKey, type PrivateKey } from '@/shared/crypto';
+import { randomBytes, randomHex, toBase64, utf8 } from '@/shared/encoding';
 import { authChallengeText } from '@/shared/protocol';
 import { createClient, identityKeyOf, roomKeyOf, until, type TestClient } from '../helpers/node-client';
 import { rawSocket, signIn } from '../helpers/raw-socket';
@@ -85,6 +85,29 @@ describe('the room server admits only members and survives bad input', () => {
 
     await until(() => bob.rejected.some((r) => r.includes('forged sender')), 'bob rejects the forgery');
     expect((await bob.chat.listMessages(roomId)).some((m) => m.text.includes('send money'))).toBe(false);
+    socket.close();
+  });
+
+  it('keeps the room key it holds when another member sends a different one for the same epoch', async () => {
+    const dave = createClient(host);
+    await dave.chat.onboard('Dave', 'dave passphrase');
+    await alice.chat.inviteContact(roomId, (await dave.chat.getState()).me?.contactCode ?? '');
+    await until(async () => (await dave.chat.getState()).rooms.find((r) => r.id === roomId)?.hasKey, 'dave holds the key');
+    const daveKey = await identityKeyOf(dave);
+    dave.chat.closeAll();
+    const bobsKey = toBase64(await roomKeyOf(bob, roomId));
+    const bobPublic = ((await (await fetch(`http://${host}/parties/directory/${bob.chat.fingerprint}`)).json()) as { publicKey: string }).publicKey;
+
+    // Dave, a member, tries to move Bob onto a key of Dave's choosing (to read or split what Bob sends).
+    const socket = await rawSocket(host, PARTY_ROOM, roomId);
+    await signIn(socket, roomId, dave.chat.fingerprint ?? '', daveKey);
+    await socket.next('welcome');
+    const swapped = { v: 1, t: 'room-key', room: roomId, epoch: 0, from: dave.chat.fingerprint, to: bob.chat.fingerprint, gek: toBase64(randomBytes(32)), name: 'x', mode: 'ephemeral' };
+    socket.send({ type: 'keys', keys: [{ to: bob.chat.fingerprint, epoch: 0, ct: await sealKeyEnvelope(utf8(JSON.stringify(swapped)), await readPublicKey(bobPublic), daveKey) }] });
+    await until(() => bob.rejected.some((r) => r.includes('different room key for epoch 0')), 'bob refuses the swapped key');
+    expect(toBase64(await roomKeyOf(bob, roomId))).toBe(bobsKey);
+    await alice.chat.sendMessage(roomId, 'still on the same key');
+    await until(async () => (await bob.chat.listMessages(roomId)).some((m) => m.text === 'still on the same key'), 'bob still reads the room');
     socket.close();
   });
 
