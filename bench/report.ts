@@ -1,8 +1,8 @@
 /** The benchmark report: one summary row per tracked figure, per-section details, and BENCHMARKS.md. */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 export interface Row {
   /** What is measured, e.g. `seal + open, 200 B text`. */
@@ -106,6 +106,8 @@ export function writeReport(options: {
   seconds: number;
   preamble: string;
   closing: string;
+  /** Where to write, relative to the project root (default BENCHMARKS.md). */
+  file?: string;
 }): string {
   const { sections, machine, command, started, seconds } = options;
   const md: string[] = [];
@@ -157,6 +159,8 @@ export function writeReport(options: {
   md.push(options.closing.trim());
   md.push('');
   const text = md.join('\n');
-  writeFileSync(resolve(import.meta.dirname, '..', 'BENCHMARKS.md'), text);
+  const file = resolve(import.meta.dirname, '..', options.file ?? 'BENCHMARKS.md');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
   return text;
 }

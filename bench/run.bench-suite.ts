@@ -22,8 +22,8 @@ import { ROOT, startRoomServer, startWsRelay, stopAllServers } from './servers';
 const COMMAND = 'npm run bench';
 /**
  * For working on one figure: `BENCH_SECTIONS=5,6 npm run bench` runs only those sections, and
- * `BENCH_LONG_ROOM=2000` seeds a shorter long room. A partial or shortened run prints its table but
- * leaves BENCHMARKS.md alone (that file always holds a full run).
+ * `BENCH_LONG_ROOM=2000` seeds a shorter long room. A partial or shortened run writes
+ * .tmp/BENCHMARKS.partial.md and leaves BENCHMARKS.md alone (that file always holds a full run).
  */
 const only = process.env.BENCH_SECTIONS ? new Set(process.env.BENCH_SECTIONS.split(',').map((s) => s.trim())) : null;
 const longRoom = process.env.BENCH_LONG_ROOM ? Number(process.env.BENCH_LONG_ROOM) : null;
@@ -77,8 +77,9 @@ describe('benchmarks (npm run bench)', () => {
     await stopAllServers();
     results.sort((a, b) => Number(a.id) - Number(b.id));
     const seconds = (performance.now() - t0) / 1000;
-    if (!partial) writeReport({ sections: results, machine, command: COMMAND, started, seconds, preamble: PREAMBLE, closing: closing(evidence) });
-    const wrote = partial ? 'Partial run: BENCHMARKS.md left as it was' : 'Wrote BENCHMARKS.md';
+    const file = partial ? '.tmp/BENCHMARKS.partial.md' : 'BENCHMARKS.md';
+    writeReport({ sections: results, machine, command: COMMAND, started, seconds, preamble: PREAMBLE, closing: closing(evidence), file });
+    const wrote = partial ? `Partial run: wrote ${file}, BENCHMARKS.md left as it was` : 'Wrote BENCHMARKS.md';
     process.stdout.write(`\n${consoleTable(results)}\n\n${wrote} (${seconds.toFixed(0)} s).\n`);
   });
 
