@@ -38,8 +38,8 @@ export function closing(evidence: Evidence | null): string {
 ## What limits each figure, and what to change
 
 These come from CPU profiles taken while building this suite (\`node --cpu-prof\` for Node; the Chrome DevTools Protocol's
-Profiler on the side panel page and on the extension's service worker, with an unminified build), and from the what-if builds
-and the evidence table below, which every run re-measures.
+Profiler on the side panel page and on the extension's service worker), from timestamps added for a profiling run, and from the
+evidence table below, which every run re-measures. Each section says what was changed, and what the remaining cost is and why.
 
 ### Profiling evidence
 
@@ -47,32 +47,30 @@ ${ev}
 
 ### 1. Message crypto (shared/crypto.ts) — target ≤ 6× AES-GCM
 
-What is ours is already the lean path: parsed keys cached (\`readPublicKey\`), binary messages (no armor), the room key passed as
-the session key, no re-reading or re-validation of our own. The one change that measured in profiles was base64: the ciphertext
-was encoded by spreading every byte into \`String.fromCharCode\`. \`shared/crypto.ts\` now uses the platform's
-\`Uint8Array.prototype.toBase64\` / \`Uint8Array.fromBase64\` where they exist (Chromium, Firefox; not Node 20) and 4 KiB \`apply\`
-chunks elsewhere; same output, same errors on bad input.
-
-The rest is openpgp's own cost and the construction itself. The "same construction, raw WebCrypto" column is a signed and
-room-key-encrypted message with nothing else (Ed25519 sign, HKDF, AES-256-GCM; then HKDF, decrypt, verify, keys imported once):
-on its own it is already around or above 6× the AES floor, because a per-message Ed25519 signature (design property 3) costs more
-than the encryption. openpgp then adds, per message: a JWK import of the Ed25519 key for every sign and every verify, an HKDF key
-import for SEIPDv2 on both sides, a walk over the key's self-signatures and user IDs (\`getSigningKey\` → \`verifyPrimaryKey\` →
-\`getPrimaryUser\`) on every encrypt and decrypt, and its stream/packet plumbing; none of it is reachable through the public API
-(config cannot cache CryptoKeys or skip the key walk). Getting near the construction figure would mean our own compact message
-format on WebCrypto instead of OpenPGP packets, which we do not recommend for a few milliseconds per message.
+**Missed; the remaining cost is openpgp's and the construction's, not ours.** Our path is the lean one: parsed keys cached
+(\`readPublicKey\`), binary messages (no armor), the room key passed as the session key, and base64 through the platform's
+\`Uint8Array.prototype.toBase64\` / \`Uint8Array.fromBase64\` where they exist (shared/encoding.ts; 4 KiB \`apply\` chunks
+elsewhere). In Chromium \`sealWithGek\`/\`openWithGek\` cost the same as the bare openpgp calls (the "openpgp direct" column);
+base64 is under 1% of a profile. The "same construction, raw WebCrypto" column is a signed, room-key-encrypted message with
+nothing else (Ed25519 sign, HKDF, AES-256-GCM; then HKDF, decrypt, verify; keys imported once): on its own it is already around
+or above 6× the AES floor, because a per-message Ed25519 signature (design property 3) costs more than the encryption.
+A CPU profile of 1,200 seal+open in Chromium: openpgp's stream plumbing ~20%, its message/packet set-up ~25%, WebCrypto key
+imports ~10% (the Ed25519 key is imported from JWK on every sign and verify, plus HKDF and AES imports), Ed25519 ~9%, AES-GCM
+~5%, openpgp re-validating the signer's key on both sides ~6%, packet parsing ~5%, GC ~5%. None of that is reachable through
+openpgp's public API (config cannot cache CryptoKeys or skip the key walk). Reaching the target would mean our own message
+format on raw WebCrypto instead of OpenPGP packets; we keep OpenPGP for a millisecond per message.
 
 ### 2. Key distribution — target 100 members ≤ 30 ms
 
-Each envelope is a full OpenPGP sign + encrypt (per member: an Ed25519 signature, an ephemeral X25519 key, ECDH, HKDF, AES key
-wrap, a SEIPDv2 packet), and openpgp costs several times the raw WebCrypto floor for the same per-member work (table above; in
-Node the floor alone is far above 30 ms, in Chromium it is close to it). Parallelism does not help on 2 cores. The structural fix,
-measured as "one message to all keys": sign the room key **once** and encrypt **once** to all members (one SEIPD, one PKESK per
-member), then deliver to each member only its own PKESK followed by the shared SEIPD — a complete OpenPGP message that
-\`openKeyEnvelope\` already opens, and no bigger than today's envelope. That leaves one X25519 key agreement per member, the
-floor's dominant cost. It needs \`RoomKeyPayload\` (shared/payloads.ts) to drop the per-member \`to\` field (it is implied by who
-can decrypt; bind the epoch and a hash of the member list instead) and \`services/chat.ts\` to build rotation envelopes that way
-(a helper next to \`sealKeyEnvelope\` would split the packets with openpgp's \`PacketList\`).
+**Done (Chromium: at or just above the target depending on machine load; Node: above it, see the floor).** A new room key for
+several members is signed **once** and encrypted **once** (one SEIPDv2 session key), with one PKESK per member; each member gets
+only its own PKESK followed by the shared SEIPD packet: a complete OpenPGP message that \`openKeyEnvelope\` opens, about the size
+of the old per-member envelope (\`sealKeyEnvelopes\` in shared/crypto.ts, used by rotation and by answers to members who need the
+key). Each member's encryption subkey is validated once per parsed key and cached until it expires, instead of openpgp's key walk
+on every rotation. The shared payload names the membership-chain head instead of one recipient, and a receiver accepts it only if
+it was and still is a member at that head (README, "How the cryptography works"). What remains is one X25519 key agreement per
+member inside openpgp, about 1.3–1.5× the WebCrypto floor of the same construction; the first rotation after the background
+starts also pays each key's validation once ("cold" row). In Node the WebCrypto floor itself is far above 30 ms.
 
 ### 3. Relay (party/room.ts) — target ≥ 0.85× the minimal relay's throughput, p99 ≤ 1.25×
 
@@ -102,34 +100,31 @@ chain per connection is the remaining difference (cache the serialized chain; it
 
 ### 5. End to end in the browser — target p50 ≤ 15 ms, p99 ≤ 40 ms
 
-Profile of the extension's service worker while receiving: openpgp verify + decrypt is about a millisecond; most of the time is
-persistence before anything is shown or sent. Both ends re-seal and write storage on the critical path:
-- \`services/history.ts\` \`append\` re-seals the whole tail page (up to 100 messages, ~30 KiB) on every message, and
-  \`services/chat.ts\` \`saveRoom\` re-seals the whole room record (including the membership chain) after it; each seal runs
-  \`shared/encoding.ts toBase64\`, which spreads 32 K arguments into \`String.fromCharCode\` (see the evidence table: milliseconds
-  per page, against microseconds native).
-- Sender: \`sendMessage\` calls \`conn.send\` only after \`append\` and \`saveRoom\` finished. Receiver: \`onMessage\` emits to the UI
-  only after the same two writes. \`showUnreadBadge\` calls two \`chrome.action\` APIs on every emitted event (at least two per message).
-
-Fixes, in order of effect: (1) shared/encoding.ts \`toBase64\`/\`fromBase64\`: use \`Uint8Array.prototype.toBase64\` /
-\`Uint8Array.fromBase64\` when present, else 4 KiB \`String.fromCharCode.apply\` chunks; (2) services/chat.ts: send the frame as soon
-as it is sealed (the outbox item is in memory; persist right after, still inside the room queue), and emit a received message to
-the UI before persisting it; (3) services/history.ts: append to a small open segment (e.g. 10 messages) instead of re-sealing a
-100-message page, or debounce page and room writes by ~100 ms so a burst costs one write; keep the chain out of the per-message
-room record; (4) update the badge at most every few hundred ms.
+**Missed; about halved (41.7 ms → low 20s p50 on a quiet run).** Done: (1) base64 through the platform encoder (it ran over
+every sealed page); (2) the sender sends the frame as soon as the counter and the outbox are saved, and writes the history page
+after; (3) the receiver emits the message to the UI before writing it; (4) history pages hold 25 messages instead of 100, so the
+page re-sealed per message is a quarter of the size; (5) a message event carries its room's summary, so the side panel no longer
+re-reads the state, the room and the newest 200 messages after every message (that was three extra round trips to the
+background and a 200-message unseal per message); (6) the toolbar badge is set only when its text changes. Timeline of one
+message in a profiling run (medians, clocks of both pages and both workers on \`performance.timeOrigin\`): click → Alice's worker
+2.0 ms; seal and save the room record (counter and outbox) 4.5 ms; relay through the server to Bob's worker 2.1 ms; open and verify
+1.6 ms; push to Bob's page 0.8 ms; Vue update until the element is in the DOM ~9 ms. What remains and why: the save before
+sending is deliberate (a restart resends the outbox and never reuses a message counter, which receivers would drop as a
+replay); the largest part is the side panel's own render — the windowed list measures row heights synchronously after each
+update (so rows are never painted at estimated positions), which forces a style and layout pass of the panel, and on this shared
+2-core machine that pass is several milliseconds. A cheaper list (fixed-height rows, or measuring only in the ResizeObserver)
+is the next step.
 
 ### 6. Opening a long room and the room list — targets ≤ 150 ms and ≤ 100 ms
 
-Profile of the side panel page: \`formatTime\` (utils/i18n.ts) builds a new \`Intl.DateTimeFormat\` for every timestamp it
-formats, the single largest JavaScript cost of rendering the room list and the messages (evidence table: tens of milliseconds per
-200 timestamps, against a fraction of a millisecond with a cached formatter); the rest is page start-up (script, Vue mount, the
-\`getState\`/\`listMessages\` round trips to the background, which unseals the newest history pages) and style and layout of every
-item (\`scrollToBottom\` forces a layout). Fixes: cache one formatter per (locale, same-day or not) in utils/i18n.ts; give room
-items and \`.message\` \`content-visibility: auto\` with a \`contain-intrinsic-size\` so off-screen items skip layout; fetch a
-screenful of messages first (stores/app.ts \`MESSAGE_PAGE_SIZE\` is 200) and the rest after the first paint. Opening the room
-from an already loaded list ("click room in list") is well inside the target, so most of the reload figure is start-up. The
-rate at which the long room could be seeded (messages per second into Bob's background, section 6) is limited by the same
-per-message re-sealing as section 5.
+**Missed on reload; met when opening from the list.** Done: one cached \`Intl.DateTimeFormat\` per locale and style (it was the
+largest script cost of rendering the list and the messages; evidence table); room items use \`content-visibility: auto\`;
+opening a room reads 60 messages (a few screens) instead of 200, and the background reads the pages it needs in parallel.
+"Click room in list → newest message" is well inside the target. What remains in the reload figures is page start-up: loading
+and compiling the side panel's script (Vue, Pinia and the UI, ~240 KB minified), mounting, then two round trips to the
+background (\`getState\`, then \`getRoom\` + \`listMessages\`), which on this machine alone cost about as much as the target. Next
+steps: lazy-load the rarely used panels (onboarding, import, settings, invite) to shrink the start-up script, and start the
+open-room requests together with \`getState\`.
 
 ### 7. Bundle — target side panel ≤ 150 KiB gzipped
 
