@@ -243,6 +243,20 @@ describe('invite panel', () => {
     expect(items.map((i) => i.find('[data-testid="invite-revoke"]').exists())).toEqual([true, true, false, false, false, true]);
   });
 
+  it('lets a member an admin allowed create a link, without offering to revoke it (only admins can)', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team', myRole: 'member' });
+    fake.room(room.summary.id).canCreateLinks = true;
+    const { wrapper } = await openInvitePanel(fake, room.summary.id);
+    await byTestId(wrapper, 'invite-create').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('createLink')).toHaveLength(1);
+    expect(byTestId(wrapper, 'invite-link').exists()).toBe(true);
+    expect(allByTestId(wrapper, 'invite-link-item')).toHaveLength(1);
+    expect(byTestId(wrapper, 'invite-revoke').exists()).toBe(false);
+    expect(byTestId(wrapper, 'invite-reset').exists()).toBe(false);
+  });
+
   it('revokes one link', async () => {
     const fake = new FakeBackend().setUp();
     const room = fake.addRoom({ name: 'Team' });

@@ -34,6 +34,8 @@ interface FakeRoom {
   summary: RoomSummary;
   members: MemberView[];
   myRole: 'admin' | 'member';
+  /** A member an admin allowed to create links (admins always can). */
+  canCreateLinks?: boolean;
   messages: MessageView[];
   links: LinkView[];
   joinRequests: JoinRequestView[];
@@ -168,7 +170,8 @@ export class FakeBackend implements Backend {
       room.summary = { ...room.summary, unread: 0 };
     },
     createLink: ({ roomId, options }) => {
-      const room = this.adminRoom(roomId);
+      const room = this.room(roomId);
+      if (room.myRole !== 'admin' && !room.canCreateLinks) this.fail('not-admin', 'only admins and members they allowed create links');
       if (options.approval && options.escrow) this.fail('escrow-with-approval', 'approval links cannot escrow the key');
       if (options.maxUses !== null && (!Number.isInteger(options.maxUses) || options.maxUses < 1)) this.fail('invalid-input', 'bad use limit');
       const id = fakeId();
@@ -543,7 +546,7 @@ export class FakeBackend implements Backend {
       epoch: 0,
       joinRequests,
       settings: room.settings,
-      canCreateLinks: room.myRole === 'admin',
+      canCreateLinks: room.myRole === 'admin' || room.canCreateLinks === true,
       banned: room.banned.map((fingerprint) => ({ fingerprint, contactCode: contactCodeOf(fingerprint) })),
       gaps: room.gaps,
     };
