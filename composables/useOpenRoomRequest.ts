@@ -1,14 +1,17 @@
 /**
  * Opens the room the popup asked for (the `openRoomRequest` session item), now and whenever it changes
  * while the side panel is open. A request made while locked waits until the phase is `ready`.
+ * Returns `checking`: true until the request has been read at start, so the page does not render the
+ * whole room list only to replace it with the requested room.
  */
-import { onScopeDispose, ref, watch } from 'vue';
+import { onScopeDispose, ref, watch, type Ref } from 'vue';
 import type { AppStore } from '@/stores/app';
 import { openRoomRequest } from '@/utils/storage-items';
 
 /** Wires `openRoomRequest` to `store.openRoom`; call from a component's setup. */
-export function useOpenRoomRequest(store: AppStore): void {
+export function useOpenRoomRequest(store: AppStore): { checking: Readonly<Ref<boolean>> } {
   const wanted = ref<string | null>(null);
+  const checking = ref(true);
 
   function take(roomId: string | null): void {
     if (!roomId) return;
@@ -26,7 +29,11 @@ export function useOpenRoomRequest(store: AppStore): void {
     { immediate: true },
   );
 
-  void openRoomRequest.getValue().then(take);
+  void openRoomRequest
+    .getValue()
+    .then(take)
+    .finally(() => (checking.value = false));
   const unwatch = openRoomRequest.watch(take);
   onScopeDispose(unwatch);
+  return { checking };
 }
