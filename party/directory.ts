@@ -6,7 +6,7 @@
  */
 import type * as Party from 'partykit/server';
 import { AUTH_CONTEXT, MAX_PENDING_INVITES, PARTY_DIRECTORY } from '../shared/constants';
-import { readPublicKey, verifyDetached } from '../shared/crypto';
+import { readPublicKey } from '../shared/crypto';
 import { utf8 } from '../shared/encoding';
 import {
   authChallengeText,
@@ -17,7 +17,7 @@ import {
   type DirectoryClientFrame,
   type InviteNotice,
 } from '../shared/protocol';
-import { CLOSE, json, PeerTable, send, type Peer } from './guard';
+import { CLOSE, json, PeerTable, send, sendText, verifyChallenge, type Peer } from './guard';
 
 type Frame<T extends DirectoryClientFrame['type']> = Extract<DirectoryClientFrame, { type: T }>;
 
@@ -85,7 +85,8 @@ export default class DirectoryServer implements Party.Server {
       const notice: InviteNotice = { room: parsed.data.room, by: parsed.data.by, ts: Date.now() };
       this.invites = [...this.invites.filter((i) => i.room !== notice.room), notice].slice(-MAX_PENDING_INVITES);
       await this.room.storage.put('invites', this.invites);
-      for (const p of this.peers.authenticated()) send(p.conn, { type: 'invite', invite: notice });
+      const text = JSON.stringify({ type: 'invite', invite: notice });
+      for (const p of this.peers.members) sendText(p.conn, text);
       return json({ ok: true }, 202);
     }
     return json({ error: 'method not allowed' }, 405);
@@ -105,14 +106,14 @@ export default class DirectoryServer implements Party.Server {
       return this.peers.fail(peer, 'bad-frame', 'the public key cannot be read', { close: CLOSE.authFailed });
     }
     const challenge = utf8(authChallengeText(AUTH_CONTEXT, PARTY_DIRECTORY, this.room.id, peer.nonce));
-    if (key.getFingerprint() !== this.room.id || !(await verifyDetached(key, challenge, frame.sig))) {
+    if (key.getFingerprint() !== this.room.id || !(await verifyChallenge(key, challenge, frame.sig))) {
       return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with this key', { close: CLOSE.authFailed });
     }
     if (!this.publicKey) {
       await this.room.storage.put('key', armored);
       this.publicKey = armored;
     }
-    peer.fp = frame.fp;
+    if (this.peers.authenticate(peer, frame.fp) === null) return; // closed meanwhile
     send(peer.conn, { type: 'welcome', you: frame.fp, invites: this.invites });
   }
 }

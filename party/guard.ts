@@ -1,7 +1,9 @@
 /** Per-connection bookkeeping both parties share: the auth nonce, a token-bucket rate limit, error frames. */
+import * as openpgp from 'openpgp';
 import type * as Party from 'partykit/server';
 import { NONCE_BYTES, RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND } from '../shared/constants';
-import { randomHex } from '../shared/encoding';
+import type { PublicKey } from '../shared/crypto';
+import { fromBase64, randomHex } from '../shared/encoding';
 import type { ErrorCode } from '../shared/protocol';
 
 /** Errors after which a connection is closed: a client this broken is not worth serving. */
@@ -38,15 +40,21 @@ export interface Peer {
   guest: string | null;
   bucket: TokenBucket;
   errors: number;
+  /** The presence frame (its text) this connection last learned the online set from, so a broadcast skips those that know it. */
+  told: string | null;
 }
 
 export class PeerTable {
   private readonly peers = new Map<string, Peer>();
+  /** Authenticated member connections, kept up to date on admission and close so a relay iterates them without filtering. */
+  readonly members = new Set<Peer>();
+  /** Open member connections per fingerprint; its keys are the members online. */
+  private readonly connections = new Map<string, number>();
   /** Error frames sent since the room started (exposed for tests and logs). */
   errorCount = 0;
 
   add(conn: Party.Connection): Peer {
-    const peer: Peer = { conn, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0 };
+    const peer: Peer = { conn, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0, told: null };
     this.peers.set(conn.id, peer);
     return peer;
   }
@@ -55,27 +63,63 @@ export class PeerTable {
     return this.peers.get(conn.id);
   }
 
-  remove(conn: Party.Connection): Peer | undefined {
+  /** Forgets a closed connection; `wentOffline` when it was its member's last one. */
+  remove(conn: Party.Connection): { peer: Peer | undefined; wentOffline: boolean } {
     const peer = this.peers.get(conn.id);
+    if (!peer) return { peer, wentOffline: false };
     this.peers.delete(conn.id);
-    return peer;
+    return { peer, wentOffline: this.unauthenticate(peer) };
   }
 
   all(): Peer[] {
     return [...this.peers.values()];
   }
 
-  authenticated(): Peer[] {
-    return this.all().filter((p) => p.fp !== null);
+  /**
+   * Makes an open connection a member connection of `fp`. Returns whether `fp` just came online (its first
+   * connection), or null when the connection has closed meanwhile (it is then left alone).
+   */
+  authenticate(peer: Peer, fp: string): boolean | null {
+    if (this.peers.get(peer.conn.id) !== peer) return null;
+    if (peer.fp === fp) return false;
+    this.unauthenticate(peer);
+    peer.fp = fp;
+    peer.guest = null;
+    this.members.add(peer);
+    const count = this.connections.get(fp) ?? 0;
+    this.connections.set(fp, count + 1);
+    return count === 0;
   }
 
+  /** Makes a member connection an unauthenticated one again; true when that was its member's last connection. */
+  unauthenticate(peer: Peer): boolean {
+    const fp = peer.fp;
+    if (fp === null) return false;
+    peer.fp = null;
+    peer.told = null;
+    this.members.delete(peer);
+    const count = (this.connections.get(fp) ?? 1) - 1;
+    if (count > 0) {
+      this.connections.set(fp, count);
+      return false;
+    }
+    this.connections.delete(fp);
+    return true;
+  }
+
+  /** Whether `fp` has an open member connection. */
+  isOnline(fp: string): boolean {
+    return this.connections.has(fp);
+  }
+
+  /** The members online, sorted (one entry per member however many connections it has). */
   online(): string[] {
-    return [...new Set(this.authenticated().map((p) => p.fp as string))];
+    return [...this.connections.keys()].sort();
   }
 
   /** Takes one token; false when the connection is over its rate. */
-  admit(peer: Peer): boolean {
-    return peer.bucket.take();
+  admit(peer: Peer, now = Date.now()): boolean {
+    return peer.bucket.take(now);
   }
 
   /** Sends an error frame, counts it, and closes the connection when `close` is set or it misbehaves too often. */
@@ -117,3 +161,65 @@ export function json(body: unknown, status = 200): Response {
 
 /** WebSocket close codes the client understands. */
 export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010, removed: 4011 } as const;
+
+/**
+ * Checks a member's signature over a connection's challenge: the detached OpenPGP signature (base64, one
+ * signature packet) must verify with `signer` or one of its subkeys, which must be valid at the signature's
+ * creation time. The same checks as `openpgp.verify` on a detached signature (the ones shared/crypto.ts
+ * `verifyDetached` relies on) through openpgp's own packet code, without its message and stream machinery:
+ * that machinery's garbage was most of the memory an admitted connection cost the server (see BENCHMARKS.md).
+ */
+export async function verifyChallenge(signer: PublicKey, challenge: Uint8Array, sig: string): Promise<boolean> {
+  try {
+    const body = signaturePacketBody(fromBase64(sig));
+    if (!body) return false;
+    const signature = new openpgp.SignaturePacket();
+    signature.read(body);
+    const { binary, text } = openpgp.enums.signature;
+    if ((signature.signatureType !== binary && signature.signatureType !== text) || !signature.created) return false;
+    const signing = signer.getKeys(signature.issuerKeyID)[0];
+    if (!signing) return false;
+    const literal = new openpgp.LiteralDataPacket() as unknown as { setBytes(bytes: Uint8Array, format: openpgp.enums.literal): void };
+    literal.setBytes(challenge, openpgp.enums.literal.binary);
+    // Throws unless the signature verifies, is not from the future or expired, and uses an accepted hash.
+    await signature.verify(signing.keyPacket, signature.signatureType, literal, new Date(), true);
+    if (signing.getCreationTime() > signature.created) return false;
+    // Throws unless the (sub)key was valid for signing (not expired or revoked) when it signed.
+    await signer.getSigningKey(signing.getKeyID(), signature.created);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The body of `bytes` if they are exactly one OpenPGP signature packet (tag 2, old or new header format), else null. */
+function signaturePacketBody(bytes: Uint8Array): Uint8Array | null {
+  const at = (i: number) => bytes[i] ?? 0;
+  const be = (i: number, n: number) => {
+    let v = 0;
+    for (let k = 0; k < n; k++) v = v * 256 + at(i + k);
+    return v;
+  };
+  const header = at(0);
+  let start: number;
+  let length: number;
+  if ((header & 0xc0) === 0xc0) {
+    // New format: tag in the low six bits; one-, two- or five-octet length (partial lengths are not for signatures).
+    if ((header & 0x3f) !== 2) return null;
+    const first = at(1);
+    if (first < 192) [start, length] = [2, first];
+    else if (first < 224) [start, length] = [3, ((first - 192) << 8) + at(2) + 192];
+    else if (first === 255) [start, length] = [6, be(2, 4)];
+    else return null;
+  } else if ((header & 0xc0) === 0x80) {
+    // Old format: tag in bits 5–2, length type in bits 1–0 (3, indeterminate, is refused).
+    if (((header >> 2) & 0x0f) !== 2) return null;
+    const type = header & 3;
+    if (type === 3) return null;
+    const octets = 1 << type;
+    [start, length] = [1 + octets, be(1, octets)];
+  } else {
+    return null;
+  }
+  return start + length === bytes.length ? bytes.subarray(start) : null;
+}

@@ -7,7 +7,7 @@
  */
 import type * as Party from 'partykit/server';
 import { AUTH_CONTEXT, HISTORY_PAGE_CHARS, MAX_PENDING_KEYS_PER_MEMBER, PARTY_DIRECTORY, PARTY_ROOM } from '../shared/constants';
-import { encryptTo, readPublicKey, verifyDetached } from '../shared/crypto';
+import { encryptTo, readPublicKey } from '../shared/crypto';
 import { constantTimeEqual, fromBase64, randomHex, utf8 } from '../shared/encoding';
 import { verifyJoinProof } from '../shared/links';
 import { applyRecord, ChainError, parseRecordBody, type LinkState, type RecordBody, type Roster } from '../shared/membership';
@@ -25,10 +25,13 @@ import {
   type RoomClientFrame,
   type SignedRecord,
 } from '../shared/protocol';
-import { CLOSE, json, PeerTable, send, sendText, TokenBucket, type Peer } from './guard';
+import { CLOSE, json, PeerTable, send, sendText, TokenBucket, verifyChallenge, type Peer } from './guard';
 import { landingPage } from './landing';
 
+/** Message ids remembered for deduplication (a ring indexed by seq). */
 const RECENT_IDS = 2048;
+/** Presence changes within this window go out as one frame. */
+const PRESENCE_DELAY_MS = 50;
 /** A join record's timestamp must be this close to the server clock (no backdating past an expiry). */
 const JOIN_CLOCK_SKEW_MS = 10 * 60_000;
 /** Pending join requests a room keeps. */
@@ -68,7 +71,15 @@ export default class RoomServer implements Party.Server {
   private chain: SignedRecord[] = [];
   private meta: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, seqCeiling: 0 };
   /** Recently relayed message ids → their seq, so a resent envelope is acknowledged, not relayed twice. */
-  private readonly recent = new Map<string, { seq: number; ts: number }>();
+  private readonly recent = new Map<string, number>();
+  /** The id and timestamp of the last RECENT_IDS seqs, at `seq % RECENT_IDS` (evicts the oldest id without allocating). */
+  private readonly recentIds: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
+  private readonly recentTs = new Float64Array(RECENT_IDS);
+  /** The chain as JSON, built once per change (every welcome carries it). */
+  private chainText: string | null = null;
+  /** The online members as a JSON array and as a presence frame; null after a change until next needed. */
+  private presence: { online: string; frame: string } | null = null;
+  private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   /** Join attempts per link, across all connections. */
   private readonly linkLimits = new Map<string, TokenBucket>();
   /** State changes run one at a time, in arrival order. */
@@ -87,7 +98,7 @@ export default class RoomServer implements Party.Server {
 
   async onStart(): Promise<void> {
     const records = await this.room.storage.list<SignedRecord>({ prefix: 'chain:' });
-    this.chain = [...records.values()];
+    this.setChain([...records.values()]);
     // An alarm may start the room without `room.id`; the id is stored with the genesis record.
     const roomId = (await this.room.storage.get<string>('roomId')) ?? this.room.id;
     let roster: Roster | null = null;
@@ -115,8 +126,7 @@ export default class RoomServer implements Party.Server {
   }
 
   onClose(conn: Party.Connection): void {
-    const peer = this.peers.remove(conn);
-    if (peer?.fp) this.broadcastPresence();
+    if (this.peers.remove(conn).wentOffline) this.onlineChanged();
   }
 
   onError(conn: Party.Connection): void {
@@ -126,7 +136,8 @@ export default class RoomServer implements Party.Server {
   async onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Party.Connection): Promise<void> {
     const peer = this.peers.get(conn);
     if (!peer) return;
-    if (!this.peers.admit(peer)) {
+    const now = Date.now();
+    if (!this.peers.admit(peer, now)) {
       this.peers.fail(peer, 'rate-limited', 'too many frames; slow down');
       return;
     }
@@ -143,7 +154,7 @@ export default class RoomServer implements Party.Server {
       if (!peer.fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
       switch (frame.type) {
         case 'msg':
-          return await this.onEnvelope(peer, frame);
+          return await this.onEnvelope(peer, frame, now);
         case 'append':
           return await this.serial(() => this.onAppend(peer, frame));
         case 'keys':
@@ -198,45 +209,43 @@ export default class RoomServer implements Party.Server {
         return this.peers.fail(peer, 'bad-record', describe(error), { close: CLOSE.authFailed });
       }
       const creator = roster.members.get(frame.fp);
-      if (!creator || !(await verifyDetached(await readPublicKey(creator.publicKey), this.challenge(peer), frame.sig))) {
+      if (!creator || !(await verifyChallenge(await readPublicKey(creator.publicKey), this.challenge(peer), frame.sig))) {
         return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not match the room creator', { close: CLOSE.authFailed });
       }
       await this.room.storage.put({ [chainKey(0)]: frame.genesis, meta: this.meta, roomId: this.room.id });
-      this.chain = [frame.genesis];
+      this.setChain([frame.genesis]);
       this.roster = roster;
     }
 
     if (!this.roster) return this.peers.fail(peer, 'no-room', 'no room exists with this id', { close: CLOSE.noRoom });
     const key = this.memberKey(frame.fp);
     if (!key) return this.peers.fail(peer, 'not-member', 'this identity is not a member of the room', { close: CLOSE.notMember });
-    if (!(await verifyDetached(await readPublicKey(key), this.challenge(peer), frame.sig))) {
+    if (!(await verifyChallenge(await readPublicKey(key), this.challenge(peer), frame.sig))) {
       return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with the member key', { close: CLOSE.authFailed });
     }
     await this.admit(peer, frame.fp);
   }
 
-  /** Makes an authenticated connection a member connection: welcome, pending keys, presence. */
+  /**
+   * Makes an authenticated connection a member connection: welcome (which tells it who is online), pending keys.
+   * The other members hear of it only if the member was not online before (see `onlineChanged`).
+   */
   private async admit(peer: Peer, fp: string): Promise<void> {
     const roster = this.roster as Roster;
-    peer.fp = fp;
-    peer.guest = null;
-    const isAdmin = roster.members.get(fp)?.role === 'admin';
-    send(peer.conn, {
-      type: 'welcome',
-      room: this.room.id,
-      mode: roster.mode,
-      epoch: this.meta.epoch,
-      seq: this.meta.seq,
-      you: fp,
-      chain: this.chain,
-      online: this.peers.online(),
-      needKeys: this.meta.needKeys,
-      requests: isAdmin ? await this.requests() : [],
-      rotationDue: this.meta.rotationDue,
-    });
+    const requests = roster.members.get(fp)?.role === 'admin' ? await this.requests() : [];
+    const cameOnline = this.peers.authenticate(peer, fp);
+    if (cameOnline === null) return; // the connection closed meanwhile
+    if (cameOnline) this.onlineChanged();
+    const presence = this.currentPresence();
+    peer.told = presence.frame;
+    const head = JSON.stringify({ type: 'welcome', room: this.room.id, mode: roster.mode, epoch: this.meta.epoch, seq: this.meta.seq, you: fp });
+    sendText(
+      peer.conn,
+      `${head.slice(0, -1)},"chain":${this.chainJson()},"online":${presence.online},"needKeys":${JSON.stringify(this.meta.needKeys)},` +
+        `"requests":${JSON.stringify(requests)},"rotationDue":${this.meta.rotationDue}}`,
+    );
     const pending = (await this.room.storage.get<DeliveredKey[]>(keysKey(fp))) ?? [];
     if (pending.length) send(peer.conn, { type: 'keys', envelopes: pending });
-    this.broadcastPresence();
   }
 
   /** A non-member asks in through an invite link. */
@@ -255,7 +264,7 @@ export default class RoomServer implements Party.Server {
     } catch {
       return this.peers.fail(peer, 'bad-frame', 'the public key cannot be read', { close: CLOSE.authFailed });
     }
-    if (joinerKey.getFingerprint() !== frame.fp || !(await verifyDetached(joinerKey, this.challenge(peer), frame.sig))) {
+    if (joinerKey.getFingerprint() !== frame.fp || !(await verifyChallenge(joinerKey, this.challenge(peer), frame.sig))) {
       return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with this key', { close: CLOSE.authFailed });
     }
     if (this.memberKey(frame.fp)) return this.admit(peer, frame.fp);
@@ -341,10 +350,10 @@ export default class RoomServer implements Party.Server {
     if (body.kind === 'add' || body.kind === 'join') extra[floorKey(body.member)] = this.meta.seq;
     await this.room.storage.put({ [chainKey(this.chain.length)]: record, ...extra });
     if (body.kind === 'settings') await this.scheduleSweep(roster);
-    this.chain = [...this.chain, record];
+    this.setChain([...this.chain, record]);
     this.roster = roster;
     const update = JSON.stringify({ type: 'chain', records: [record] });
-    for (const p of this.peers.authenticated()) sendText(p.conn, update);
+    for (const p of this.peers.members) sendText(p.conn, update);
     return roster;
   }
 
@@ -438,7 +447,8 @@ export default class RoomServer implements Party.Server {
       const stored = (await this.room.storage.get<DeliveredKey[]>(keysKey(key.to))) ?? [];
       const envelope = this.deliverable(key, peer.fp as string);
       await this.room.storage.put(keysKey(key.to), [...stored, envelope].slice(-MAX_PENDING_KEYS_PER_MEMBER));
-      for (const p of this.peers.authenticated()) if (p.fp === key.to) send(p.conn, { type: 'keys', envelopes: [envelope] });
+      const text = JSON.stringify({ type: 'keys', envelopes: [envelope] });
+      for (const p of this.peers.members) if (p.fp === key.to) sendText(p.conn, text);
     }
   }
 
@@ -462,14 +472,14 @@ export default class RoomServer implements Party.Server {
     this.meta = { ...this.meta, needKeys: [...new Set([...this.meta.needKeys, fp])] };
     await this.room.storage.put('meta', this.meta);
     const frame = JSON.stringify({ type: 'need-key', members: [fp] });
-    for (const p of this.peers.authenticated()) if (p.fp !== fp) sendText(p.conn, frame);
+    for (const p of this.peers.members) if (p.fp !== fp) sendText(p.conn, frame);
   }
 
   /** A removed (or departed) member is cut off at once; the room waits for a member to start the next key epoch. */
   private async cutOff(fp: string): Promise<void> {
     for (const p of this.peers.all()) {
       if (p.fp !== fp) continue;
-      p.fp = null;
+      if (this.peers.unauthenticate(p)) this.onlineChanged();
       this.peers.fail(p, 'removed', 'you are no longer a member of this room', { close: CLOSE.removed });
     }
     await this.room.storage.delete([keysKey(fp), floorKey(fp)]);
@@ -501,7 +511,7 @@ export default class RoomServer implements Party.Server {
   /** Tells members the room's epoch; `by` names who started it, so only that member trusts its own new key. */
   private broadcastEpoch(by?: string): void {
     const frame = JSON.stringify({ type: 'epoch', epoch: this.meta.epoch, rotationDue: this.meta.rotationDue, ...(by ? { by } : {}) });
-    for (const p of this.peers.authenticated()) sendText(p.conn, frame);
+    for (const p of this.peers.members) sendText(p.conn, frame);
   }
 
   private deliverable(key: KeyEnvelope, from: string): DeliveredKey {
@@ -510,36 +520,41 @@ export default class RoomServer implements Party.Server {
 
   // ── relay ─────────────────────────────────────────────────────────────────
 
-  private async onEnvelope(peer: Peer, frame: Frame<'msg'>): Promise<void> {
+  /**
+   * The hot path: stamp, relay, acknowledge. Ids, fingerprints and ct are validated hex/base64 (nothing to
+   * escape), so the relayed frame and the ack are built as text, once per message.
+   */
+  private async onEnvelope(peer: Peer, frame: Frame<'msg'>, ts: number): Promise<void> {
     if (frame.epoch !== this.meta.epoch) {
       return this.peers.fail(peer, 'bad-epoch', `the room is at key epoch ${this.meta.epoch}`, { ref: frame.id });
     }
     const seen = this.recent.get(frame.id);
-    if (seen) return send(peer.conn, { type: 'ack', id: frame.id, seq: seen.seq, ts: seen.ts });
+    if (seen !== undefined) return sendText(peer.conn, ackText(frame.id, seen, this.recentTs[seen % RECENT_IDS] as number));
 
     const seq = ++this.meta.seq;
-    const ts = Date.now();
     this.remember(frame.id, seq, ts);
-    const envelope: Envelope = { seq, id: frame.id, epoch: frame.epoch, from: peer.fp as string, ts, ct: frame.ct };
+    const from = peer.fp as string;
     if (this.roster?.mode === 'backup') {
       // Backup mode: the ciphertext is on disk before anyone hears of it, one key per message.
+      const envelope: Envelope = { seq, id: frame.id, epoch: frame.epoch, from, ts, ct: frame.ct };
       await this.room.storage.put({ [messageKey(seq)]: envelope, meta: this.meta });
     } else if (seq > this.meta.seqCeiling) {
       // Ephemeral mode writes nothing per message: one write reserves the next block of sequence numbers.
       this.meta.seqCeiling = seq + SEQ_BLOCK;
       void this.room.storage.put('meta', this.meta);
     }
-    const relayed = JSON.stringify({ type: 'msg', ...envelope });
-    for (const other of this.peers.authenticated()) if (other !== peer) sendText(other.conn, relayed);
-    send(peer.conn, { type: 'ack', id: frame.id, seq, ts });
+    const relayed = `{"type":"msg","seq":${seq},"id":"${frame.id}","epoch":${frame.epoch},"from":"${from}","ts":${ts},"ct":"${frame.ct}"}`;
+    for (const other of this.peers.members) if (other !== peer) sendText(other.conn, relayed);
+    sendText(peer.conn, ackText(frame.id, seq, ts));
   }
 
   private remember(id: string, seq: number, ts: number): void {
-    this.recent.set(id, { seq, ts });
-    if (this.recent.size > RECENT_IDS) {
-      const oldest = this.recent.keys().next();
-      if (!oldest.done) this.recent.delete(oldest.value);
-    }
+    const slot = seq % RECENT_IDS;
+    const evicted = this.recentIds[slot];
+    if (evicted !== undefined && this.recent.get(evicted) === seq - RECENT_IDS) this.recent.delete(evicted);
+    this.recentIds[slot] = id;
+    this.recentTs[slot] = ts;
+    this.recent.set(id, seq);
   }
 
   // ── history ───────────────────────────────────────────────────────────────
@@ -576,14 +591,14 @@ export default class RoomServer implements Party.Server {
   private onSyncRequest(peer: Peer, since: number): void {
     if (this.roster?.mode !== 'ephemeral') return this.peers.fail(peer, 'bad-frame', 'backup rooms catch up from the server (send history)');
     const frame = JSON.stringify({ type: 'sync-request', from: peer.fp, since });
-    for (const other of this.peers.authenticated()) if (other.fp !== peer.fp) sendText(other.conn, frame);
+    for (const other of this.peers.members) if (other.fp !== peer.fp) sendText(other.conn, frame);
   }
 
   /** Ephemeral mode: forward original envelopes from one member to another; the receiver verifies each signature itself. */
   private onSyncReply(peer: Peer, frame: Frame<'sync-reply'>): void {
     if (!this.memberKey(frame.to)) return this.peers.fail(peer, 'bad-frame', 'sync replies go to members only');
     const text = JSON.stringify({ type: 'sync-reply', from: peer.fp, messages: frame.messages });
-    for (const p of this.peers.authenticated()) if (p.fp === frame.to) sendText(p.conn, text);
+    for (const p of this.peers.members) if (p.fp === frame.to) sendText(p.conn, text);
   }
 
   /** Deletes stored envelopes past the disappearing timer or the retention limits; reschedules itself. */
@@ -632,7 +647,7 @@ export default class RoomServer implements Party.Server {
 
   private toAdmins(frame: unknown): void {
     const text = JSON.stringify(frame);
-    for (const p of this.peers.authenticated()) if (this.roster?.members.get(p.fp as string)?.role === 'admin') sendText(p.conn, text);
+    for (const p of this.peers.members) if (this.roster?.members.get(p.fp as string)?.role === 'admin') sendText(p.conn, text);
   }
 
   /** Drops a pointer in the invitee's inbox so their client learns of the room even if offline now. */
@@ -651,9 +666,43 @@ export default class RoomServer implements Party.Server {
     }
   }
 
+  private setChain(chain: SignedRecord[]): void {
+    this.chain = chain;
+    this.chainText = null;
+  }
+
+  private chainJson(): string {
+    return (this.chainText ??= JSON.stringify(this.chain));
+  }
+
+  private currentPresence(): { online: string; frame: string } {
+    if (!this.presence) {
+      const online = JSON.stringify(this.peers.online());
+      this.presence = { online, frame: `{"type":"presence","online":${online}}` };
+    }
+    return this.presence;
+  }
+
+  /**
+   * A member came online (first connection) or went offline (last one): tell the members, once for all the
+   * changes within PRESENCE_DELAY_MS. A second tab of an online member changes nothing and sends nothing.
+   */
+  private onlineChanged(): void {
+    this.presence = null;
+    this.presenceTimer ??= setTimeout(() => {
+      this.presenceTimer = null;
+      this.broadcastPresence();
+    }, PRESENCE_DELAY_MS);
+  }
+
+  /** Sends the online set to every member connection that has not seen it yet (in its welcome or an earlier frame). */
   private broadcastPresence(): void {
-    const frame = JSON.stringify({ type: 'presence', online: this.peers.online() });
-    for (const p of this.peers.authenticated()) sendText(p.conn, frame);
+    const { frame } = this.currentPresence();
+    for (const p of this.peers.members) {
+      if (p.told === frame) continue;
+      p.told = frame;
+      sendText(p.conn, frame);
+    }
   }
 
   // ── test hook: simulates a compromised server (only with PARTYCHAT_TEST_HOOKS=1) ──
@@ -671,11 +720,11 @@ export default class RoomServer implements Party.Server {
       body: JSON.stringify({ v: 1, kind: 'add', room: this.room.id, prev: this.roster.head, by: body.fp, member: body.fp, key: body.key, role: 'member', ts: Date.now() }),
       sig: 'AAAA',
     };
-    this.chain = [...this.chain, forged];
+    this.setChain([...this.chain, forged]);
     this.injectedKeys.set(body.fp, body.key);
     await this.room.storage.put(chainKey(this.chain.length - 1), forged);
     const update = JSON.stringify({ type: 'chain', records: [forged] });
-    for (const p of this.peers.authenticated()) sendText(p.conn, update);
+    for (const p of this.peers.members) sendText(p.conn, update);
     await this.needKey(body.fp);
     return json({ ok: true });
   }
@@ -703,6 +752,10 @@ function reqKey(fp: string): string {
 
 function escrowKey(link: string): string {
   return `escrow:${link}`;
+}
+
+function ackText(id: string, seq: number, ts: number): string {
+  return `{"type":"ack","id":"${id}","seq":${seq},"ts":${ts}}`;
 }
 
 function describe(error: unknown): string {
