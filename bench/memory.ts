@@ -7,7 +7,7 @@
 import { randomHex } from '../shared/encoding';
 import { section, table, type SectionResult } from './report';
 import { connectAll, createRoom, openAll, type BenchSocket, type Identity } from './room-driver';
-import { rssBytes, startMinimalRelay, startPartykit, startRoomServer, startRoomServerWhatIf, startWsRelay, type RunningServer } from './servers';
+import { rssBytes, startMinimalRelay, startPartykit, startRoomServer, startWsRelay, type RunningServer } from './servers';
 import { fmt, fmtKiB, fmtRatio, median, now, sleep } from './stats';
 
 export interface MemoryConfig {
@@ -77,22 +77,20 @@ export async function memoryBench(identities: Identity[], config: MemoryConfig =
   const result = section('4', `Idle memory per connection (${config.connections} idle connections)`);
   const admin = identities[0] as Identity;
   const members = identities.slice(1, 1 + config.members);
-  const samples = { room: [] as Sample[], whatif: [] as Sample[], minimal: [] as Sample[], bare: [] as Sample[] };
+  const samples = { room: [] as Sample[], minimal: [] as Sample[], bare: [] as Sample[] };
   // A fresh set of server processes per round: freed memory is not handed back to the OS, so a second
   // round in the same process would start from a different baseline.
   for (let round = 0; round < config.rounds; round++) {
     const servers: RunningServer[] = [];
     try {
-      const [room, whatIf, minimal, bare] = await Promise.all([
+      const [room, minimal, bare] = await Promise.all([
         config.roomBuildDir ? startPartykit('room server (experiment)', config.roomBuildDir) : startRoomServer(),
-        startRoomServerWhatIf(),
         startMinimalRelay(),
         startWsRelay(),
       ]);
-      servers.push(room, whatIf, minimal, bare);
+      servers.push(room, minimal, bare);
       const order = [
         async () => samples.room.push(await sampleRoom(room, admin, members, config)),
-        async () => samples.whatif.push(await sampleRoom(whatIf, admin, members, config)),
         async () => samples.minimal.push(await samplePlain(minimal, '/parties/main/', config)),
         async () => samples.bare.push(await samplePlain(bare, '/room-', config)),
       ];
@@ -132,17 +130,16 @@ export async function memoryBench(identities: Identity[], config: MemoryConfig =
   );
   result.details.push(table(['server', 'round', 'RSS before', 'RSS after', 'RSS per connection', 'connect all', 'received by clients while connecting'], [
     ...rows('room server (shipped)', samples.room),
-    ...rows('room server + fixes (what-if)', samples.whatif),
     ...rows('minimal PartyKit', samples.minimal),
     ...rows('bare ws', samples.bare),
   ]));
+  const roomFrames = median(samples.room.map((s) => s.framesIn));
   result.details.push(
-    `Connecting is not idle for the room server: every admission broadcasts the whole online list to every member connection ` +
-      `(\`broadcastPresence\` in party/room.ts), so ${config.connections} connections cost about ${config.connections}²/2 presence frames ` +
-      `(${fmt(roomIn / 2 ** 20, 1)} MiB received by the clients per round here, with only ${config.members} distinct members online; with ` +
-      `${config.connections} distinct members each frame would list up to ${config.connections} fingerprints). The what-if build ` +
-      `(bench/room-whatif: presence only when the online set changes, coalesced over 50 ms) measures ${fmtKiB(per(samples.whatif))} per connection ` +
-      `(${fmtRatio(per(samples.whatif) / per(samples.minimal))} the minimal relay). See the recommendations below.`,
+    `What a room server connection costs beyond the minimal relay's: admission (the client signs a fresh challenge, the server checks it ` +
+      `against the member's key from the membership chain), then a welcome with the chain and the online members, and the member's pending key ` +
+      `envelopes. Other members hear of a connection only when it changes who is online (a member's first connection opens or its last one ` +
+      `closes; coalesced over 50 ms), so a second tab sends nobody anything: ${fmt(roomFrames, 0)} frames (${fmt(roomIn / 2 ** 20, 1)} MiB, mostly ` +
+      `the welcomes) reached the clients per round here, for ${config.connections} connections of ${config.members} members.`,
   );
   return result;
 }

@@ -17,7 +17,6 @@ import {
   startPartykit,
   startRoomServer,
   startRoomServerUnlimited,
-  startRoomServerWhatIf,
   startWsRelay,
   type RunningServer,
 } from './servers';
@@ -56,7 +55,7 @@ interface Group {
 }
 
 interface Target {
-  key: 'room' | 'whatif' | 'minimal' | 'bare';
+  key: 'room' | 'minimal' | 'bare';
   label: string;
   server: RunningServer;
   groups: Map<string, Group>;
@@ -262,17 +261,15 @@ export async function relayBench(identities: Identity[], config: RelayConfig = D
   const servers: RunningServer[] = [];
   const targets: Target[] = [];
   try {
-    const [unlimited, whatIf, shipped, minimal, bare] = await Promise.all([
+    const [unlimited, shipped, minimal, bare] = await Promise.all([
       config.roomBuildDir ? startPartykit('room server (experiment)', config.roomBuildDir) : startRoomServerUnlimited(),
-      startRoomServerWhatIf(),
       startRoomServer(),
       startMinimalRelay(),
       startWsRelay(),
     ]);
-    servers.push(unlimited, whatIf, shipped, minimal, bare);
+    servers.push(unlimited, shipped, minimal, bare);
     const closed: Target[] = [
       { key: 'room', label: 'room server (bench build: rate limit off)', server: unlimited, groups: new Map() },
-      { key: 'whatif', label: 'room server + recommended fixes (what-if)', server: whatIf, groups: new Map() },
       { key: 'minimal', label: 'minimal PartyKit relay', server: minimal, groups: new Map() },
       { key: 'bare', label: 'bare ws', server: bare, groups: new Map() },
     ];
@@ -287,7 +284,7 @@ export async function relayBench(identities: Identity[], config: RelayConfig = D
     for (const t of closed) {
       for (const n of config.receivers) {
         const g =
-          t.key === 'room' || t.key === 'whatif' ? await roomGroup(t.server, admin, [], members.slice(0, n)) : await plainGroup(t.server, 1, n, t.key === 'minimal' ? '/parties/main/' : '/room-');
+          t.key === 'room' ? await roomGroup(t.server, admin, [], members.slice(0, n)) : await plainGroup(t.server, 1, n, t.key === 'minimal' ? '/parties/main/' : '/room-');
         t.groups.set(`w${n}`, g);
       }
     }
@@ -345,13 +342,12 @@ export async function relayBench(identities: Identity[], config: RelayConfig = D
             fmtRate(median(c.tput)),
             fmtMs(median(c.p50)),
             fmtMs(median(c.p99)),
-            key === 'room' || key === 'whatif' ? fmtRatio(median(c.tput) / m(`minimal/${n}/${w}`, (x) => x.tput)) : '',
-            key === 'room' || key === 'whatif' ? fmtRatio(median(c.p99) / m(`minimal/${n}/${w}`, (x) => x.p99)) : '',
+            key === 'room' ? fmtRatio(median(c.tput) / m(`minimal/${n}/${w}`, (x) => x.tput)) : '',
+            key === 'room' ? fmtRatio(median(c.p99) / m(`minimal/${n}/${w}`, (x) => x.p99)) : '',
             `${c.messages}${c.lost ? `, lost ${c.lost}` : ''}${c.errors ? `, errors ${c.errors}` : ''}`,
           ]);
         };
         row('room', 'room server (no limit)');
-        row('whatif', 'room server + fixes (what-if)');
         row('minimal', 'minimal PartyKit');
         row('bare', 'bare ws');
         const tputRatio = m(`room/${n}/${w}`, (x) => x.tput) / m(`minimal/${n}/${w}`, (x) => x.tput);
@@ -385,9 +381,7 @@ export async function relayBench(identities: Identity[], config: RelayConfig = D
         `(${frameText('00000000', 0).length} characters per frame; the room server relays it re-stamped with seq/from/ts, ~${frameText('00000000', 0).length + 110} characters). ` +
         `Latency = receive time − send time in the one bench process, for every delivery of every message sent after the warm-up. ` +
         `All servers listen on a free port; clients connect to 127.0.0.1 only. The room server here is the bench build ` +
-        `(bench/room-unlimited: party/room.ts unchanged, \`PeerTable.admit\` returns true) because the shipped limit lets one connection send 20 frames/s. ` +
-        `"+ fixes (what-if)" is bench/room-whatif: the same build with the two changes recommended below applied from outside ` +
-        `(room meta written once per 1,024 seqs instead of on every message; presence only when the online set changes), to show what they buy.`,
+        `(bench/room-unlimited: party/room.ts unchanged, \`PeerTable.admit\` returns true) because the shipped limit lets one connection send 20 frames/s.`,
     );
     result.details.push(
       table(['N', 'W', 'server', 'deliveries/s', 'p50', 'p99', 'tput vs minimal', 'p99 vs minimal', 'messages (all rounds)'], detailRows),

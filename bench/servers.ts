@@ -37,7 +37,7 @@ let snapshot: string | null = null;
 export function sourceSnapshot(): string {
   if (snapshot) return snapshot;
   const dir = mkdtempSync(join(tmpdir(), 'partychat-bench-src-'));
-  for (const path of ['party', 'shared', 'partykit.json', 'bench/minimal-relay', 'bench/room-unlimited', 'bench/room-whatif']) {
+  for (const path of ['party', 'shared', 'partykit.json', 'bench/minimal-relay', 'bench/room-unlimited']) {
     cpSync(resolve(ROOT, path), join(dir, path), { recursive: true, filter: (src) => !src.includes('.partykit') });
   }
   symlinkSync(resolve(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
@@ -197,7 +197,6 @@ export async function startWsRelay(): Promise<RunningServer> {
 
 export const startRoomServer = () => startPartykit('room server', sourceSnapshot());
 export const startRoomServerUnlimited = () => startPartykit('room server (bench build, no rate limit)', join(sourceSnapshot(), 'bench/room-unlimited'));
-export const startRoomServerWhatIf = () => startPartykit('room server + recommended fixes (what-if)', join(sourceSnapshot(), 'bench/room-whatif'));
 export const startMinimalRelay = () => startPartykit('minimal PartyKit relay', join(sourceSnapshot(), 'bench/minimal-relay'));
 
 /** Stops every server this module started and has not stopped yet, and removes the source snapshot. */
