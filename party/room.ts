@@ -54,6 +54,15 @@ interface Meta {
   seqCeiling: number;
 }
 
+/**
+ * Backup mode: a disappearing timer and the first seq it applies to. A stored message disappears by the timer in
+ * force when it was relayed (as clients do), not by one set later; the spans are kept in storage under `timers`.
+ */
+interface TimerSpan {
+  from: number;
+  ms: number | null;
+}
+
 type Frame<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
 
 class Refusal extends Error {
@@ -70,6 +79,8 @@ export default class RoomServer implements Party.Server {
   private roster: Roster | null = null;
   private chain: SignedRecord[] = [];
   private meta: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, seqCeiling: 0 };
+  /** Disappearing timers by seq span, in seq order (see TimerSpan). */
+  private timers: TimerSpan[] = [];
   /** Recently relayed message ids → their seq, so a resent envelope is acknowledged, not relayed twice. */
   private readonly recent = new Map<string, number>();
   /** The id and timestamp of the last RECENT_IDS seqs, at `seq % RECENT_IDS` (evicts the oldest id without allocating). */
@@ -84,6 +95,8 @@ export default class RoomServer implements Party.Server {
   private readonly linkLimits = new Map<string, TokenBucket>();
   /** State changes run one at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Tasks in `queue` not finished yet. */
+  private queued = 0;
 
   constructor(readonly room: Party.Room) {}
 
@@ -114,6 +127,9 @@ export default class RoomServer implements Party.Server {
     this.roster = roster;
     const stored: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, seqCeiling: 0, ...(await this.room.storage.get<Meta>('meta')) };
     this.meta = { ...stored, seq: Math.max(stored.seq, stored.seqCeiling) };
+    // A room stored before timer spans were kept applies its current timer to every message, as it always did.
+    const legacy = roster?.settings.disappearMs ? [{ from: 0, ms: roster.settings.disappearMs }] : [];
+    this.timers = (await this.room.storage.get<TimerSpan[]>('timers')) ?? legacy;
   }
 
   onConnect(conn: Party.Connection): void {
@@ -154,6 +170,9 @@ export default class RoomServer implements Party.Server {
       if (!peer.fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
       switch (frame.type) {
         case 'msg':
+          // Backup mode: a message waits behind a state change in progress (a new disappearing timer, say), so that
+          // it is stamped after it, as its sender saw it; once in line, the ones after it wait too, keeping their order.
+          if (this.queued && this.roster?.mode === 'backup') return await this.serial(() => this.onEnvelope(peer, frame, Date.now()));
           return await this.onEnvelope(peer, frame, now);
         case 'append':
           return await this.serial(() => this.onAppend(peer, frame));
@@ -186,7 +205,8 @@ export default class RoomServer implements Party.Server {
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
+    this.queued++;
+    const run = this.queue.then(task, task).finally(() => this.queued--);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -348,7 +368,11 @@ export default class RoomServer implements Party.Server {
     const body = parseRecordBody(record);
     // A member's history starts where they joined, unless the room shares earlier history.
     if (body.kind === 'add' || body.kind === 'join') extra[floorKey(body.member)] = this.meta.seq;
+    // A new disappearing timer applies to messages relayed from now on; earlier ones keep the timer they were sent under.
+    const timers = body.kind === 'settings' && roster.mode === 'backup' ? withTimer(this.timers, this.meta.seq + 1, body.settings.disappearMs) : this.timers;
+    if (timers !== this.timers) extra.timers = timers;
     await this.room.storage.put({ [chainKey(this.chain.length)]: record, ...extra });
+    this.timers = timers;
     if (body.kind === 'settings') await this.scheduleSweep(roster);
     this.setChain([...this.chain, record]);
     this.roster = roster;
@@ -605,29 +629,68 @@ export default class RoomServer implements Party.Server {
   async onAlarm(): Promise<void> {
     const roster = this.roster;
     if (!roster || roster.mode !== 'backup') return;
-    const isDoomed = this.doomed(roster);
-    for (;;) {
-      const batch = await this.room.storage.list<Envelope>({ prefix: 'msg:', limit: DELETE_BATCH });
-      const doomed = [...batch].filter(([, e]) => isDoomed(e)).map(([key]) => key);
-      if (doomed.length) await this.room.storage.delete(doomed);
-      if (doomed.length < DELETE_BATCH) break;
-    }
+    // Serial with appends: a settings record and a sweep both rewrite the timer spans.
+    await this.serial(() => this.sweep(roster, Date.now()));
     await this.scheduleSweep(roster);
   }
 
-  /** The room's deletion rule now: past the disappearing timer, older than the retention days, or beyond the retention count. */
-  private doomed(roster: Roster): (e: Envelope) => boolean {
-    const { disappearMs, retentionDays, retentionCount } = roster.settings;
-    const now = Date.now();
-    const cutoff = Math.max(disappearMs ? now - disappearMs : 0, retentionDays ? now - retentionDays * 86_400_000 : 0);
-    const keepFrom = retentionCount ? this.meta.seq - retentionCount + 1 : 0;
-    return (e) => e.ts < cutoff || e.seq < keepFrom;
+  /**
+   * Deletes what is doomed at `now`. Within one timer span the doomed messages are the oldest ones (and so are
+   * those past the retention limits in the whole backup), so each range is swept from its start until the first
+   * message that stays. A span of the past whose messages are all gone is forgotten.
+   */
+  private async sweep(roster: Roster, now: number): Promise<number> {
+    const isDoomed = this.doomed(roster, now);
+    const { retentionDays, retentionCount } = roster.settings;
+    const ranges: Array<{ from: number; to: number | null; span?: TimerSpan }> = retentionDays || retentionCount ? [{ from: 0, to: null }] : [];
+    this.timers.forEach((span, i) => {
+      if (span.ms !== null) ranges.push({ from: span.from, to: this.timers[i + 1]?.from ?? null, span });
+    });
+    let deleted = 0;
+    const emptied = new Set<TimerSpan>();
+    for (const { from, to, span } of ranges) {
+      for (;;) {
+        const batch = await this.room.storage.list<Envelope>({
+          prefix: 'msg:',
+          start: messageKey(from),
+          ...(to !== null ? { end: messageKey(to) } : {}),
+          limit: DELETE_BATCH,
+        });
+        const doomed = [...batch].filter(([, e]) => isDoomed(e)).map(([key]) => key);
+        if (doomed.length) await this.room.storage.delete(doomed);
+        deleted += doomed.length;
+        if (doomed.length === batch.size && batch.size < DELETE_BATCH && span && to !== null) emptied.add(span);
+        if (doomed.length < DELETE_BATCH) break;
+      }
+    }
+    if (emptied.size) {
+      const timers = compactTimers(this.timers.map((span) => (emptied.has(span) ? { ...span, ms: null } : span)));
+      await this.room.storage.put('timers', timers);
+      this.timers = timers;
+    }
+    return deleted;
   }
 
+  /** The room's deletion rule at `now`: past the timer in force when sent, older than the retention days, or beyond the retention count. */
+  private doomed(roster: Roster, now = Date.now()): (e: Envelope) => boolean {
+    const { retentionDays, retentionCount } = roster.settings;
+    const cutoff = retentionDays ? now - retentionDays * 86_400_000 : 0;
+    const keepFrom = retentionCount ? this.meta.seq - retentionCount + 1 : 0;
+    const timers = this.timers;
+    return (e) => {
+      if (e.ts < cutoff || e.seq < keepFrom) return true;
+      const ms = timerAt(timers, e.seq);
+      return ms !== null && e.ts < now - ms;
+    };
+  }
+
+  /** Runs the sweep while anything can be doomed: a timer span (current or past) or a retention limit. */
   private async scheduleSweep(roster: Roster): Promise<void> {
-    const { disappearMs, retentionDays, retentionCount } = roster.settings;
-    if (roster.mode !== 'backup' || (!disappearMs && !retentionDays && !retentionCount)) return;
-    await this.room.storage.setAlarm(Date.now() + Math.min(SWEEP_INTERVAL_MS, disappearMs ?? SWEEP_INTERVAL_MS));
+    const { retentionDays, retentionCount } = roster.settings;
+    const shortest = Math.min(SWEEP_INTERVAL_MS, ...this.timers.map((t) => t.ms ?? SWEEP_INTERVAL_MS));
+    const timed = this.timers.some((t) => t.ms !== null);
+    if (roster.mode !== 'backup' || (!timed && !retentionDays && !retentionCount)) return;
+    await this.room.storage.setAlarm(Date.now() + shortest);
   }
 
   // ── helpers ───────────────────────────────────────────────────────────────
@@ -712,9 +775,15 @@ export default class RoomServer implements Party.Server {
   /**
    * `POST {"hook":"inject-member","fp","key"}` writes a member straight into the room's state with
    * a record nobody signed, and asks members to send it the key, as a malicious server would.
+   * `POST {"hook":"sweep","at"}` runs the backup sweep as if the clock read `at` (ms), so tests need not wait for a timer.
    */
   private async testHook(req: Party.Request): Promise<Response> {
-    const body = (await req.json().catch(() => null)) as { hook?: string; fp?: string; key?: string } | null;
+    const body = (await req.json().catch(() => null)) as { hook?: string; fp?: string; key?: string; at?: number } | null;
+    if (body?.hook === 'sweep' && typeof body.at === 'number' && this.roster?.mode === 'backup') {
+      const roster = this.roster;
+      const at = body.at;
+      return json({ deleted: await this.serial(() => this.sweep(roster, at)) });
+    }
     if (body?.hook !== 'inject-member' || !body.fp || !body.key || !this.roster) return json({ error: 'unknown hook' }, 400);
     const forged: SignedRecord = {
       body: JSON.stringify({ v: 1, kind: 'add', room: this.room.id, prev: this.roster.head, by: body.fp, member: body.fp, key: body.key, role: 'member', ts: Date.now() }),
@@ -752,6 +821,32 @@ function reqKey(fp: string): string {
 
 function escrowKey(link: string): string {
   return `escrow:${link}`;
+}
+
+/** The timer spans with `ms` in force from seq `from` on. */
+function withTimer(timers: TimerSpan[], from: number, ms: number | null): TimerSpan[] {
+  return compactTimers([...timers.filter((t) => t.from < from), { from, ms }]);
+}
+
+/** Drops leading spans without a timer and merges neighbours with the same timer. */
+function compactTimers(timers: TimerSpan[]): TimerSpan[] {
+  const out: TimerSpan[] = [];
+  for (const span of timers) {
+    const last = out[out.length - 1];
+    if (last ? last.ms === span.ms : span.ms === null) continue;
+    out.push(span);
+  }
+  return out;
+}
+
+/** The disappearing timer a message with this seq was relayed under. */
+function timerAt(timers: TimerSpan[], seq: number): number | null {
+  let ms: number | null = null;
+  for (const span of timers) {
+    if (span.from > seq) break;
+    ms = span.ms;
+  }
+  return ms;
 }
 
 function ackText(id: string, seq: number, ts: number): string {

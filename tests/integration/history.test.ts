@@ -203,6 +203,49 @@ describe('backup rooms: the server keeps an encrypted backup', () => {
     for (const c of [lea, max, ned]) c.chat.closeAll();
   });
 
+  it('deletes a stored message by the timer it was sent under, not by one set before or after it', async () => {
+    const { roomId, clients } = await roomWith('backup', 'Quy');
+    const [quy] = clients as [TestClient];
+    const allSent = () => until(async () => (await quy.chat.listMessages(roomId)).every((m) => m.kind !== 'text' || m.status === 'sent'), 'stored');
+    const settings = { shareHistory: false, retentionDays: null, retentionCount: null };
+    const before = await quy.chat.sendMessage(roomId, 'sent before the timer');
+    await allSent();
+    await quy.chat.setRoomSettings(roomId, { ...settings, disappearMs: 30_000 });
+    const under = await quy.chat.sendMessage(roomId, 'sent under the 30 s timer');
+    await allSent();
+    await quy.chat.setRoomSettings(roomId, { ...settings, disappearMs: null });
+    const after = await quy.chat.sendMessage(roomId, 'sent after the timer was switched off');
+    await allSent();
+    const local = await quy.chat.listMessages(roomId);
+    expect(local.find((m) => m.id === before.id)?.expiresAt).toBeNull();
+    expect(local.find((m) => m.id === under.id)?.expiresAt).toBeGreaterThan(Date.now());
+    expect(local.find((m) => m.id === after.id)?.expiresAt).toBeNull();
+
+    /** The ids the server's backup holds, as a member reads them. */
+    const backup = async () => {
+      const socket = await rawSocket(host, PARTY_ROOM, roomId);
+      await signIn(socket, roomId, quy.chat.fingerprint ?? '', await identityKeyOf(quy));
+      await socket.next('welcome');
+      socket.send({ type: 'history', after: 0, limit: 200 });
+      const page = await socket.next('history');
+      socket.close();
+      return (page.messages as Array<{ id: string }>).map((m) => m.id);
+    };
+    /** Runs the server's sweep as if the clock read `at` (test hook). */
+    const sweep = async (at: number) => {
+      const res = await fetch(`http://${host}/parties/${PARTY_ROOM}/${roomId}`, { method: 'POST', body: JSON.stringify({ hook: 'sweep', at }) });
+      return res.json();
+    };
+    expect(await backup()).toEqual([before.id, under.id, after.id]);
+    expect(await sweep(Date.now() + 10_000)).toEqual({ deleted: 0 });
+    expect(await sweep(Date.now() + 31_000)).toEqual({ deleted: 1 });
+    expect(await backup()).toEqual([before.id, after.id]);
+    // Much later, still only the timer each message was sent under counts.
+    expect(await sweep(Date.now() + 400 * 86_400_000)).toEqual({ deleted: 0 });
+    expect(await backup()).toEqual([before.id, after.id]);
+    quy.chat.closeAll();
+  });
+
   it('enforces retention on the server', async () => {
     const { roomId, clients } = await roomWith('backup', 'Oz');
     const [oz] = clients as [TestClient];
