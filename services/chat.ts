@@ -782,6 +782,11 @@ export class ChatService {
     return total;
   }
 
+  /** Resolves once the work already queued for every room has finished, writes included (a message is shown before it is written). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.rooms.values()].map((rt) => rt.queue));
+  }
+
   /** Closes every connection (tests, and the worker shutting down). */
   closeAll(): void {
     this.directory?.close();

@@ -88,6 +88,7 @@ describe('ephemeral rooms: history lives on devices and syncs between them', () 
     await until(async () => (await cat.chat.listMessages(roomId)).every((m) => m.status === 'sent'), 'acked');
     // Cat's local history is gone (cleared storage): nobody online holds 'two' and 'three' any more.
     cat.chat.closeAll();
+    await cat.chat.settled(); // the acks' page writes land before the pages are removed, not after
     for (const key of Object.keys(cat.local.dump())) if (key.startsWith('page:')) await cat.local.remove(key as `page:${string}`);
     const dan = await restart(dan0);
     await connected(dan, roomId);
