@@ -102,7 +102,7 @@ frames: the price of admitting only members.
 
 ### 5. End to end in the browser — target p50 ≤ 15 ms, p99 ≤ 40 ms
 
-**p99 met; p50 missed, about halved (41.7 ms → ~19 ms on a quiet machine).** Done: (1) base64 through the platform encoder (it ran over
+**p50 missed, about halved (41.7 ms → 19–21 ms across quiet runs); p99 on the target line (81.5 ms → 36–41 ms).** Done: (1) base64 through the platform encoder (it ran over
 every sealed page); (2) the sender sends the frame as soon as the counter and the outbox are saved, and writes the history page
 after; (3) the receiver emits the message to the UI before writing it; (4) history pages hold 25 messages instead of 100, so the
 page re-sealed per message is a quarter of the size; (5) a message event carries its room's summary, so the side panel no longer
