@@ -85,7 +85,7 @@ import type {
   RoomSummary,
   UserErrorCode,
 } from '@/utils/protocol-map';
-import type { LocalItems, OutboxItem, RoomRecord, SessionItems, StoredMessage } from '@/utils/storage-items';
+import type { LocalItems, OutboxItem, RoomRecord, SessionItems, StoredMessage } from './records';
 import { PartyConnection, type Challenge, type SocketFactory } from './connection';
 import { UserFacingError } from './errors';
 import { History } from './history';
@@ -1351,8 +1351,8 @@ export class ChatService {
       await this.withRoom(rt, async () => {
         const ids = await this.requireHistory().removeExpired(rt.record, this.now());
         if (!ids.length) return;
-        await this.saveRoom(rt);
         this.emit({ type: 'expired', roomId: rt.record.id, ids });
+        await this.saveRoom(rt);
       });
     }
     this.scheduleSweep();
