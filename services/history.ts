@@ -1,5 +1,5 @@
 /** Local message history: per-room pages of messages, each page sealed under the vault key. */
-import type { LocalItems, RoomRecord, StoredMessage } from '@/utils/storage-items';
+import type { LocalItems, RoomRecord, StoredMessage } from './records';
 import { seal, unseal } from './sealed';
 import type { KeyValueStore } from './store';
 

@@ -13,7 +13,7 @@ import {
   type PrivateKey,
 } from '@/shared/crypto';
 import { fromBase64, randomBytes, toBase64 } from '@/shared/encoding';
-import type { LocalItems, SessionItems, StoredIdentity } from '@/utils/storage-items';
+import type { LocalItems, SessionItems, StoredIdentity } from './records';
 import { importVaultKey, VAULT_KEY_BYTES } from './sealed';
 import type { KeyValueStore } from './store';
 

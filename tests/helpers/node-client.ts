@@ -7,7 +7,7 @@ import { fromBase64 } from '@/shared/encoding';
 import { partySocketFactory, type SocketFactory } from '@/services/connection';
 import { memoryStore } from '@/services/store';
 import type { PushEvent } from '@/utils/protocol-map';
-import type { LocalItems, RoomRecord, SessionItems } from '@/utils/storage-items';
+import type { LocalItems, RoomRecord, SessionItems } from '@/services/records';
 
 export const nodeSocketFactory: SocketFactory = partySocketFactory({ WebSocket, minReconnectionDelay: 50, maxReconnectionDelay: 500 });
 

@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
 import { fromBase64, toHex } from '@/shared/encoding';
 import { memoryStore } from '@/services/store';
-import type { LocalItems } from '@/utils/storage-items';
+import type { LocalItems } from '@/services/records';
 import { createClient, roomKeyOf, until, type TestClient } from '../helpers/node-client';
 
 const host = inject('partyHost');

@@ -2,7 +2,7 @@ import { History, HISTORY_PAGE_SIZE } from '@/services/history';
 import { importVaultKey } from '@/services/sealed';
 import { memoryStore } from '@/services/store';
 import { randomBytes } from '@/shared/encoding';
-import type { LocalItems, RoomRecord, StoredMessage } from '@/utils/storage-items';
+import type { LocalItems, RoomRecord, StoredMessage } from '@/services/records';
 
 function room(): RoomRecord {
   return {

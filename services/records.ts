@@ -1,0 +1,132 @@
+/**
+ * The shapes the background keeps in extension storage (identity, rooms, history pages, session).
+ * Secret-bearing values are sealed (AES-GCM under the vault key, see sealed.ts) before they are written;
+ * nothing here holds a raw Uint8Array. Only the background reads these: the UI sees views (utils/protocol-map.ts).
+ */
+import type { RoomSettings } from '@/shared/membership';
+import type { Envelope, Role, RoomMode, SignedRecord } from '@/shared/protocol';
+import type { JoinState, MessageStatus, UserError } from '@/utils/protocol-map';
+import type { Sealed } from './sealed';
+
+/** The identity created at onboarding. */
+export interface StoredIdentity {
+  /** Display name, also the OpenPGP user ID. */
+  name: string;
+  /** OpenPGP fingerprint, lowercase hex: the user's id everywhere. */
+  fingerprint: string;
+  /** Armored public key. */
+  publicKey: string;
+  /** Armored private key, encrypted under the passphrase (Argon2 S2K, AEAD). */
+  encryptedPrivateKey: string;
+  /** The vault key (seals rooms and history), encrypted to our own public key, base64. */
+  vaultKey: string;
+  createdAt: number;
+}
+
+export interface Settings {
+  /** Party server address as typed, e.g. `localhost:1999` or `https://chat.example.org`. */
+  host: string;
+}
+
+/** A message we sent that the server has not acknowledged yet; resent as-is (same id) after reconnecting. */
+export interface OutboxItem {
+  id: string;
+  epoch: number;
+  ct: string;
+  /** Sent before its history page was written; set until that write is done (see ChatService.sendMessage). */
+  unwritten?: true;
+}
+
+/** Everything we know about one room; stored sealed under `room:<id>`. */
+export interface RoomRecord {
+  id: string;
+  /** Room name: from our own creation, or from the key envelope that admitted us. Empty until known. */
+  name: string;
+  mode: RoomMode;
+  createdAt: number;
+  /** Room keys by epoch, base64. */
+  keys: Record<string, string>;
+  /** The signed membership chain as last verified. */
+  chain: SignedRecord[];
+  /** Our genesis record until the server confirms the room exists. */
+  pendingGenesis: SignedRecord | null;
+  /** Our counter on this device: the last `ctr` we signed. */
+  myCtr: number;
+  /** Highest counter seen per sender device (`<fingerprint>:<device>`), to drop replays and notice gaps. */
+  peerCtr: Record<string, number>;
+  /** Counters below the highest that have not arrived yet, per sender device: shown as gaps, accepted if they turn up. */
+  missing: Record<string, number[]>;
+  /** Highest server sequence number seen. */
+  lastSeq: number;
+  /** Backup rooms: the oldest server sequence loaded by scrolling back; 0 when the start is reached, null before any. */
+  oldestLoaded: number | null;
+  unread: number;
+  lastText: string | null;
+  lastTs: number | null;
+  /** Number of history pages (`page:<id>:<n>`, n from 0). */
+  pages: number;
+  /** Earliest expiry among each page's messages (null: nothing in it expires), so sweeps touch only due pages. */
+  pageExpiry: Array<number | null>;
+  outbox: OutboxItem[];
+  /** Set while joining through an invite link: the link id and its secret (base64url), kept until we hold the key. */
+  joining: { link: string; secret: string; state: JoinState; error: UserError | null } | null;
+  /** Secrets (base64url) of the invite links created in this browser, so their full URL can be shown again. */
+  linkSecrets: Record<string, string>;
+  /** We were removed from the room: history stays readable here, nothing new arrives. */
+  removed: boolean;
+}
+
+/** A room event shown in the chat (not a message anyone typed). */
+export interface RoomEvent {
+  type: 'settings';
+  settings: RoomSettings;
+  by: string;
+  byName: string;
+}
+
+/** One message as kept in local history. */
+export interface StoredMessage {
+  id: string;
+  from: string;
+  fromName: string;
+  text: string;
+  ts: number;
+  seq: number | null;
+  mine: boolean;
+  status: MessageStatus;
+  kind: 'text' | 'event';
+  event: RoomEvent | null;
+  /** The key epoch it was sent at (to re-seal an unsent message after a rotation). */
+  epoch?: number;
+  /** The original signed envelope, kept so we can hand it to a member who missed it (ephemeral sync). */
+  env: Envelope | null;
+  /** When the disappearing timer deletes it; null if it stays. */
+  expiresAt: number | null;
+}
+
+/** Items in `storage.local` (persist across restarts). */
+export interface LocalItems {
+  identity: StoredIdentity;
+  /** This installation's device id (16 hex), part of every message counter. */
+  device: string;
+  settings: Settings;
+  /** Ids of the rooms we belong to, newest last. */
+  roomIndex: string[];
+  [room: `room:${string}`]: Sealed;
+  /** A page of up to HISTORY_PAGE_SIZE StoredMessage, sealed: `page:<roomId>:<n>`. */
+  [page: `page:${string}`]: Sealed;
+}
+
+/** The unlocked identity, only in `storage.session` (memory, gone when the browser closes). */
+export interface UnlockedSession {
+  /** Armored, decrypted private key. */
+  privateKey: string;
+  /** Vault key, base64. */
+  vaultKey: string;
+}
+
+export interface SessionItems {
+  unlocked: UnlockedSession;
+  /** An invite link captured while locked (or before onboarding), joined once unlocked. */
+  capturedLink: string;
+}
