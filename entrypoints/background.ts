@@ -1,3 +1,4 @@
+import { browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
 import { ChatService } from '@/services/chat';
 import {
@@ -7,15 +8,17 @@ import {
   listenForCapturedLinks,
   listenForRequests,
   notifyJoinRequest,
-  showUnreadBadge,
+  toolbarActionOf,
+  createUnreadBadge,
 } from '@/services/extension-bridge';
 import { createRequestHandler } from '@/services/requests';
 import { DEFAULT_PARTY_HOST } from '@/shared/constants';
 import { t } from '@/utils/i18n';
-import { extensionStore } from '@/utils/storage-items';
+import { extensionStore } from '@/services/extension-store';
 
 export default defineBackground(() => {
   const push = createUiHub();
+  const showUnreadBadge = createUnreadBadge(toolbarActionOf(browser));
   const chat: ChatService = new ChatService({
     local: extensionStore('local'),
     session: extensionStore('session'),

@@ -67,15 +67,38 @@ export function notifyJoinRequest(event: Extract<PushEvent, { type: 'join-reques
   });
 }
 
-let badgeText: string | null = null;
+/** The toolbar button's badge calls, the part of `action` (MV3) / `browserAction` (Firefox MV2) we use. */
+export interface ToolbarAction {
+  setBadgeText(details: { text: string }): Promise<void> | void;
+  setBadgeBackgroundColor(details: { color: string }): Promise<void> | void;
+}
 
-/** The toolbar badge: unread messages plus join requests. Called on every event; the browser is told only when the text changes. */
-export function showUnreadBadge(count: number): void {
-  const text = count > 0 ? String(Math.min(count, 999)) : '';
-  if (text === badgeText) return;
-  if (badgeText === null) void browser.action.setBadgeBackgroundColor({ color: '#4f46e5' });
-  badgeText = text;
-  void browser.action.setBadgeText({ text });
+/** Chrome MV3 names the toolbar button `action`; Firefox MV2 names it `browserAction` (it has no `action`). */
+export function toolbarActionOf(api: { action?: ToolbarAction; browserAction?: ToolbarAction }): ToolbarAction | null {
+  return api.action ?? api.browserAction ?? null;
+}
+
+/**
+ * The toolbar badge: unread messages plus join requests. The returned function is called on every event;
+ * the browser is told only when the text changes. A failing badge call is logged, never thrown into the
+ * caller (it runs inside frame handling).
+ */
+export function createUnreadBadge(action: ToolbarAction | null): (count: number) => void {
+  let badgeText: string | null = null;
+  const call = (run: () => Promise<void> | void) => {
+    try {
+      void Promise.resolve(run()).catch((error) => console.warn('badge update failed', error));
+    } catch (error) {
+      console.warn('badge update failed', error);
+    }
+  };
+  return (count) => {
+    const text = count > 0 ? String(Math.min(count, 999)) : '';
+    if (text === badgeText || !action) return;
+    if (badgeText === null) call(() => action.setBadgeBackgroundColor({ color: '#4f46e5' }));
+    badgeText = text;
+    call(() => action.setBadgeText({ text }));
+  };
 }
 
 /** Wakes the worker periodically so dropped connections come back even when no socket traffic did it. */
