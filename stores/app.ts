@@ -555,13 +555,28 @@ export const useAppStore = defineStore('app', () => {
     }
   }
 
-  /** Whether a room may have earlier messages to load. */
+  /**
+   * Whether earlier messages can be loaded now. A backup room whose local pages are used up asks the
+   * server, which only works while connected: offline it cannot load more now (and must not look as if
+   * it could, or the message list asks again on every render), though the server may still hold more.
+   */
   function canLoadOlder(roomId: string): boolean {
     const state = olderByRoom[roomId];
     if (!state) return true;
     if (!state.localDone) return true;
-    const room = rooms.value.find((r) => r.id === roomId) ?? (roomDetail.value?.id === roomId ? roomDetail.value : null);
-    return room?.mode === 'backup' && !state.serverDone;
+    const room = roomById(roomId);
+    return room?.mode === 'backup' && !state.serverDone && room.connected;
+  }
+
+  /** A backup room whose earlier messages wait on the server connection. */
+  function olderWaitsForConnection(roomId: string): boolean {
+    const state = olderByRoom[roomId];
+    const room = roomById(roomId);
+    return !!state?.localDone && room?.mode === 'backup' && !state.serverDone && !room.connected;
+  }
+
+  function roomById(roomId: string): RoomSummary | null {
+    return rooms.value.find((r) => r.id === roomId) ?? (roomDetail.value?.id === roomId ? roomDetail.value : null);
   }
 
   async function loadOlderLocal(roomId: string, state: OlderState): Promise<number> {
@@ -706,6 +721,7 @@ export const useAppStore = defineStore('app', () => {
     olderByRoom,
     canLoadOlder,
     loadOlderMessages,
+    olderWaitsForConnection,
     saveRoomSettings,
     exportIdentity,
     importIdentity,

@@ -333,6 +333,35 @@ describe('windowed message list', () => {
     expect(allByTestId(wrapper, 'message').length).toBeLessThanOrEqual(60);
   });
 
+  it('does not keep asking for older messages of an offline backup room (the freeze), and asks once it is back', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Away', mode: 'backup' });
+    room.summary.connected = false;
+    fake.fillHistory(room.summary.id, 5, { onServer: 40 });
+    const { wrapper, store } = await openRoom(fake, room.summary.id);
+    const scroller = byTestId(wrapper, 'message-list');
+    // Five rows fit the viewport: the list cannot scroll, so it asks for older messages by itself.
+    layOut(scroller.element, { clientHeight: 600, scrollHeight: 320 });
+    const asked = () => fake.callsOf('listMessages').length;
+    const before = asked();
+    fake.receive(room.summary.id, { fromName: 'Bob', text: 'a re-render' });
+    for (let i = 0; i < 20 && asked() < before + 50; i++) await flushPromises();
+    expect(asked() - before).toBeLessThanOrEqual(2);
+    expect(fake.callsOf('loadOlder')).toEqual([]);
+    // It says why nothing older shows, instead of claiming this is the start.
+    expect(byTestId(wrapper, 'history-start').exists()).toBe(false);
+    expect(byTestId(wrapper, 'older-offline').text()).toBe(en['chat.olderOffline']);
+    expect(store.olderByRoom[room.summary.id]?.serverDone).toBe(false);
+
+    fake.setConnected(room.summary.id, true);
+    for (let i = 0; i < 10 && fake.callsOf('loadOlder').length === 0; i++) await flushPromises();
+    for (let i = 0; i < 10 && !store.olderByRoom[room.summary.id]?.serverDone; i++) await flushPromises();
+    // Still fits after the first page arrives, so it asks once more and learns the backup has nothing older.
+    expect(fake.callsOf('loadOlder')).toEqual([{ roomId: room.summary.id }, { roomId: room.summary.id }]);
+    expect(store.currentMessages[0]?.text).toBe('message 1');
+    expect(byTestId(wrapper, 'history-start').exists()).toBe(true);
+  });
+
   it('offers a button to load earlier messages, and shows loading meanwhile', async () => {
     const fake = new FakeBackend().setUp();
     const room = fake.addRoom({ name: 'Long' });

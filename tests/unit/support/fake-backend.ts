@@ -287,6 +287,12 @@ export class FakeBackend implements Backend {
     for (const listener of this.listeners) listener(structuredClone(event));
   }
 
+  /** The room's connection comes up or goes down, as the background tells the UI (a `room` event). */
+  setConnected(roomId: string, connected: boolean): void {
+    this.room(roomId).summary.connected = connected;
+    this.emit({ type: 'room', roomId });
+  }
+
   /** Makes the next request of `type` fail with `code`. */
   failNext(type: RequestType, code: UserErrorCode, message = `fake ${code}`): void {
     this.failures.set(type, { code, message });
