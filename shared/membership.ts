@@ -208,6 +208,18 @@ export function createAddRecord(
   );
 }
 
+/**
+ * A link joiner's self-signed join record. It extends the head the server's challenge named (the joiner
+ * holds no verified chain yet); the link proof shows it holds the link's secret.
+ */
+export function createJoinRecord(
+  join: { room: string; head: string; member: string; key: string; link: string; proof: string },
+  signer: PrivateKey,
+  now = Date.now(),
+): Promise<SignedRecord> {
+  return sign({ v: 1, kind: 'join', room: join.room, prev: join.head, by: join.member, ts: now, member: join.member, key: join.key, link: join.link, proof: join.proof }, signer);
+}
+
 async function memberFromKey(armored: string, expectedFingerprint: string): Promise<{ publicKey: string; name: string }> {
   let key;
   try {

@@ -101,3 +101,24 @@ export const escrowPayloadSchema = z.object({
   mode: modeSchema,
 });
 export type EscrowPayload = z.infer<typeof escrowPayloadSchema>;
+
+/** What every room-key and escrow payload says about the key: whose room, which epoch, who hands it out, the key, and the room's name and mode. */
+export interface KeyGrant {
+  room: string;
+  epoch: number;
+  from: string;
+  /** The room key, base64. */
+  gek: string;
+  name: string;
+  mode: RoomKeyPayload['mode'];
+}
+
+/** A room key payload for one member (`to`) or for every member at a chain head (`head`); see `roomKeyPayloadSchema`. */
+export function roomKeyPayload(grant: KeyGrant, audience: { to: string } | { head: string }): RoomKeyPayload {
+  return { v: 1, t: 'room-key', room: grant.room, epoch: grant.epoch, from: grant.from, ...audience, gek: grant.gek, name: grant.name, mode: grant.mode };
+}
+
+/** The room key escrowed for an invite link (sealed under the link's wrap key by the caller). */
+export function escrowPayload(grant: KeyGrant, link: string): EscrowPayload {
+  return { v: 1, t: 'escrow-key', room: grant.room, epoch: grant.epoch, from: grant.from, link, gek: grant.gek, name: grant.name, mode: grant.mode };
+}
