@@ -76,6 +76,8 @@ describe('removing members rotates the room key', () => {
     await eli.chat.setRoomSettings(roomId, { disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null });
 
     await eli.chat.inviteContact(roomId, (await gil.chat.getState()).me?.contactCode ?? '');
+    // The server's confirmation to Eli can arrive before Gil's directory has told Gil of the invite.
+    await until(async () => (await summary(gil, roomId))?.hasKey, 'gil has the room and its key', 20_000);
     await until(async () => (await gil.chat.listMessages(roomId)).filter((m) => m.kind === 'text').length === 2, 'gil reads both epochs', 20_000);
     expect((await gil.chat.listMessages(roomId)).filter((m) => m.kind === 'text').map((m) => m.text)).toEqual(['epoch zero', 'epoch one']);
     expect(Object.keys((await storedRoom(gil, roomId)).keys).sort()).toEqual(['0', '1']);
