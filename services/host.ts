@@ -29,3 +29,9 @@ export function formatHost(party: PartyHost): string {
 export function httpUrl(party: PartyHost, path: string): string {
   return `${party.secure ? 'https' : 'http'}://${party.host}${path}`;
 }
+
+/** localhost and 127.0.0.1 name the same machine; otherwise hosts must match exactly. */
+export function sameHost(a: string, b: string): boolean {
+  const local = (h: string) => h.replace(/^(localhost|127\.0\.0\.1|\[::1\])(?=:|$)/, 'loopback');
+  return local(a.toLowerCase()) === local(b.toLowerCase());
+}

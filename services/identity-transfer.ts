@@ -8,6 +8,8 @@ import * as openpgp from 'openpgp';
 import { z } from 'zod';
 import { fingerprintSchema, modeSchema, roomIdSchema, signedRecordSchema } from '@/shared/protocol';
 import { UserFacingError } from './errors';
+import type { RoomRecord, StoredIdentity } from './records';
+import type { DeepReadonly } from './room/session';
 
 export const identityBundleSchema = z.object({
   v: z.literal(1),
@@ -62,4 +64,25 @@ export async function openBundle(content: string, passphrase: string): Promise<I
   const parsed = identityBundleSchema.safeParse(json);
   if (!parsed.success) throw new UserFacingError('bad-import', 'the file is not a PartyChat identity export');
   return parsed.data;
+}
+
+/** Most characters of an exported file's name taken from the display name. */
+const EXPORT_NAME_CHARS = 40;
+
+/** The bundle for an identity and the rooms we hold keys for (not those we are still joining). */
+export function bundleOf(identity: StoredIdentity, host: string, rooms: Iterable<DeepReadonly<RoomRecord>>): IdentityBundle {
+  return {
+    v: 1,
+    kind: 'partychat-identity',
+    identity: { name: identity.name, fingerprint: identity.fingerprint, publicKey: identity.publicKey, encryptedPrivateKey: identity.encryptedPrivateKey },
+    host,
+    rooms: [...rooms]
+      .filter((r) => !r.joining && Object.keys(r.keys).length > 0)
+      .map((r) => ({ id: r.id, name: r.name, mode: r.mode, createdAt: r.createdAt, keys: { ...r.keys }, chain: [...r.chain], linkSecrets: { ...r.linkSecrets } })),
+  };
+}
+
+/** A file name for an export: the display name, made safe. */
+export function exportFileName(name: string): string {
+  return `partychat-${name.replace(/[^\p{L}\p{N}_-]+/gu, '-').slice(0, EXPORT_NAME_CHARS) || 'identity'}.asc`;
 }

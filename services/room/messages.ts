@@ -1,0 +1,289 @@
+/**
+ * Messages: sending (counter, outbox, ack), taking in what arrives (live, backup, older pages, peers)
+ * with one set of checks, catching up (backup paging, peer sync) and reading history for the UI.
+ */
+import { MAX_TEXT_CHARS, MESSAGE_ID_BYTES } from '@/shared/constants';
+import { openWithGek, readPublicKey, sealWithGek } from '@/shared/crypto';
+import { fromBase64, fromUtf8, randomHex, utf8 } from '@/shared/encoding';
+import { parsePayload, textPayloadSchema, type TextPayload } from '@/shared/payloads';
+import { MAX_PAGE_MESSAGES, type Envelope, type RoomServerFrame } from '@/shared/protocol';
+import type { MessageView } from '@/utils/protocol-map';
+import { UserFacingError } from '../errors';
+import type { OutboxItem, RoomRecord, StoredMessage } from '../records';
+import { describe, type RoomContext } from './context';
+import { expiryFor } from './expiry';
+import type { RoomSession } from './session';
+import { emitMessage, summary, toView } from './views';
+
+/** Most envelopes we hand a member who missed them (ephemeral sync). */
+export const MAX_SYNC_MESSAGES = 500;
+/** How long loadOlder waits for the server's page. */
+const LOAD_OLDER_TIMEOUT_MS = 15_000;
+/** Characters of envelopes per sync-reply frame, under the server's frame cap. */
+const SYNC_FRAME_BUDGET = 48_000;
+/** Room for an envelope's other fields next to its ciphertext, in a sync-reply frame. */
+const ENVELOPE_OVERHEAD_CHARS = 300;
+/** Most counters remembered as missing per sender device. */
+export const MAX_MISSING = 1000;
+/** Characters of the last message shown in the room list. */
+const PREVIEW_CHARS = 120;
+
+/** Where an envelope came from: the same checks apply to all of them. */
+export type Source = 'live' | 'history' | 'older' | 'peer';
+
+/**
+ * Decides whether a counter is new for a sender device: above the highest seen (noting any skipped as
+ * missing), or one of the missing. The first message seen from a device sets its baseline.
+ */
+export function acceptCounter(record: Pick<RoomRecord, 'peerCtr' | 'missing'>, key: string, ctr: number): boolean {
+  const max = record.peerCtr[key];
+  if (max === undefined || ctr > max) {
+    if (max !== undefined && ctr > max + 1) {
+      const skipped = Array.from({ length: Math.min(ctr - max - 1, MAX_MISSING) }, (_, i) => ctr - 1 - i);
+      record.missing[key] = [...(record.missing[key] ?? []), ...skipped].slice(-MAX_MISSING);
+    }
+    record.peerCtr[key] = ctr;
+    return true;
+  }
+  const missing = record.missing[key];
+  const index = missing?.indexOf(ctr) ?? -1;
+  if (!missing || index < 0) return false;
+  missing.splice(index, 1);
+  if (!missing.length) delete record.missing[key];
+  return true;
+}
+
+function textMessage(payload: TextPayload, fromName: string, mine: boolean, status: StoredMessage['status'], env: Envelope | null): Omit<StoredMessage, 'expiresAt'> {
+  return { id: payload.id, from: payload.from, fromName, text: payload.text, ts: payload.ts, seq: env?.seq ?? null, mine, status, kind: 'text', event: null, env };
+}
+
+function noteLast(record: RoomRecord, message: StoredMessage): void {
+  record.lastText = message.text.slice(0, PREVIEW_CHARS);
+  record.lastTs = message.ts;
+}
+
+/** Our history of a room, in server order, for the UI. */
+export async function listMessages(ctx: RoomContext, s: RoomSession, limit: number, beforeId?: string): Promise<MessageView[]> {
+  const messages = await s.edit((record) => ctx.history.list(record, Math.min(Math.max(limit, 1), 500), beforeId));
+  // Catch-up can store an older message after a newer one arrived live; show them in server order.
+  const order = (m: StoredMessage) => m.seq ?? Number.MAX_SAFE_INTEGER;
+  return messages
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => order(a.m) - order(b.m) || a.i - b.i)
+    .map(({ m }) => toView(s.id, m));
+}
+
+/** Seals, counts and sends one message; it waits in the outbox until the server acknowledges it. */
+export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string): Promise<MessageView> {
+  if (!text.trim()) throw new UserFacingError('invalid-input', 'message is empty');
+  if (text.length > MAX_TEXT_CHARS) throw new UserFacingError('invalid-input', `messages are at most ${MAX_TEXT_CHARS} characters`);
+  return s.run(async () => {
+    if (s.record.removed) throw new UserFacingError('removed', 'you are no longer a member of this room');
+    const me = ctx.me.identity;
+    const epoch = Math.max(s.currentEpoch(), s.serverEpoch);
+    const gek = s.keyFor(epoch);
+    if (!gek) throw new UserFacingError('no-key', 'the key for this room has not arrived yet');
+    const ctr = s.record.myCtr + 1;
+    const payload: TextPayload = { v: 1, t: 'text', room: s.id, epoch, from: me.fingerprint, dev: ctx.device, ctr, id: randomHex(MESSAGE_ID_BYTES), ts: ctx.now(), text };
+    const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), ctx.me.privateKey);
+    const stored: StoredMessage = { ...textMessage(payload, me.name, true, 'sending', null), expiresAt: expiryFor(s, payload.ts), epoch };
+    const item: OutboxItem = { id: payload.id, epoch, ct, unwritten: true };
+    s.edit((record) => {
+      record.myCtr = ctr;
+      record.peerCtr[`${payload.from}:${payload.dev}`] = ctr;
+      record.outbox.push(item);
+      noteLast(record, stored);
+    });
+    // The counter and the outbox are on disk before the frame leaves (a restart resends it, never reuses the
+    // counter); the history page is written after, off the path to the other members (see `restoreSent`).
+    await s.save();
+    s.send({ type: 'msg', id: payload.id, epoch, ct });
+    await s.edit((record) => ctx.history.append(record, stored));
+    if (stored.expiresAt !== null) ctx.scheduleSweep();
+    s.edit((record) => {
+      const held = record.outbox.find((o) => o.id === item.id);
+      if (held) delete held.unwritten;
+    });
+    await s.save();
+    return toView(s.id, stored);
+  });
+}
+
+/**
+ * Takes in one envelope, live from the server, from the backup, or from a member (peer sync): the same
+ * checks for all: a verified sender, their signature inside, the envelope matching what was signed,
+ * and a per-device counter that drops duplicates and records gaps.
+ */
+export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelope, source: Source): Promise<void> {
+  const sender = s.roster?.members.get(envelope.from);
+  if (!sender) return s.reject(`message from ${envelope.from}, who is not in the verified membership`);
+  const gek = s.keyFor(envelope.epoch);
+  if (!gek) return s.reject(`no key for epoch ${envelope.epoch}`);
+  let payload: TextPayload | null;
+  try {
+    const plain = await openWithGek(fromBase64(gek), envelope.ct, await readPublicKey(sender.publicKey));
+    payload = parsePayload(textPayloadSchema, fromUtf8(plain));
+  } catch (error) {
+    return s.reject(`message rejected (${source}): ${describe(error)}`);
+  }
+  if (!payload) return s.reject('message payload is malformed');
+  if (payload.from !== envelope.from || payload.room !== s.id || payload.epoch !== envelope.epoch || payload.id !== envelope.id) {
+    return s.reject('message payload does not match its envelope (forged sender, room, epoch or id)');
+  }
+  s.serverSeq = Math.max(s.serverSeq, envelope.seq);
+  const counter = `${payload.from}:${payload.dev}`;
+  const ctr = payload.ctr;
+  const fresh = s.edit((record) => {
+    record.lastSeq = Math.max(record.lastSeq, envelope.seq);
+    return acceptCounter(record, counter, ctr);
+  });
+  if (!fresh) {
+    await s.save();
+    return; // a replay or a duplicate: already shown
+  }
+  const mine = envelope.from === ctx.me.identity.fingerprint;
+  const stored: StoredMessage = {
+    ...textMessage(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', envelope),
+    expiresAt: expiryFor(s, payload.ts),
+  };
+  if (stored.expiresAt !== null && stored.expiresAt <= ctx.now()) {
+    await s.save();
+    return; // arrived after its timer ran out
+  }
+  s.edit((record) => {
+    if (!mine && source !== 'older') record.unread += 1;
+    noteLast(record, stored);
+  });
+  // Shown before it is written: the write follows in this room's queue, so nothing reads a half-done state,
+  // and if the worker dies in between, the message comes back from the backup or a member (lastSeq and
+  // the counter were not saved either).
+  emitMessage(ctx, s, stored);
+  await s.edit((record) => ctx.history.append(record, stored));
+  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  await s.save();
+}
+
+/** The server stored and relayed a message of ours: out of the outbox, marked sent. */
+export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: number, ts: number): Promise<void> {
+  const item = s.record.outbox.find((o) => o.id === id);
+  if (!item) return;
+  const { epoch, ct, unwritten } = item;
+  s.edit((record) => {
+    record.outbox = record.outbox.filter((o) => o.id !== id);
+    record.lastSeq = Math.max(record.lastSeq, seq);
+  });
+  const env: Envelope = { seq, id, epoch, from: ctx.me.identity.fingerprint, ts, ct };
+  let updated = await s.edit((record) => ctx.history.update(record, id, { status: 'sent', seq, env }));
+  if (!updated && unwritten) updated = await restoreSent(ctx, s, env);
+  await s.save();
+  if (updated) emitMessage(ctx, s, updated);
+}
+
+/**
+ * A message of ours the server acknowledged that is not in our history: the worker stopped after the frame
+ * left and before the page was written (see `sendMessage`). It is rebuilt from our own envelope.
+ */
+async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Promise<StoredMessage | null> {
+  const gek = s.keyFor(env.epoch);
+  const plain = gek ? await openWithGek(fromBase64(gek), env.ct, ctx.me.privateKey.toPublic()).catch(() => null) : null;
+  const payload = plain ? parsePayload(textPayloadSchema, fromUtf8(plain)) : null;
+  if (!payload || payload.id !== env.id) return null;
+  const stored: StoredMessage = { ...textMessage(payload, ctx.me.identity.name, true, 'sent', env), expiresAt: expiryFor(s, payload.ts) };
+  if (stored.expiresAt !== null && stored.expiresAt <= ctx.now()) return null;
+  await s.edit((record) => ctx.history.append(record, stored));
+  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  return stored;
+}
+
+/** Everything still unacknowledged goes out again (same ids: the server drops duplicates). */
+export function resendOutbox(s: RoomSession): void {
+  for (const item of s.record.outbox) s.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
+}
+
+/** After a welcome: catch up on what we missed, from the backup or from online members. */
+export function requestCatchUp(s: RoomSession): void {
+  if (s.record.mode === 'backup') s.send({ type: 'history', after: s.record.lastSeq, limit: MAX_PAGE_MESSAGES });
+  else s.send({ type: 'sync-request', since: s.record.lastSeq });
+}
+
+/** A page from the server's backup: newer ones page on by themselves; an older one answers `loadOlder`. */
+export async function onHistory(ctx: RoomContext, s: RoomSession, frame: Extract<RoomServerFrame, { type: 'history' }>): Promise<void> {
+  for (const envelope of frame.messages) await ingest(ctx, s, envelope, frame.direction === 'before' ? 'older' : 'history');
+  const last = frame.messages.at(-1);
+  if (frame.direction === 'after' && frame.more && last) s.send({ type: 'history', after: last.seq, limit: MAX_PAGE_MESSAGES });
+  if (frame.direction === 'before') {
+    const oldest = frame.more ? (frame.messages[0]?.seq ?? s.record.oldestLoaded) : 0;
+    s.edit((record) => {
+      record.oldestLoaded = oldest;
+    });
+    await s.save();
+    s.olderWaiter?.(frame.messages.length);
+  }
+}
+
+/** A member missed messages: hand them the original envelopes we hold (they verify every signature themselves). */
+export async function onSyncRequest(ctx: RoomContext, s: RoomSession, from: string, since: number): Promise<void> {
+  if (!s.roster?.members.has(from)) return s.reject('sync request from someone outside the verified membership');
+  const envelopes = await s.edit((record) => ctx.history.envelopesSince(record, since, MAX_SYNC_MESSAGES));
+  let chunk: Envelope[] = [];
+  let size = 0;
+  const flush = () => {
+    if (chunk.length) s.send({ type: 'sync-reply', to: from, messages: chunk });
+    chunk = [];
+    size = 0;
+  };
+  for (const envelope of envelopes) {
+    const chars = envelope.ct.length + ENVELOPE_OVERHEAD_CHARS;
+    if (size + chars > SYNC_FRAME_BUDGET || chunk.length >= MAX_PAGE_MESSAGES) flush();
+    chunk.push(envelope);
+    size += chars;
+  }
+  flush();
+}
+
+/** What a member handed us: the same checks as anything else. */
+export async function onSyncReply(ctx: RoomContext, s: RoomSession, messages: Envelope[]): Promise<void> {
+  for (const envelope of messages) await ingest(ctx, s, envelope, 'peer');
+  if (s.record.lastSeq >= s.serverSeq) s.syncSince = null;
+}
+
+/** Who is online changed; someone who came online may hold what we missed (ephemeral rooms): ask again. */
+export function onPresence(ctx: RoomContext, s: RoomSession, online: string[]): void {
+  const newcomer = online.some((fp) => !s.online.has(fp) && fp !== ctx.me.identity.fingerprint);
+  s.online = new Set(online);
+  if (newcomer && s.record.mode === 'ephemeral' && (s.syncSince !== null || Object.keys(s.record.missing).length)) {
+    s.send({ type: 'sync-request', since: s.syncSince ?? Math.max(0, s.record.lastSeq - MAX_SYNC_MESSAGES) });
+  }
+  ctx.emit({ type: 'room', roomId: s.id });
+}
+
+/** Backup rooms: fetch the page of messages before the oldest we hold. Resolves with how many arrived. */
+export async function loadOlder(ctx: RoomContext, s: RoomSession): Promise<number> {
+  if (s.record.mode !== 'backup' || s.record.oldestLoaded === 0) return 0;
+  const before = s.record.oldestLoaded ?? (await s.edit((record) => ctx.history.firstSeq(record)));
+  if (!before || before <= 1) return 0;
+  if (s.conn?.status !== 'ready') throw new UserFacingError('offline', 'older messages come from the server; connect first');
+  s.olderWaiter?.(0);
+  return new Promise<number>((resolve) => {
+    const timer = setTimeout(() => finish(0), LOAD_OLDER_TIMEOUT_MS);
+    const finish = (count: number) => {
+      clearTimeout(timer);
+      if (s.olderWaiter === finish) s.olderWaiter = null;
+      resolve(count);
+    };
+    s.olderWaiter = finish;
+    s.send({ type: 'history', before, limit: MAX_PAGE_MESSAGES });
+  });
+}
+
+/** The room was read: its unread count goes to zero and the UI gets its summary. */
+export async function markRead(ctx: RoomContext, s: RoomSession): Promise<void> {
+  if (s.record.unread === 0) return;
+  await s.run(async () => {
+    s.edit((record) => {
+      record.unread = 0;
+    });
+    await s.save();
+  });
+  ctx.emit({ type: 'summary', room: summary(s) });
+}

@@ -1,0 +1,101 @@
+/** The rooms this browser holds: their sessions while unlocked, their sealed records and the index of them in storage. */
+import { verifyChain } from '@/shared/membership';
+import type { LocalItems, RoomRecord } from '../records';
+import { seal, unseal } from '../sealed';
+import type { KeyValueStore } from '../store';
+import type { Unlocked } from '../vault';
+import { UserFacingError } from '../errors';
+import type { RoomContext } from './context';
+import { RoomSession } from './session';
+
+type RoomKey = `room:${string}`;
+
+export class RoomRegistry {
+  private readonly rooms = new Map<string, RoomSession>();
+
+  constructor(private readonly local: KeyValueStore<LocalItems>) {}
+
+  get(roomId: string): RoomSession | undefined {
+    return this.rooms.get(roomId);
+  }
+
+  require(roomId: string): RoomSession {
+    const s = this.rooms.get(roomId);
+    if (!s) throw new UserFacingError('no-room', 'no such room in this browser');
+    return s;
+  }
+
+  values(): IterableIterator<RoomSession> {
+    return this.rooms.values();
+  }
+
+  /** A session for a record; its changes are sealed under our vault key when saved. */
+  add(ctx: RoomContext, record: RoomRecord): RoomSession {
+    const s = new RoomSession(record, { persist: (r) => this.persist(ctx.me, r), onRejected: ctx.onRejected });
+    this.rooms.set(record.id, s);
+    return s;
+  }
+
+  /** Seals a room record under the vault key and stores it. */
+  async persist(unlocked: Unlocked, record: RoomRecord): Promise<void> {
+    const key: RoomKey = `room:${record.id}`;
+    await this.local.set(key, await seal(unlocked.vaultKey, record, key));
+  }
+
+  async saveIndex(ids: string[] = [...this.rooms.keys()]): Promise<void> {
+    await this.local.set('roomIndex', ids);
+  }
+
+  /** Opens every stored room (after unlock) and re-verifies its chain; a chain that no longer verifies leaves the room unverified. */
+  async load(ctx: RoomContext): Promise<void> {
+    this.clear();
+    for (const id of (await this.local.get('roomIndex')) ?? []) {
+      const key: RoomKey = `room:${id}`;
+      const sealed = await this.local.get(key);
+      if (!sealed) continue;
+      const s = this.add(ctx, await unseal<RoomRecord>(ctx.me.vaultKey, sealed, key));
+      const chain = [...s.record.chain];
+      if (!chain.length) continue;
+      const roster = await verifyChain(id, chain).catch(() => null);
+      if (roster) s.adoptChain(chain, roster);
+    }
+  }
+
+  /** Drops a room from this browser: connection, record, history. */
+  async forget(ctx: RoomContext, s: RoomSession): Promise<void> {
+    s.dispose();
+    this.rooms.delete(s.id);
+    await s.edit((record) => ctx.history.removeRoom(record));
+    await this.local.remove(`room:${s.id}`);
+    await this.saveIndex();
+  }
+
+  /** Closes every room's connection; the sessions stay. */
+  disconnectAll(): void {
+    for (const s of this.rooms.values()) s.disconnect();
+  }
+
+  /** Disposes every session (lock). */
+  clear(): void {
+    for (const s of this.rooms.values()) s.dispose();
+    this.rooms.clear();
+  }
+
+  totalUnread(): number {
+    let total = 0;
+    for (const s of this.rooms.values()) total += s.record.unread;
+    return total;
+  }
+
+  /** Pending join requests across the rooms we administer. */
+  totalRequests(): number {
+    let total = 0;
+    for (const s of this.rooms.values()) total += s.requests.size;
+    return total;
+  }
+
+  /** Resolves once the work already queued for every room has finished. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.rooms.values()].map((s) => s.settled()));
+  }
+}

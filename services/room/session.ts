@@ -1,0 +1,241 @@
+/**
+ * One room while the vault is unlocked: its stored record, the membership its verified chain proves,
+ * its connection, and what the server last said. The record is read-only to everyone else: every change
+ * goes through `edit`, `adoptKey` or `adoptChain` here, inside the room's serial queue (`run`).
+ */
+import { UserFacingError } from '../errors';
+import type { PartyConnection } from '../connection';
+import type { RoomRecord } from '../records';
+import type { Roster } from '@/shared/membership';
+import type { JoinRequest, KeyEnvelope, RoomClientFrame, RoomMode, RoomServerFrame, SignedRecord } from '@/shared/protocol';
+
+/** A read-only view of a stored shape, all the way down. */
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? ReadonlyArray<DeepReadonly<U>>
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** A membership change we sent, awaiting the server's chain broadcast. */
+interface PendingChange {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** What a session needs from outside: writing its record (sealed) and reporting what failed verification. */
+export interface SessionHooks {
+  persist(record: RoomRecord): Promise<void>;
+  onRejected(roomId: string, reason: string): void;
+}
+
+export function emptyRoom(id: string, mode: RoomMode, now: number): RoomRecord {
+  return {
+    id,
+    name: '',
+    mode,
+    createdAt: now,
+    keys: {},
+    chain: [],
+    pendingGenesis: null,
+    myCtr: 0,
+    peerCtr: {},
+    missing: {},
+    lastSeq: 0,
+    unread: 0,
+    lastText: null,
+    lastTs: null,
+    pages: 0,
+    pageExpiry: [],
+    oldestLoaded: null,
+    outbox: [],
+    joining: null,
+    linkSecrets: {},
+    removed: false,
+  };
+}
+
+/** The newest epoch a record holds a key for (rotation comes with removal; until then every room is at epoch 0). */
+export function currentEpoch(record: DeepReadonly<RoomRecord>): number {
+  const epochs = Object.keys(record.keys).map(Number);
+  return epochs.length ? Math.max(...epochs) : 0;
+}
+
+export class RoomSession {
+  /** The membership proven by the verified chain; null until verified. */
+  roster: Roster | null = null;
+  conn: PartyConnection<RoomServerFrame> | null = null;
+  online = new Set<string>();
+  /** Members the server lists whom no valid signature admits: flagged in the UI, never sent a key. */
+  readonly unverified = new Set<string>();
+  /** Verified join requests (admins). */
+  readonly requests = new Map<string, JoinRequest & { name: string }>();
+  /** Resolves a pending `loadOlder`. */
+  olderWaiter: ((count: number) => void) | null = null;
+  /** Ephemeral rooms: the sequence we still need history after (we missed messages while away), until a member supplies them. */
+  syncSince: number | null = null;
+  /** The room's newest sequence number as far as we know. */
+  serverSeq = 0;
+  /** The room's key epoch as the server last said. */
+  serverEpoch = 0;
+  /** A rotation we proposed: its key stays here until the server says we started that epoch, then the other envelopes go out. */
+  rotation: { epoch: number; gek: string; rest: KeyEnvelope[] } | null = null;
+  resendTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Disappearing-timer changes parsed from the chain, cached per chain length (see expiry.ts). */
+  timers: { length: number; changes: Array<{ ts: number; ms: number | null }> } | null = null;
+  /** Set once the room is forgotten or the vault locked: late timers leave it alone. */
+  disposed = false;
+
+  private data: RoomRecord;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly pending = new Map<string, PendingChange>();
+
+  constructor(
+    record: RoomRecord,
+    private readonly hooks: SessionHooks,
+  ) {
+    this.data = { ...emptyRoom(record.id, record.mode, record.createdAt), ...record };
+  }
+
+  get id(): string {
+    return this.data.id;
+  }
+
+  /** The stored record, read-only: change it with `edit` (bookkeeping), `adoptKey` or `adoptChain`. */
+  get record(): DeepReadonly<RoomRecord> {
+    return this.data;
+  }
+
+  /** Changes the record; callers run inside `run` and `save` afterwards. */
+  edit<T>(change: (record: RoomRecord) => T): T {
+    return change(this.data);
+  }
+
+  /**
+   * Takes a room key for an epoch. The first key held for an epoch stays: a different one is refused
+   * (a member cannot move another member onto a key of its own choosing).
+   */
+  adoptKey(epoch: number, gek: string): 'added' | 'held' | 'conflict' {
+    const held = this.data.keys[String(epoch)];
+    if (held === gek) return 'held';
+    if (held !== undefined) return 'conflict';
+    this.data.keys[String(epoch)] = gek;
+    return 'added';
+  }
+
+  /** Replaces the verified chain and the roster it proves (verification is the caller's: membership.ts). */
+  adoptChain(chain: SignedRecord[], roster: Roster): void {
+    this.data.chain = chain;
+    this.roster = roster;
+  }
+
+  /** Serialises every change to this room: frames, requests and timers run one at a time. */
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves once the work already queued has finished. */
+  settled(): Promise<unknown> {
+    return this.queue;
+  }
+
+  save(): Promise<void> {
+    return this.hooks.persist(this.data);
+  }
+
+  currentEpoch(): number {
+    return currentEpoch(this.data);
+  }
+
+  /** The key we hold for an epoch, base64. */
+  keyFor(epoch: number): string | undefined {
+    return this.data.keys[String(epoch)];
+  }
+
+  /** Sends a frame if connected; false otherwise. */
+  send(frame: RoomClientFrame): boolean {
+    return this.conn?.send(frame) ?? false;
+  }
+
+  /** Something from this room failed verification: logged and reported, never shown. */
+  reject(reason: string): void {
+    console.warn(`room ${this.id}: ${reason}`);
+    this.hooks.onRejected(this.id, reason);
+  }
+
+  /** Members the server claims but no valid signature admits. */
+  flagUnverified(fingerprints: string[], reason: string): void {
+    for (const fp of fingerprints) if (!this.roster?.members.has(fp)) this.unverified.add(fp);
+    this.reject(`unverified member: ${reason}`);
+  }
+
+  /** The verified roster, for actions that need one. */
+  requireRoster(): Roster {
+    if (!this.roster) throw new UserFacingError('offline', 'the room has not been verified yet; try again once connected');
+    return this.roster;
+  }
+
+  requireAdmin(me: string): Roster {
+    const roster = this.requireRoster();
+    if (roster.members.get(me)?.role !== 'admin') throw new UserFacingError('not-admin', 'only admins can do this');
+    return roster;
+  }
+
+  requireLinkCreator(me: string): Roster {
+    const roster = this.requireRoster();
+    if (!roster.members.get(me)?.canCreateLinks) throw new UserFacingError('not-admin', 'only admins, and members they allowed, can create invite links');
+    return roster;
+  }
+
+  /** Sends a signed membership change and waits for the server to relay it back (or refuse it). */
+  awaitChange(record: SignedRecord, frame: RoomClientFrame, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(record.body);
+        reject(new UserFacingError('offline', 'the server did not confirm the change in time'));
+      }, timeoutMs);
+      this.pending.set(record.body, {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      if (!this.send(frame)) this.settleChange(record.body, new UserFacingError('offline', 'not connected to the server'));
+    });
+  }
+
+  /** The server relayed (no error) or refused (error) the change with this record body. */
+  settleChange(body: string, error?: Error): void {
+    const change = this.pending.get(body);
+    if (!change) return;
+    this.pending.delete(body);
+    if (error) change.reject(error);
+    else change.resolve();
+  }
+
+  /** A refused change fails the oldest change still waiting for confirmation. */
+  failOldestChange(error: Error): void {
+    const first = this.pending.keys().next();
+    if (!first.done) this.settleChange(first.value, error);
+  }
+
+  /** Closes the connection and stops timers (lock, setHost, shutdown). */
+  disconnect(): void {
+    if (this.resendTimer) clearTimeout(this.resendTimer);
+    this.resendTimer = null;
+    this.conn?.close();
+    this.conn = null;
+    this.online.clear();
+  }
+
+  /** The room is gone from this browser (forgotten, or the vault locked). */
+  dispose(): void {
+    this.disposed = true;
+    this.disconnect();
+  }
+}

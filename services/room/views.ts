@@ -1,0 +1,115 @@
+/** What the UI sees of a room: its summary, its details, its messages. Reads only. */
+import { formatContactCode, openWithGek, readPublicKey } from '@/shared/crypto';
+import { fromBase64, fromUtf8 } from '@/shared/encoding';
+import { DEFAULT_SETTINGS, type LinkState } from '@/shared/membership';
+import type { JoinRequestView, MemberView, MessageView, RoomDetail, RoomSummary } from '@/utils/protocol-map';
+import type { StoredMessage } from '../records';
+import type { RoomContext } from './context';
+import { currentEpoch, type DeepReadonly, type RoomSession } from './session';
+
+export function summary(s: RoomSession): RoomSummary {
+  const r = s.record;
+  return {
+    id: r.id,
+    name: r.name,
+    mode: r.mode,
+    unread: r.unread,
+    lastText: r.lastText,
+    lastTs: r.lastTs ?? r.createdAt,
+    connected: s.conn?.status === 'ready',
+    hasKey: !r.removed && r.keys[String(Math.max(currentEpoch(r), s.serverEpoch))] !== undefined,
+    removed: r.removed,
+    joinState: r.joining?.state ?? null,
+    joinError: r.joining?.error ?? null,
+    requests: s.requests.size,
+    missing: Object.values(r.missing).reduce((n, list) => n + list.length, 0),
+  };
+}
+
+/** Every room, the most recently active first. */
+export function summaries(sessions: Iterable<RoomSession>): RoomSummary[] {
+  return [...sessions].map(summary).sort((a, b) => (b.lastTs ?? 0) - (a.lastTs ?? 0));
+}
+
+export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<RoomDetail> {
+  const me = ctx.me.identity.fingerprint;
+  const roster = s.roster;
+  const members: MemberView[] = roster
+    ? [...roster.members.values()].map((m) => ({
+        fingerprint: m.fingerprint,
+        name: m.name,
+        role: m.role,
+        online: s.online.has(m.fingerprint),
+        me: m.fingerprint === me,
+        contactCode: formatContactCode(m.fingerprint),
+        verified: true,
+        canCreateLinks: m.canCreateLinks,
+      }))
+    : [];
+  for (const fingerprint of s.unverified) {
+    members.push({
+      fingerprint,
+      name: '',
+      role: 'member',
+      online: s.online.has(fingerprint),
+      me: false,
+      contactCode: formatContactCode(fingerprint),
+      verified: false,
+      canCreateLinks: false,
+    });
+  }
+  const joinRequests: JoinRequestView[] = [];
+  for (const r of s.requests.values()) {
+    joinRequests.push({ fingerprint: r.fp, name: r.name, contactCode: formatContactCode(r.fp), linkLabel: await linkLabel(s, roster?.links.get(r.link)), ts: r.ts });
+  }
+  return {
+    ...summary(s),
+    members,
+    myRole: roster?.members.get(me)?.role ?? 'member',
+    epoch: s.currentEpoch(),
+    joinRequests,
+    settings: roster?.settings ?? DEFAULT_SETTINGS,
+    canCreateLinks: roster?.members.get(me)?.canCreateLinks ?? false,
+    banned: [...(roster?.banned ?? [])].map((fingerprint) => ({ fingerprint, contactCode: formatContactCode(fingerprint) })),
+    gaps: Object.entries(s.record.missing)
+      .filter(([, list]) => list.length > 0)
+      .map(([key, list]) => {
+        const fingerprint = key.split(':')[0] ?? '';
+        return { fingerprint, name: roster?.members.get(fingerprint)?.name ?? '', count: list.length };
+      }),
+  };
+}
+
+/** Decrypts a link's label (sealed and signed with the room key by the member who made it). */
+export async function linkLabel(s: RoomSession, link: LinkState | undefined): Promise<string | null> {
+  const author = link ? s.roster?.members.get(link.by) : undefined;
+  const gek = s.keyFor(s.currentEpoch());
+  if (!link?.label || !author || !gek) return null;
+  try {
+    return fromUtf8(await openWithGek(fromBase64(gek), link.label, await readPublicKey(author.publicKey)));
+  } catch {
+    return null;
+  }
+}
+
+export function toView(roomId: string, m: DeepReadonly<StoredMessage>): MessageView {
+  return {
+    id: m.id,
+    roomId,
+    from: m.from,
+    fromName: m.fromName,
+    text: m.text,
+    ts: m.ts,
+    mine: m.mine,
+    status: m.status,
+    seq: m.seq,
+    kind: m.kind ?? 'text',
+    event: m.event ? { type: 'settings', settings: { ...m.event.settings }, byName: m.event.byName } : null,
+    expiresAt: m.expiresAt ?? null,
+  };
+}
+
+/** Tells the UI about a new or changed message, with the room's summary after it (no separate state event: one per message is enough). */
+export function emitMessage(ctx: RoomContext, s: RoomSession, stored: StoredMessage): void {
+  ctx.emit({ type: 'message', roomId: s.id, message: toView(s.id, stored), room: summary(s) });
+}
