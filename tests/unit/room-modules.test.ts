@@ -1,0 +1,164 @@
+/**
+ * The room modules (services/room/*) driven directly, without a server: frames go in through a fake
+ * socket and `connectRoom`'s router; what the client sends back is read off the socket.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expiryFor } from '@/services/room/expiry';
+import { maybeRotate } from '@/services/room/keys';
+import { acceptCounter, MAX_MISSING } from '@/services/room/messages';
+import { generateGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
+import { sha256Hex, toBase64, utf8 } from '@/shared/encoding';
+import { createRecord, verifyChain, type RoomSettings } from '@/shared/membership';
+import { roomKeyPayload } from '@/shared/payloads';
+import type { Envelope } from '@/shared/protocol';
+import { person, roomFixture, type Person, type RoomFixture } from './support/room-fixture';
+
+describe('message counters', () => {
+  it.each([
+    { name: 'first message from a device sets its baseline', peer: undefined, missing: undefined, ctr: 7, accepted: true, after: 7, gaps: [] },
+    { name: 'the next counter', peer: 3, missing: undefined, ctr: 4, accepted: true, after: 4, gaps: [] },
+    { name: 'a duplicate', peer: 4, missing: undefined, ctr: 4, accepted: false, after: 4, gaps: [] },
+    { name: 'a replay of an older counter', peer: 9, missing: undefined, ctr: 2, accepted: false, after: 9, gaps: [] },
+    { name: 'a gap records what was skipped', peer: 3, missing: undefined, ctr: 7, accepted: true, after: 7, gaps: [6, 5, 4] },
+    { name: 'a missing one arriving late fills its gap', peer: 7, missing: [6, 5, 4], ctr: 5, accepted: true, after: 7, gaps: [6, 4] },
+    { name: 'the same late one twice', peer: 7, missing: [6, 4], ctr: 5, accepted: false, after: 7, gaps: [6, 4] },
+  ])('$name', ({ peer, missing, ctr, accepted, after, gaps }) => {
+    const record: { peerCtr: Record<string, number>; missing: Record<string, number[]> } = { peerCtr: {}, missing: {} };
+    if (peer !== undefined) record.peerCtr['a:d'] = peer;
+    if (missing) record.missing['a:d'] = [...missing];
+    expect(acceptCounter(record, 'a:d', ctr)).toBe(accepted);
+    expect(record.peerCtr['a:d']).toBe(after);
+    expect(record.missing['a:d'] ?? []).toEqual(gaps);
+  });
+
+  it('remembers at most MAX_MISSING gaps per device', () => {
+    const record = { peerCtr: { 'a:d': 1 }, missing: {} as Record<string, number[]> };
+    expect(acceptCounter(record, 'a:d', 1 + MAX_MISSING * 3)).toBe(true);
+    expect(record.missing['a:d']).toHaveLength(MAX_MISSING);
+  });
+});
+
+describe('taking in messages (ingest): the same checks for every source', () => {
+  let alice: Person, bob: Person, carol: Person, mallory: Person;
+  beforeAll(async () => {
+    [alice, bob, carol, mallory] = await Promise.all([person('Alice'), person('Bob'), person('Carol'), person('Mallory')]);
+  });
+
+  type Case = { name: string; make: (f: RoomFixture) => Promise<Envelope>; shown: boolean; reason: RegExp | null };
+  const cases: Case[] = [
+    { name: 'a valid message from a member', make: (f) => f.envelope(alice), shown: true, reason: null },
+    { name: 'a payload naming another sender than its envelope', make: (f) => f.envelope(alice, { from: carol.fingerprint }), shown: false, reason: /does not match its envelope/ },
+    { name: 'an envelope claiming a sender who did not sign it', make: (f) => f.envelope(carol, {}, { envelope: { from: alice.fingerprint } }), shown: false, reason: /message rejected/ },
+    { name: 'a payload for another room', make: (f) => f.envelope(alice, { room: 'f'.repeat(32) }), shown: false, reason: /does not match its envelope/ },
+    { name: 'a payload for another epoch than its envelope', make: (f) => f.envelope(alice, { epoch: 1 }, { envelope: { epoch: 0 } }), shown: false, reason: /does not match its envelope/ },
+    { name: 'a payload whose id differs from its envelope', make: (f) => f.envelope(alice, {}, { envelope: { id: 'e'.repeat(32) } }), shown: false, reason: /does not match its envelope/ },
+    { name: 'a sender outside the verified membership', make: (f) => f.envelope(mallory), shown: false, reason: /not in the verified membership/ },
+    { name: 'an epoch we hold no key for', make: (f) => f.envelope(alice, { epoch: 3 }), shown: false, reason: /no key for epoch 3/ },
+    { name: 'sealed with another key', make: (f) => f.envelope(alice, {}, { gek: generateGek() }), shown: false, reason: /message rejected/ },
+  ];
+
+  it.each(cases)('$name', async ({ make, shown, reason }) => {
+    const f = await roomFixture({ me: bob, others: [alice, carol] });
+    const envelope = await make(f);
+    f.socket.deliver({ type: 'msg', ...envelope });
+    await f.settle();
+    const messages = f.events.filter((e) => e.type === 'message');
+    expect(messages.length).toBe(shown ? 1 : 0);
+    if (reason) expect(f.rejected.join('\n')).toMatch(reason);
+    else expect(f.rejected).toEqual([]);
+    const history = await f.s.edit((r) => f.ctx.history.list(r, 10));
+    expect(history.length).toBe(shown ? 1 : 0);
+  });
+
+  it.each(['live', 'peer'] as const)('drops a replay of an earlier counter under a fresh id and seq (%s)', async (source) => {
+    const f = await roomFixture({ me: bob, others: [alice, carol] });
+    const first = await f.envelope(alice, { ctr: 1, text: 'once' });
+    const replay = await f.envelope(alice, { ctr: 1, text: 'once, again' });
+    for (const envelope of [first, replay]) {
+      if (source === 'live') f.socket.deliver({ type: 'msg', ...envelope });
+      else f.socket.deliver({ type: 'sync-reply', from: carol.fingerprint, messages: [envelope] });
+      await f.settle();
+    }
+    const texts = (await f.s.edit((r) => f.ctx.history.list(r, 10))).map((m) => m.text);
+    expect(texts).toEqual(['once']);
+  });
+});
+
+describe('room keys (onKeys)', () => {
+  let alice: Person, bob: Person, carol: Person, mallory: Person;
+  beforeAll(async () => {
+    [alice, bob, carol, mallory] = await Promise.all([person('Alice'), person('Bob'), person('Carol'), person('Mallory')]);
+  });
+
+  type Case = { name: string; from: () => Person; to: () => Person; epoch: number; audience: (f: RoomFixture) => Promise<{ to: string } | { head: string }>; gek: (f: RoomFixture) => Uint8Array; adopted: boolean; reason: RegExp | null };
+  const cases: Case[] = [
+    { name: 'a new epoch key for us, from a member', from: () => alice, to: () => bob, epoch: 1, audience: async () => ({ to: bob.fingerprint }), gek: () => generateGek(), adopted: true, reason: null },
+    { name: 'a key for every member at our chain head', from: () => alice, to: () => bob, epoch: 1, audience: async (f) => ({ head: await sha256Hex(f.chain.at(-1)?.body ?? '') }), gek: () => generateGek(), adopted: true, reason: null },
+    { name: 'a key signed for someone else, re-wrapped to us', from: () => alice, to: () => bob, epoch: 1, audience: async () => ({ to: carol.fingerprint }), gek: () => generateGek(), adopted: false, reason: /does not match this room, epoch or recipient/ },
+    { name: 'a key from outside the membership', from: () => mallory, to: () => bob, epoch: 1, audience: async () => ({ to: bob.fingerprint }), gek: () => generateGek(), adopted: false, reason: /outside the verified membership/ },
+    { name: 'a different key for an epoch we already hold', from: () => carol, to: () => bob, epoch: 0, audience: async () => ({ to: bob.fingerprint }), gek: () => generateGek(), adopted: false, reason: /kept the one already held/ },
+  ];
+
+  it.each(cases)('$name', async ({ from, to, epoch, audience, gek, adopted, reason }) => {
+    const f = await roomFixture({ me: bob, others: [alice, carol] });
+    const key = toBase64(gek(f));
+    const payload = roomKeyPayload({ room: f.s.id, epoch, from: from().fingerprint, gek: key, name: 'Fixture', mode: 'ephemeral' }, await audience(f));
+    const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(to().publicKey), from().privateKey);
+    const before = f.s.keyFor(epoch);
+    f.socket.deliver({ type: 'keys', envelopes: [{ to: to().fingerprint, epoch, ct, kid: '0123456789abcdef', from: from().fingerprint }] });
+    await f.settle();
+    expect(f.s.keyFor(epoch)).toBe(adopted ? key : before);
+    if (reason) expect(f.rejected.join('\n')).toMatch(reason);
+    else expect(f.rejected).toEqual([]);
+  });
+});
+
+describe('who starts the next key epoch after a removal (maybeRotate)', () => {
+  let people: Person[];
+  beforeAll(async () => {
+    people = await Promise.all(['P1', 'P2', 'P3'].map((n) => person(n)));
+    people.sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
+  });
+  // people[0] has the smallest fingerprint. Cases: [who I am, who removed (null: a leave), who is online besides me, do I rotate?]
+  it.each([
+    { name: 'the remover, when it is us', me: 2, remover: 2, online: [0, 1], rotates: true },
+    { name: 'not us, when the remover is online', me: 0, remover: 2, online: [2], rotates: false },
+    { name: 'us, the smallest fingerprint online, when the remover is offline', me: 0, remover: 2, online: [1], rotates: true },
+    { name: 'not us, when a smaller fingerprint is online (a leave)', me: 1, remover: null, online: [0], rotates: false },
+    { name: 'us, the smallest online, after a leave', me: 0, remover: null, online: [1, 2], rotates: true },
+  ])('$name', async ({ me, remover, online, rotates }) => {
+    const self = people[me] as Person;
+    const f = await roomFixture({ me: self, others: people.filter((p) => p !== self) });
+    f.s.online = new Set([self.fingerprint, ...online.map((i) => people[i]?.fingerprint ?? '')]);
+    await f.s.run(() => maybeRotate(f.ctx, f.s, remover === null ? null : (people[remover]?.fingerprint ?? null)));
+    const rotations = f.socket.sentOf('rotate');
+    expect(rotations.length).toBe(rotates ? 1 : 0);
+    if (rotates) {
+      expect(rotations[0]?.epoch).toBe(1);
+      expect(new Set(rotations[0]?.keys.map((k) => k.to))).toEqual(new Set(people.map((p) => p.fingerprint)));
+    }
+  });
+});
+
+describe('disappearing messages: the timer in force when a message was sent', () => {
+  it.each([
+    { name: 'before any timer', ts: 500, expires: null },
+    { name: 'under a 30 s timer', ts: 1_500, expires: 31_500 },
+    { name: 'after the timer changed to an hour', ts: 2_500, expires: 2_500 + 3_600_000 },
+    { name: 'after the timer was turned off', ts: 3_500, expires: null },
+  ])('$name', async ({ ts, expires }) => {
+    const [alice, bob] = await Promise.all([person('Alice'), person('Bob')]);
+    const f = await roomFixture({ me: bob, others: [alice] });
+    const chain = [...f.chain];
+    for (const [at, ms] of [
+      [1_000, 30_000],
+      [2_000, 3_600_000],
+      [3_000, null],
+    ] as const) {
+      const settings: RoomSettings = { disappearMs: ms, shareHistory: false, retentionDays: null, retentionCount: null };
+      chain.push(await createRecord<'settings'>(await verifyChain(f.s.id, chain), { kind: 'settings', settings }, alice.privateKey, at));
+    }
+    f.s.adoptChain(chain, await verifyChain(f.s.id, chain));
+    expect(expiryFor(f.s, ts)).toBe(expires);
+  });
+});
