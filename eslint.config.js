@@ -22,7 +22,7 @@ function pkg(name, message) {
 }
 
 const RUNTIME_NEUTRAL = 'shared/ and party/ are runtime-neutral (extension and PartyKit server): no extension, UI or background code.';
-const UI_NO_SERVICES = 'UI code talks to the background through utils/protocol-map (sendRequest), never by importing services/.';
+const UI_NO_SERVICES = 'UI code talks to the background through utils/backend.ts (typed in utils/protocol-map.ts), never by importing services/.';
 const UTILS_DOWNWARD = 'utils/ is shared by the UI pages and the background; it must not import background or UI code.';
 const ROOM_MODULES = 'services/room/ modules are plain TypeScript: no wxt (inject browser APIs), and no import back into services/chat (it imports them).';
 
