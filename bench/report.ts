@@ -89,12 +89,13 @@ export function summaryTable(sections: SectionResult[]): string {
 
 /** Plain-text table for the console. */
 export function consoleTable(sections: SectionResult[]): string {
-  const rows: string[][] = [['#', 'figure', 'measured', 'floor', 'ratio', 'target', 'status']];
+  const header = ['#', 'figure', 'measured', 'floor', 'ratio', 'target', 'status'];
+  const rows: string[][] = [header];
   for (const s of sections) {
     for (const r of s.rows) rows.push([s.id, r.figure, r.value, r.floor, r.ratio, r.target, r.met === null ? '-' : r.met ? 'met' : 'MISSED']);
     if (s.error) rows.push([s.id, `${s.title}: did not finish`, '', '', '', '', s.error.slice(0, 80)]);
   }
-  const widths = rows[0]!.map((_, i) => Math.min(60, Math.max(...rows.map((r) => (r[i] ?? '').length))));
+  const widths = header.map((_, i) => Math.min(60, Math.max(...rows.map((r) => (r[i] ?? '').length))));
   return rows.map((r) => r.map((c, i) => c.slice(0, 60).padEnd(widths[i] ?? 0)).join('  ')).join('\n');
 }
 

@@ -71,11 +71,11 @@ export function describeSettingsChange(previous: RoomSettings | null, next: Room
 
 function retentionChange(next: RoomSettings, name: string): string {
   const { retentionDays: days, retentionCount: count } = next;
-  if (days === null && count === null) return t('event.retentionForever', { name });
   const daysText = days === null ? null : t('event.retentionDays', { n: formatNumber(days) });
-  const limit =
-    daysText !== null && count !== null
-      ? t('event.retentionBoth', { days: daysText, count: formatNumber(count) })
-      : (daysText ?? t('event.retentionCount', { n: formatNumber(count as number) }));
+  let limit: string;
+  if (daysText !== null && count !== null) limit = t('event.retentionBoth', { days: daysText, count: formatNumber(count) });
+  else if (daysText !== null) limit = daysText;
+  else if (count !== null) limit = t('event.retentionCount', { n: formatNumber(count) });
+  else return t('event.retentionForever', { name });
   return t('event.retention', { name, limit });
 }

@@ -109,6 +109,12 @@ export default class RoomServer implements Party.Server {
     });
   }
 
+  /** The roster, where a room must exist by now (admitted members, appended records); throws if it does not. */
+  private get existingRoster(): Roster {
+    if (!this.roster) throw new Error('this room has no membership chain');
+    return this.roster;
+  }
+
   async onStart(): Promise<void> {
     const records = await this.room.storage.list<SignedRecord>({ prefix: 'chain:' });
     this.setChain([...records.values()]);
@@ -251,7 +257,7 @@ export default class RoomServer implements Party.Server {
    * The other members hear of it only if the member was not online before (see `onlineChanged`).
    */
   private async admit(peer: Peer, fp: string): Promise<void> {
-    const roster = this.roster as Roster;
+    const roster = this.existingRoster;
     const requests = roster.members.get(fp)?.role === 'admin' ? await this.requests() : [];
     const cameOnline = this.peers.authenticate(peer, fp);
     if (cameOnline === null) return; // the connection closed meanwhile
@@ -337,7 +343,7 @@ export default class RoomServer implements Party.Server {
   }
 
   private checkLinkUsable(link: LinkState, fp: string): void {
-    const roster = this.roster as Roster;
+    const roster = this.existingRoster;
     if (roster.banned.has(fp)) throw new Refusal('banned', 'an admin has banned you from this room');
     if (!link.active) throw new Refusal('link-invalid', 'this invite link was revoked or reset by an admin');
     if (link.expires !== null && Date.now() > link.expires) throw new Refusal('link-expired', 'this invite link has expired');
@@ -364,7 +370,7 @@ export default class RoomServer implements Party.Server {
 
   /** Verifies and persists one record; updates the roster and tells every member. */
   private async appendRecord(record: SignedRecord, extra: Record<string, unknown> = {}): Promise<Roster> {
-    const roster = await applyRecord(this.roster, record, (this.roster as Roster).room);
+    const roster = await applyRecord(this.roster, record, this.existingRoster.room);
     const body = parseRecordBody(record);
     // A member's history starts where they joined, unless the room shares earlier history.
     if (body.kind === 'add' || body.kind === 'join') extra[floorKey(body.member)] = this.meta.seq;
@@ -514,7 +520,7 @@ export default class RoomServer implements Party.Server {
 
   /** A member starts the next key epoch: new envelopes for members, refreshed escrows, and every other escrow retired. */
   private async onRotate(peer: Peer, frame: Frame<'rotate'>): Promise<void> {
-    const roster = this.roster as Roster;
+    const roster = this.existingRoster;
     if (frame.epoch !== this.meta.epoch + 1) return this.peers.fail(peer, 'bad-epoch', `the next key epoch is ${this.meta.epoch + 1}`);
     for (const key of frame.keys) {
       if (!roster.members.has(key.to) || key.epoch !== frame.epoch) return this.peers.fail(peer, 'bad-record', 'rotation envelopes go to members, at the new epoch');
@@ -590,8 +596,8 @@ export default class RoomServer implements Party.Server {
     const direction = frame.before !== undefined ? 'before' : 'after';
     const after = Math.max(frame.after ?? 0, floor);
     const options =
-      direction === 'before'
-        ? { start: messageKey(floor + 1), end: messageKey(frame.before as number), reverse: true, limit: frame.limit + 1 }
+      frame.before !== undefined
+        ? { start: messageKey(floor + 1), end: messageKey(frame.before), reverse: true, limit: frame.limit + 1 }
         : { start: messageKey(after + 1), limit: frame.limit + 1 };
     const listed = await this.room.storage.list<Envelope>({ prefix: 'msg:', ...options });
     // Whatever the timer or retention has doomed is deleted now rather than served, even if the alarm has not run yet.
@@ -601,8 +607,9 @@ export default class RoomServer implements Party.Server {
     const found = [...listed.values()].filter((e) => !doomed(e));
     let size = 0;
     let count = 0;
-    while (count < Math.min(found.length, frame.limit) && (count === 0 || size + (found[count]?.ct.length ?? 0) < HISTORY_PAGE_CHARS)) {
-      size += (found[count] as Envelope).ct.length;
+    for (const envelope of found.slice(0, frame.limit)) {
+      if (count > 0 && size + envelope.ct.length >= HISTORY_PAGE_CHARS) break;
+      size += envelope.ct.length;
       count++;
     }
     const more = found.length > count;

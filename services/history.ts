@@ -71,7 +71,7 @@ export class History {
       const messages = await this.readPage(room.id, index);
       let older = false;
       for (let i = messages.length - 1; i >= 0 && out.length < limit; i--) {
-        const env = (messages[i] as StoredMessage).env;
+        const env = messages[i]?.env;
         if (!env) continue;
         if (env.seq <= since) older = true;
         else out.push(env);
@@ -106,7 +106,8 @@ export class History {
       index -= batch;
       for (const messages of pages) {
         for (let i = messages.length - 1; i >= 0 && out.length < limit; i--) {
-          const message = messages[i] as StoredMessage;
+          const message = messages[i];
+          if (!message) continue;
           if (skipping) {
             if (message.id === beforeId) skipping = false;
             continue;

@@ -4,7 +4,7 @@
  * nothing here holds a raw Uint8Array. Only the background reads these: the UI sees views (utils/protocol-map.ts).
  */
 import type { RoomSettings } from '@/shared/membership';
-import type { Envelope, Role, RoomMode, SignedRecord } from '@/shared/protocol';
+import type { Envelope, RoomMode, SignedRecord } from '@/shared/protocol';
 import type { JoinState, MessageStatus, UserError } from '@/utils/protocol-map';
 import type { Sealed } from './sealed';
 

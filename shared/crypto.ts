@@ -168,14 +168,16 @@ export async function sealKeyEnvelopes(payload: Uint8Array, recipients: KeyEnvel
   }
   const out = new Map<string, string>();
   for (const group of groups.values()) {
+    const [first] = group;
+    if (!first) continue;
     // The keys of a group carry the same preferences, so the first one picks the suite for all of them.
-    const sessionKey = await openpgp.generateSessionKey({ encryptionKeys: (group[0] as KeyEnvelopeRecipient).key });
+    const sessionKey = await openpgp.generateSessionKey({ encryptionKeys: first.key });
     const message = await openpgp.createMessage({ binary: payload });
     const body = await openpgp.encrypt({ message, sessionKey, signingKeys: signer, format: 'binary' });
-    const packets = await Promise.all(group.map(({ key }) => sessionKeyPacketFor(key, sessionKey)));
-    group.forEach(({ fingerprint }, i) => {
+    const packets = await Promise.all(group.map(async ({ key, fingerprint }) => ({ fingerprint, pkesk: await sessionKeyPacketFor(key, sessionKey) })));
+    packets.forEach(({ fingerprint, pkesk }) => {
       const head = new openpgp.PacketList<openpgp.AnyPacket>();
-      head.push(packets[i] as openpgp.PublicKeyEncryptedSessionKeyPacket);
+      head.push(pkesk);
       const packet = head.write();
       const envelope = new Uint8Array(packet.length + body.length);
       envelope.set(packet);

@@ -100,8 +100,8 @@ export function parseLink(text: string): ParsedLink | null {
     return null;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
-  const match = /^\/join\/([0-9a-f]{32})\/([0-9a-f]{32})\/?$/.exec(url.pathname);
-  if (!match || !url.hash) return null;
+  const [, room, link] = /^\/join\/([0-9a-f]{32})\/([0-9a-f]{32})\/?$/.exec(url.pathname) ?? [];
+  if (!room || !link || !url.hash) return null;
   let secret: Uint8Array;
   try {
     secret = fromBase64Url(url.hash.slice(1));
@@ -109,7 +109,7 @@ export function parseLink(text: string): ParsedLink | null {
     return null;
   }
   if (secret.length !== LINK_SECRET_BYTES) return null;
-  return { host: url.host, secure: url.protocol === 'https:', room: match[1] as string, link: match[2] as string, secret };
+  return { host: url.host, secure: url.protocol === 'https:', room, link, secret };
 }
 
 export function newLinkId(): string {

@@ -392,8 +392,7 @@ export async function verifyChainPrefix(
   records: SignedRecord[],
 ): Promise<{ roster: Roster; verified: number; rejected: { index: number; reason: string; unverified: string[] } | null }> {
   let roster: Roster | null = null;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i] as SignedRecord;
+  for (const [i, record] of records.entries()) {
     try {
       roster = await applyRecord(roster, record, room);
     } catch (error) {

@@ -69,8 +69,7 @@ export async function roomKeyIsFor(payload: RoomKeyPayload, me: string, chain: S
   if (payload.head === roster.head) return true;
   // Walk back from our head: finding `head` before any record that (re)admitted us means our current
   // membership already held at `head`; a later add or join of ours means we were not sealed for.
-  for (let i = Math.min(chain.length, roster.length) - 1; i >= 0; i--) {
-    const record = chain[i] as SignedRecord;
+  for (const record of chain.slice(0, roster.length).reverse()) {
     if ((await sha256Hex(record.body)) === payload.head) return true;
     const body = parseRecordBody(record);
     if ((body.kind === 'add' || body.kind === 'join') && body.member === me) return false;

@@ -37,7 +37,11 @@ export function compareMessages(a: Placed, b: Placed): number {
 /** Where `message` belongs in `list` (already in display order): after the last one it does not precede. */
 function insertionIndex(list: readonly MessageView[], message: MessageView): number {
   let at = list.length;
-  while (at > 0 && compareMessages(list[at - 1] as MessageView, message) > 0) at--;
+  while (at > 0) {
+    const before = list[at - 1];
+    if (!before || compareMessages(before, message) <= 0) break;
+    at--;
+  }
   return at;
 }
 
@@ -48,8 +52,8 @@ function insertionIndex(list: readonly MessageView[], message: MessageView): num
  */
 export function upsertMessage(list: MessageView[], message: MessageView): void {
   const index = list.findIndex((m) => m.id === message.id);
-  if (index >= 0) {
-    const existing = list[index] as MessageView;
+  const existing = list[index];
+  if (existing) {
     if (existing.status === 'sent' && message.status === 'sending') return;
     const prev = list[index - 1];
     const next = list[index + 1];
