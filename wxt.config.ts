@@ -14,6 +14,14 @@ export default defineConfig({
       // openpgp's Argon2 key protection runs as WebAssembly.
       extension_pages: "script-src 'self' 'wasm-unsafe-eval'; object-src 'self';",
     },
-    ...(browser === 'firefox' ? { browser_specific_settings: { gecko: { id: 'partychat@partychat.dev', strict_min_version: '129.0', data_collection_permissions: { required: ['none'] } } } } : {}),
+    // Firefox 140 (an ESR) and Firefox for Android 142 are the first to know `data_collection_permissions`.
+    ...(browser === 'firefox'
+      ? {
+          browser_specific_settings: {
+            gecko: { id: 'partychat@partychat.dev', strict_min_version: '140.0', data_collection_permissions: { required: ['none'] } },
+            gecko_android: { strict_min_version: '142.0' },
+          },
+        }
+      : {}),
   }),
 });

@@ -1,0 +1,163 @@
+/**
+ * Firefox end to end: the Firefox build (MV2, `.output/firefox-mv2`) installed in real Firefox ESR
+ * (driven by puppeteer-core over WebDriver BiDi) chats with a Chromium profile through the real party
+ * server. Firefox onboards; invites by contact code go both ways (Firefox's ephemeral room, Chromium's
+ * backup room) with messages both ways in each; an invite link opened in a Firefox tab is captured and
+ * joins; and after a Firefox restart on the same profile the history is still there.
+ *
+ * The steps run in order and build on each other (one Firefox profile, one Chromium profile).
+ */
+import { mkdirSync } from 'node:fs';
+import type { Page as FirefoxPage } from 'puppeteer-core';
+import type { Page } from 'playwright-core';
+import { inject } from 'vitest';
+import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
+import { launchFirefoxWithExtension, type FirefoxWithExtension } from '../helpers/firefox';
+import * as ff from './support/firefox-flows';
+import { createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, send } from './support/flows';
+
+const host = inject('partyHost');
+const extensionDir = inject('extensionDir');
+const chromiumPath = inject('chromiumPath');
+const firefoxExtensionDir = inject('firefoxExtensionDir');
+const firefoxPath = inject('firefoxPath');
+
+const SCREENSHOTS = 'test-results';
+const FOX_PASSPHRASE = 'fiona-firefox-passphrase';
+
+const firefoxProfile = newProfileDir('firefox-fiona');
+let firefox: FirefoxWithExtension | null = null;
+let chromium: ExtensionBrowser | null = null;
+/** Firefox's side panel tab, and Chromium's. */
+let f: FirefoxPage;
+let c: Page;
+let foxCode = '';
+let chrisCode = '';
+
+async function launchFirefox(): Promise<FirefoxWithExtension> {
+  firefox = await launchFirefoxWithExtension({ firefoxPath, extensionDir: firefoxExtensionDir, userDataDir: firefoxProfile });
+  return firefox;
+}
+
+function running<T>(browser: T | null, name: string): T {
+  if (!browser) throw new Error(`${name} is not running (an earlier step failed)`);
+  return browser;
+}
+
+/** A Chromium with a new profile; one more try if the extension's service worker was slow to start. */
+async function launchChromium(): Promise<ExtensionBrowser> {
+  try {
+    return await launchWithExtension({ chromiumPath, extensionDir, userDataDir: newProfileDir('firefox-chris') });
+  } catch (error) {
+    if (!/serviceworker/i.test(String(error))) throw error;
+    return launchWithExtension({ chromiumPath, extensionDir, userDataDir: newProfileDir('firefox-chris-retry') });
+  }
+}
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  [firefox, chromium] = await Promise.all([launchFirefox(), launchChromium()]);
+});
+
+afterAll(async () => {
+  await firefox?.close().catch(() => undefined);
+  await chromium?.close().catch(() => undefined);
+});
+
+describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
+  it('onboards in Firefox (and Chromium)', async () => {
+    f = await running(firefox, 'Firefox').openPanel();
+    c = await openPanel(running(chromium, 'Chromium'));
+    [foxCode, chrisCode] = await Promise.all([ff.onboard(f, 'Fiona', FOX_PASSPHRASE, host), onboard(c, 'Chris', 'chris-chromium-passphrase', host)]);
+    expect(foxCode.replace(/\s/g, '')).toMatch(/^[0-9A-F]{40}$/i);
+    expect(foxCode).not.toBe(chrisCode);
+    await f.waitForSelector(id('room-create-name'));
+  });
+
+  it('Firefox creates an ephemeral room, invites Chromium by contact code, and they chat both ways', async () => {
+    await ff.createRoom(f, 'Fox den', 'ephemeral');
+    await ff.inviteByContact(f, chrisCode, 'Chris');
+
+    const room = c.locator(id('room-item'), { hasText: 'Fox den' });
+    await room.waitFor({ timeout: 20_000 });
+    await room.click();
+    await c.locator(enabledComposer).waitFor({ timeout: 30_000 });
+
+    await ff.send(f, 'Hello from Firefox');
+    await expectMessage(c, 'Hello from Firefox');
+    await expect(c.locator(id('message'), { hasText: 'Hello from Firefox' }).first().textContent()).resolves.toContain('Fiona');
+    await send(c, 'Chromium says hi in the fox den');
+    await ff.expectMessage(f, 'Chromium says hi in the fox den');
+    await f.screenshot({ path: `${SCREENSHOTS}/firefox-ephemeral-room.png` });
+  });
+
+  it('Chromium creates a backup room, invites Firefox by contact code, and they chat both ways', async () => {
+    await c.click(id('room-back'));
+    await createRoom(c, 'Chrome backup', 'backup');
+    await c.click(id('members-open'));
+    await c.fill(id('invite-contact-input'), foxCode);
+    await c.click(id('invite-contact-submit'));
+    await c.locator(id('member'), { hasText: 'Fiona' }).waitFor({ timeout: 20_000 });
+
+    await f.locator(id('room-back')).click();
+    await ff.openRoom(f, 'Chrome backup');
+    await send(c, 'Backed up from Chromium');
+    await ff.expectMessage(f, 'Backed up from Chromium');
+    await ff.send(f, 'Backed up from Firefox');
+    await expectMessage(c, 'Backed up from Firefox');
+    await expect(c.locator(id('message'), { hasText: 'Backed up from Firefox' }).first().textContent()).resolves.toContain('Fiona');
+  });
+
+  it('an invite link opened in a Firefox tab is captured: it joins and opens the room', async () => {
+    await c.click(id('room-back'));
+    await createRoom(c, 'Linked room', 'ephemeral');
+    const link = await createInviteLink(c, { label: 'For Firefox' });
+    const roomId = link.split('/')[4];
+    expect(roomId).toMatch(/^[0-9a-f]{32}$/);
+
+    const fox = running(firefox, 'Firefox');
+    const tab = await fox.browser.newPage();
+    await tab.setViewport({ width: 400, height: 820 });
+    // The extension takes the tab over before the server's landing page has loaded: wait for the tab, not for goto.
+    tab.goto(link, { timeout: 0 }).catch(() => undefined);
+    const expected = `${fox.origin}/sidepanel.html?room=${roomId}`;
+    await tab.waitForSelector(enabledComposer, { timeout: 30_000 });
+    // The document's own address: navigations to moz-extension pages do not reach puppeteer's `tab.url()`.
+    await expect(tab.evaluate(() => location.href)).resolves.toBe(expected);
+    await ff.waitForText(tab, id('room-name'), 'Linked room');
+
+    await ff.send(tab, 'Firefox came in through the link');
+    await expectMessage(c, 'Firefox came in through the link');
+    await send(c, 'Welcome, link follower');
+    await ff.expectMessage(tab, 'Welcome, link follower');
+    await tab.screenshot({ path: `${SCREENSHOTS}/firefox-link-joined.png` });
+  });
+
+  it('after a Firefox restart on the same profile, the history is intact and new messages arrive', async () => {
+    await running(firefox, 'Firefox').close();
+    firefox = null;
+    f = await (await launchFirefox()).openPanel();
+    await ff.unlock(f, FOX_PASSPHRASE);
+
+    await ff.openRoom(f, 'Fox den');
+    await ff.expectMessage(f, 'Hello from Firefox');
+    await ff.expectMessage(f, 'Chromium says hi in the fox den');
+
+    await f.locator(id('room-back')).click();
+    await ff.openRoom(f, 'Chrome backup');
+    await ff.expectMessage(f, 'Backed up from Chromium');
+    await ff.expectMessage(f, 'Backed up from Firefox');
+    const texts = await f.$$eval(id('message'), (rows) => rows.map((row) => row.textContent ?? ''));
+    expect(['Backed up from Chromium', 'Backed up from Firefox'].map((text) => texts.findIndex((t) => t.includes(text)))).toEqual([0, 1]);
+
+    // Chromium is still in the link room; back in the backup room it writes, and the restarted Firefox reads it live.
+    await c.click(id('room-back'));
+    await c.locator(id('room-item'), { hasText: 'Chrome backup' }).click();
+    await c.locator(enabledComposer).waitFor({ timeout: 30_000 });
+    await send(c, 'Welcome back, Firefox');
+    await ff.expectMessage(f, 'Welcome back, Firefox');
+    await ff.send(f, 'Firefox is back');
+    await expectMessage(c, 'Firefox is back');
+    await f.screenshot({ path: `${SCREENSHOTS}/firefox-after-restart.png` });
+  });
+});
