@@ -13,7 +13,7 @@ import type { OutboxItem, RoomRecord, StoredMessage } from '../records';
 import { describe, type RoomContext } from './context';
 import { expiryFor } from './expiry';
 import type { RoomSession } from './session';
-import { emitMessage, summary, toView } from './views';
+import { emitMessage, PREVIEW_CHARS, summary, toView } from './views';
 
 /** Most envelopes we hand a member who missed them (ephemeral sync). */
 export const MAX_SYNC_MESSAGES = 500;
@@ -25,8 +25,6 @@ const SYNC_FRAME_BUDGET = 48_000;
 const ENVELOPE_OVERHEAD_CHARS = 300;
 /** Most counters remembered as missing per sender device. */
 export const MAX_MISSING = 1000;
-/** Characters of the last message shown in the room list. */
-const PREVIEW_CHARS = 120;
 
 /** Where an envelope came from: the same checks apply to all of them. */
 export type Source = 'live' | 'history' | 'older' | 'peer';

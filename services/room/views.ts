@@ -7,6 +7,9 @@ import type { StoredMessage } from '../records';
 import type { RoomContext } from './context';
 import { currentEpoch, type DeepReadonly, type RoomSession } from './session';
 
+/** Characters of the last message shown in the room list. */
+export const PREVIEW_CHARS = 120;
+
 export function summary(s: RoomSession): RoomSummary {
   const r = s.record;
   return {

@@ -3,7 +3,7 @@
  * socket and `connectRoom`'s router; what the client sends back is read off the socket.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expiryFor } from '@/services/room/expiry';
+import { expiryFor, Sweeper } from '@/services/room/expiry';
 import { maybeRotate } from '@/services/room/keys';
 import { acceptCounter, MAX_MISSING } from '@/services/room/messages';
 import { generateGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
@@ -160,5 +160,30 @@ describe('disappearing messages: the timer in force when a message was sent', ()
     }
     f.s.adoptChain(chain, await verifyChain(f.s.id, chain));
     expect(expiryFor(f.s, ts)).toBe(expires);
+  });
+});
+
+describe('the sweep deletes expired messages and tells the UI', () => {
+  it('drops a disappeared message from the room preview, keeping the newest one left', async () => {
+    const [alice, bob] = await Promise.all([person('Alice'), person('Bob')]);
+    let clock = 1_000_000;
+    const f = await roomFixture({ me: bob, others: [alice], now: () => clock });
+    const settings: RoomSettings = { disappearMs: 30_000, shareHistory: false, retentionDays: null, retentionCount: null };
+    const chain = [...f.chain, await createRecord<'settings'>(await verifyChain(f.s.id, f.chain), { kind: 'settings', settings }, alice.privateKey, clock + 10_000)];
+    f.s.adoptChain(chain, await verifyChain(f.s.id, chain));
+    // One message before the timer (stays), one under it (disappears).
+    for (const [text, ts] of [['stays', clock + 5_000], ['vanishes', clock + 20_000]] as const) {
+      f.socket.deliver({ type: 'msg', ...(await f.envelope(alice, { text, ts })) });
+      await f.settle();
+    }
+    expect(f.s.record.lastText).toBe('vanishes');
+    clock += 60_000;
+    const sweeper = new Sweeper(() => [f.s], f.ctx.history, () => clock, f.ctx.emit);
+    await sweeper.sweep();
+    sweeper.stop();
+    expect(f.events.some((e) => e.type === 'expired' && e.ids.length === 1)).toBe(true);
+    expect(f.s.record.lastText).toBe('stays');
+    const pushed = f.events.filter((e) => e.type === 'summary').at(-1);
+    expect(pushed?.type === 'summary' && pushed.room.lastText).toBe('stays');
   });
 });

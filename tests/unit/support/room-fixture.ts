@@ -99,7 +99,7 @@ let seqCounter = 0;
  * A room made by `others[0]` (admin) with every other person added, where `me` is a member holding the key
  * of epoch 0; opened, signed in and welcomed through a fake socket.
  */
-export async function roomFixture(options: { me: Person; others: Person[]; mode?: RoomMode; online?: string[] }): Promise<RoomFixture> {
+export async function roomFixture(options: { me: Person; others: Person[]; mode?: RoomMode; online?: string[]; now?: () => number }): Promise<RoomFixture> {
   const { me, others } = options;
   const admin = others[0] ?? me;
   const mode = options.mode ?? 'ephemeral';
@@ -122,7 +122,7 @@ export async function roomFixture(options: { me: Person; others: Person[]; mode?
   const ctx = await openContext(
     { local, session, openSocket: factory, fetch: () => Promise.reject(new Error('no fetch in unit tests')), defaultHost: 'localhost:1999', emit: (e) => events.push(e), onRejected: (_room, reason) => rejected.push(reason), confirmTimeoutMs: 1_000 },
     unlocked,
-    { now: Date.now, host: () => ({ host: 'localhost:1999', secure: false }), scheduleSweep: () => undefined },
+    { now: options.now ?? Date.now, host: () => ({ host: 'localhost:1999', secure: false }), scheduleSweep: () => undefined },
   );
   const registry = new RoomRegistry(local);
   const record: RoomRecord = { ...emptyRoom(roomId, mode, Date.now()), name: 'Fixture', keys: { '0': toBase64(gek) } };
