@@ -56,6 +56,11 @@ export interface RoomRecord {
   peerCtr: Record<string, number>;
   /** Counters below the highest that have not arrived yet, per sender device: shown as gaps, accepted if they turn up. */
   missing: Record<string, number[]>;
+  /**
+   * Per sender device with gaps revealed by a message sent under a disappearing timer: when the skipped
+   * messages (sent before it) will have disappeared anyway. The sweep forgets those gaps then.
+   */
+  missingUntil?: Record<string, number>;
   /** Highest server sequence number seen. */
   lastSeq: number;
   /** Backup rooms: the oldest server sequence loaded by scrolling back; 0 when the start is reached, null before any. */

@@ -2,6 +2,7 @@
 import { parseRecordBody } from '@/shared/membership';
 import type { PushEvent } from '@/utils/protocol-map';
 import type { History } from '../history';
+import { forgetExpiredGaps } from './counters';
 import type { RoomSession } from './session';
 import { PREVIEW_CHARS, summary } from './views';
 
@@ -48,11 +49,15 @@ export class Sweeper {
     for (const s of this.rooms()) {
       await s.run(async () => {
         const ids = await s.edit((record) => this.history.removeExpired(record, this.now()));
-        if (!ids.length) return;
-        this.emit({ type: 'expired', roomId: s.id, ids });
-        await this.refreshPreview(s);
+        const gapsGone = s.edit((record) => forgetExpiredGaps(record, this.now()));
+        if (!ids.length && !gapsGone) return;
+        if (ids.length) {
+          this.emit({ type: 'expired', roomId: s.id, ids });
+          await this.refreshPreview(s);
+        }
         await s.save();
         this.emit({ type: 'summary', room: summary(s) });
+        if (gapsGone) this.emit({ type: 'room', roomId: s.id });
       });
     }
     this.schedule();
@@ -70,7 +75,10 @@ export class Sweeper {
   schedule(): void {
     this.stop();
     let next = Infinity;
-    for (const s of this.rooms()) for (const due of s.record.pageExpiry) if (due !== null && due < next) next = due;
+    for (const s of this.rooms()) {
+      for (const due of s.record.pageExpiry) if (due !== null && due < next) next = due;
+      for (const due of Object.values(s.record.missingUntil ?? {})) if (due < next) next = due;
+    }
     if (next === Infinity) return;
     this.timer = setTimeout(() => void this.sweep(), Math.max(0, Math.min(next - this.now(), MAX_TIMER_MS)) + SWEEP_SLACK_MS);
   }

@@ -11,6 +11,7 @@ import type { MessageView } from '@/utils/protocol-map';
 import { UserFacingError } from '../errors';
 import type { OutboxItem, RoomRecord, StoredMessage } from '../records';
 import { describe, type RoomContext } from './context';
+import { acceptCounter, forgetGapsAfter } from './counters';
 import { expiryFor } from './expiry';
 import type { RoomSession } from './session';
 import { emitMessage, PREVIEW_CHARS, summary, toView } from './views';
@@ -23,33 +24,9 @@ const LOAD_OLDER_TIMEOUT_MS = 15_000;
 const SYNC_FRAME_BUDGET = 48_000;
 /** Room for an envelope's other fields next to its ciphertext, in a sync-reply frame. */
 const ENVELOPE_OVERHEAD_CHARS = 300;
-/** Most counters remembered as missing per sender device. */
-export const MAX_MISSING = 1000;
 
 /** Where an envelope came from: the same checks apply to all of them. */
 export type Source = 'live' | 'history' | 'older' | 'peer';
-
-/**
- * Decides whether a counter is new for a sender device: above the highest seen (noting any skipped as
- * missing), or one of the missing. The first message seen from a device sets its baseline.
- */
-export function acceptCounter(record: Pick<RoomRecord, 'peerCtr' | 'missing'>, key: string, ctr: number): boolean {
-  const max = record.peerCtr[key];
-  if (max === undefined || ctr > max) {
-    if (max !== undefined && ctr > max + 1) {
-      const skipped = Array.from({ length: Math.min(ctr - max - 1, MAX_MISSING) }, (_, i) => ctr - 1 - i);
-      record.missing[key] = [...(record.missing[key] ?? []), ...skipped].slice(-MAX_MISSING);
-    }
-    record.peerCtr[key] = ctr;
-    return true;
-  }
-  const missing = record.missing[key];
-  const index = missing?.indexOf(ctr) ?? -1;
-  if (!missing || index < 0) return false;
-  missing.splice(index, 1);
-  if (!missing.length) delete record.missing[key];
-  return true;
-}
 
 function textMessage(payload: TextPayload, fromName: string, mine: boolean, status: StoredMessage['status'], env: Envelope | null): Omit<StoredMessage, 'expiresAt'> {
   return { id: payload.id, from: payload.from, fromName, text: payload.text, ts: payload.ts, seq: env?.seq ?? null, mine, status, kind: 'text', event: null, env };
@@ -131,9 +108,14 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   s.serverSeq = Math.max(s.serverSeq, envelope.seq);
   const counter = `${payload.from}:${payload.dev}`;
   const ctr = payload.ctr;
+  const gapsUntil = expiryFor(s, payload.ts);
+  const now = ctx.now();
   const fresh = s.edit((record) => {
     record.lastSeq = Math.max(record.lastSeq, envelope.seq);
-    return acceptCounter(record, counter, ctr);
+    const gapsBefore = record.missing[counter]?.length ?? 0;
+    const accepted = acceptCounter(record, counter, ctr);
+    if ((record.missing[counter]?.length ?? 0) > gapsBefore && gapsUntil !== null) forgetGapsAfter(record, counter, gapsUntil, now);
+    return accepted;
   });
   if (!fresh) {
     await s.save();

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expiryFor, Sweeper } from '@/services/room/expiry';
 import { maybeRotate } from '@/services/room/keys';
-import { acceptCounter, MAX_MISSING } from '@/services/room/messages';
+import { acceptCounter, MAX_MISSING } from '@/services/room/counters';
 import { generateGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
 import { sha256Hex, toBase64, utf8 } from '@/shared/encoding';
 import { createRecord, verifyChain, type RoomSettings } from '@/shared/membership';
@@ -185,5 +185,55 @@ describe('the sweep deletes expired messages and tells the UI', () => {
     expect(f.s.record.lastText).toBe('stays');
     const pushed = f.events.filter((e) => e.type === 'summary').at(-1);
     expect(pushed?.type === 'summary' && pushed.room.lastText).toBe('stays');
+  });
+});
+
+describe('missing messages under a disappearing timer', () => {
+  async function timedRoom(clock: () => number) {
+    const [alice, bob] = await Promise.all([person('Alice'), person('Bob')]);
+    const f = await roomFixture({ me: bob, others: [alice], now: clock });
+    const settings: RoomSettings = { disappearMs: 30_000, shareHistory: false, retentionDays: null, retentionCount: null };
+    const chain = [...f.chain, await createRecord<'settings'>(await verifyChain(f.s.id, f.chain), { kind: 'settings', settings }, alice.privateKey, 0)];
+    f.s.adoptChain(chain, await verifyChain(f.s.id, chain));
+    return { f, alice };
+  }
+
+  it('stops warning about a gap once the skipped messages would have disappeared anyway', async () => {
+    let clock = 1_000_000;
+    const { f, alice } = await timedRoom(() => clock);
+    for (const ctr of [1, 5]) {
+      f.socket.deliver({ type: 'msg', ...(await f.envelope(alice, { ctr, ts: clock })) });
+      await f.settle();
+      clock += 1_000;
+    }
+    expect(Object.values(f.s.record.missing).flat().sort()).toEqual([2, 3, 4]);
+    clock += 40_000;
+    const sweeper = new Sweeper(() => [f.s], f.ctx.history, () => clock, f.ctx.emit);
+    await sweeper.sweep();
+    sweeper.stop();
+    expect(f.s.record.missing).toEqual({});
+  });
+
+  it('never warns about a gap whose messages had disappeared before we noticed it', async () => {
+    let clock = 1_000_000;
+    const { f, alice } = await timedRoom(() => clock);
+    f.socket.deliver({ type: 'msg', ...(await f.envelope(alice, { ctr: 1, ts: clock })) });
+    await f.settle();
+    clock += 5_000;
+    const late = await f.envelope(alice, { ctr: 5, ts: clock });
+    clock += 60_000; // it reaches us (e.g. from a peer) after its own timer and its predecessors' ran out
+    f.socket.deliver({ type: 'msg', ...late });
+    await f.settle();
+    expect(f.s.record.missing).toEqual({});
+  });
+
+  it('keeps warning about a gap in a room without a timer', async () => {
+    const [alice, bob] = await Promise.all([person('Alice'), person('Bob')]);
+    const f = await roomFixture({ me: bob, others: [alice] });
+    for (const ctr of [1, 3]) {
+      f.socket.deliver({ type: 'msg', ...(await f.envelope(alice, { ctr })) });
+      await f.settle();
+    }
+    expect(Object.values(f.s.record.missing).flat()).toEqual([2]);
   });
 });
