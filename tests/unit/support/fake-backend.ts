@@ -27,8 +27,8 @@ import type {
   UserErrorCode,
 } from '@/utils/protocol-map';
 
-/** The requests the fake answers; any other request fails with `internal` ("not faked"). */
-type Handlers = { [K in RequestType]?: (data: RequestOf<K>) => ResponseOf<K> };
+/** How the fake answers each request of the protocol map (the compiler asks for one per new request). */
+type Handlers = { [K in RequestType]: (data: RequestOf<K>) => ResponseOf<K> };
 
 interface FakeRoom {
   summary: RoomSummary;
@@ -215,11 +215,16 @@ export class FakeBackend implements Backend {
       room.summary = { ...room.summary, joinState: 'joining', joinError: null };
       return room.summary;
     },
-    setRoomSettings: ({ roomId, settings }) => {
-      const room = this.adminRoom(roomId);
-      this.changeSettings(roomId, settings, this.name);
-      return this.detail(room);
-    },
+    setRoomSettings: ({ roomId, settings }) => this.adminChange(roomId, () => void this.changeSettings(roomId, settings, this.name)),
+    setLinkPermission: ({ roomId, fingerprint, allowed }) =>
+      this.adminChange(roomId, (room) => {
+        const member = room.members.find((m) => m.fingerprint === fingerprint && !m.me);
+        if (!member) this.fail('invalid-input', 'not a member');
+        member.canCreateLinks = allowed;
+      }),
+    unban: ({ roomId, fingerprint }) => this.adminChange(roomId, (room) => (room.banned = room.banned.filter((f) => f !== fingerprint))),
+    removeMember: ({ roomId, fingerprint }) =>
+      this.adminChange(roomId, (room) => (room.members = room.members.filter((m) => m.me || m.fingerprint !== fingerprint))),
     loadOlder: ({ roomId }) => {
       const room = this.room(roomId);
       if (room.summary.mode !== 'backup') return 0;
@@ -248,9 +253,9 @@ export class FakeBackend implements Backend {
     forgetRoom: ({ roomId }) => {
       const room = this.room(roomId);
       if (room.summary.hasKey && !room.summary.removed) this.fail('invalid-input', 'leave the room first');
-      this.rooms.splice(this.rooms.indexOf(room), 1);
-      return this.state();
+      return this.dropRoom(room);
     },
+    leaveRoom: ({ roomId }) => this.dropRoom(this.room(roomId)),
     approveRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'approve'),
     denyRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'deny'),
     banRequester: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'ban'),
@@ -267,8 +272,7 @@ export class FakeBackend implements Backend {
     }
     const open: RequestType[] = ['getState', 'onboard', 'unlock', 'lock', 'importIdentity'];
     if (this.phase !== 'ready' && !open.includes(type)) this.fail('locked', 'the vault is locked');
-    const handler: ((data: RequestOf<K>) => ResponseOf<K>) | undefined = this.handlers[type];
-    if (!handler) this.fail('internal', `the fake backend does not answer ${type}`);
+    const handler: (data: RequestOf<K>) => ResponseOf<K> = this.handlers[type];
     return structuredClone(handler(data));
   }
 
@@ -564,8 +568,24 @@ export class FakeBackend implements Backend {
     return room;
   }
 
-  private decide(roomId: string, fingerprint: string, decision: 'approve' | 'deny' | 'ban'): RoomDetail {
+  /** An admin changes a room (`change` may fail): answers with the room's details, as the background does. */
+  private adminChange(roomId: string, change: (room: FakeRoom) => unknown): RoomDetail {
     const room = this.adminRoom(roomId);
+    change(room);
+    return this.detail(room);
+  }
+
+  /** The room is gone from this browser (left or forgotten): answers with the new state. */
+  private dropRoom(room: FakeRoom): AppState {
+    this.rooms.splice(this.rooms.indexOf(room), 1);
+    return this.state();
+  }
+
+  private decide(roomId: string, fingerprint: string, decision: 'approve' | 'deny' | 'ban'): RoomDetail {
+    return this.adminChange(roomId, (room) => this.applyDecision(room, fingerprint, decision));
+  }
+
+  private applyDecision(room: FakeRoom, fingerprint: string, decision: 'approve' | 'deny' | 'ban'): void {
     const request = room.joinRequests.find((r) => r.fingerprint === fingerprint);
     if (!request) this.fail('no-room', 'this request is no longer pending');
     room.joinRequests = room.joinRequests.filter((r) => r !== request);
@@ -583,7 +603,6 @@ export class FakeBackend implements Backend {
         canCreateLinks: false,
       });
     }
-    return this.detail(room);
   }
 
   private tick(): number {
