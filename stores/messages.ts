@@ -1,89 +1,238 @@
 /**
- * The order messages are shown in, and merging pages and pushes into a room's list.
- *
- * Order: by the server's sequence number (`seq`); messages still sending (no `seq` yet) come last, by
- * time. Room events (e.g. "Alice turned on disappearing messages") have no `seq` either (they are
- * membership records, not relayed messages), so they are placed by time among the others, where
- * they happened, instead of sticking to the end.
+ * The message part of the app store: messages per room (only rooms opened in this session), sending,
+ * marking read, disappearing messages, and loading earlier history page by page (this browser's
+ * history first, then the server's backup in backup rooms).
  */
+import { computed, reactive } from 'vue';
 import type { MessageView } from '@/utils/protocol-map';
-
-type Placed = Pick<MessageView, 'seq' | 'ts' | 'kind'>;
-
-function isEvent(m: Placed): boolean {
-  return m.kind === 'event';
-}
+import { countNew, mergeMessages, upsertMessage } from './message-order';
+import type { Requests } from './requests';
+import type { Rooms } from './rooms';
 
 /**
- * Negative when `a` is shown before `b`. Not a strict total order when clocks disagree with `seq`
- * (an event is compared by time), so lists are built by insertion, never by `Array.sort` alone.
+ * How many of the newest messages opening a room loads (and a resync re-reads): a few screens' worth,
+ * so a room opens fast however long its history; scrolling up loads the rest, OLDER_PAGE_SIZE at a time.
  */
-export function compareMessages(a: Placed, b: Placed): number {
-  const aEvent = isEvent(a);
-  const bEvent = isEvent(b);
-  if (!aEvent && !bEvent) {
-    if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
-    if (a.seq !== null) return -1;
-    if (b.seq !== null) return 1;
-    return a.ts - b.ts;
-  }
-  if (aEvent && bEvent) return a.ts - b.ts;
-  // One event, one message: a message still sending stays after every event; otherwise by time.
-  const [event, message, sign] = aEvent ? [a, b, 1] : [b, a, -1];
-  if (message.seq === null) return -sign;
-  return event.ts >= message.ts ? sign : -sign;
+export const MESSAGE_PAGE_SIZE = 60;
+/** How many older messages one scroll back loads from this browser's history. */
+export const OLDER_PAGE_SIZE = 100;
+/** How long to wait for the server's backup to answer a request for older messages. */
+export const LOAD_OLDER_TIMEOUT_MS = 15_000;
+
+/** Where loading a room's earlier history stands (rooms opened in this session). */
+export interface OlderState {
+  loading: boolean;
+  /** Every message this browser holds is loaded. */
+  localDone: boolean;
+  /** Backup rooms: the server has nothing older either. */
+  serverDone: boolean;
 }
 
-/** Where `message` belongs in `list` (already in display order): after the last one it does not precede. */
-function insertionIndex(list: readonly MessageView[], message: MessageView): number {
-  let at = list.length;
-  while (at > 0) {
-    const before = list[at - 1];
-    if (!before || compareMessages(before, message) <= 0) break;
-    at--;
-  }
-  return at;
-}
+export function createMessages({ call, run, fail, quietly, busy }: Requests, rooms: Rooms) {
+  const { currentRoomId } = rooms.api;
+  /** Messages per room id, oldest first. Only rooms opened in this session are held. */
+  const messagesByRoom = reactive<Record<string, MessageView[]>>({});
+  /** Loading earlier history, per room id. */
+  const olderByRoom = reactive<Record<string, OlderState>>({});
+  /** Ids that disappeared (expired) per room, so a page fetched just before cannot bring them back. */
+  const expiredIds = new Map<string, Set<string>>();
 
-/**
- * Inserts `message` into `list` in display order, or replaces the one with the same id (moving it if
- * its place changed, e.g. a sent message that got its `seq`). A `sent` message is never downgraded
- * back to `sending` by a late reply.
- */
-export function upsertMessage(list: MessageView[], message: MessageView): void {
-  const index = list.findIndex((m) => m.id === message.id);
-  const existing = list[index];
-  if (existing) {
-    if (existing.status === 'sent' && message.status === 'sending') return;
-    const prev = list[index - 1];
-    const next = list[index + 1];
-    const stays = (!prev || compareMessages(prev, message) <= 0) && (!next || compareMessages(message, next) <= 0);
-    if (stays) {
-      list.splice(index, 1, message);
-      return;
+  const currentMessages = computed<MessageView[]>(() =>
+    currentRoomId.value ? (messagesByRoom[currentRoomId.value] ?? []) : [],
+  );
+
+  /** Forgets what is held for one room (left or forgotten). */
+  function dropRoom(roomId: string): void {
+    delete messagesByRoom[roomId];
+    delete olderByRoom[roomId];
+    expiredIds.delete(roomId);
+  }
+
+  /** Forgets every decrypted message (the session ended). */
+  function reset(): void {
+    for (const id of Object.keys(messagesByRoom)) delete messagesByRoom[id];
+    for (const id of Object.keys(olderByRoom)) delete olderByRoom[id];
+    expiredIds.clear();
+  }
+
+  /** Reads the newest page and merges it into what is held (which may include older pages). */
+  async function fetchMessages(roomId: string, limit = MESSAGE_PAGE_SIZE): Promise<MessageView[]> {
+    const fetched = await call('listMessages', { roomId, limit });
+    applyFetched(roomId, fetched);
+    return fetched;
+  }
+
+  function applyFetched(roomId: string, fetched: MessageView[]): void {
+    messagesByRoom[roomId] = mergeMessages(messagesByRoom[roomId] ?? [], fetched, expiredIds.get(roomId));
+  }
+
+  /** The room's scrollback state, through the reactive record (so the list sees its changes). */
+  function olderState(roomId: string): OlderState {
+    if (!olderByRoom[roomId]) olderByRoom[roomId] = { loading: false, localDone: false, serverDone: false };
+    return olderByRoom[roomId];
+  }
+
+  /** Drops expired messages, and remembers them so a page fetched meanwhile cannot bring them back. */
+  function removeExpired(roomId: string, ids: string[]): void {
+    const gone = expiredIds.get(roomId) ?? new Set<string>();
+    for (const id of ids) gone.add(id);
+    expiredIds.set(roomId, gone);
+    const held = messagesByRoom[roomId];
+    if (held) messagesByRoom[roomId] = held.filter((m) => !gone.has(m.id));
+  }
+
+  async function markRead(roomId: string): Promise<void> {
+    await call('markRead', { roomId });
+    rooms.patchRoomSummary(roomId, { unread: 0 });
+  }
+
+  /** Marks read after pushed messages: one request at a time per room, and at most one more after it for a burst (e.g. older pages arriving). */
+  const marking = new Map<string, { again: boolean; done: Promise<void> }>();
+  function markReadCoalesced(roomId: string): Promise<void> {
+    const current = marking.get(roomId);
+    if (current) {
+      current.again = true;
+      return current.done;
     }
-    list.splice(index, 1);
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await markRead(roomId);
+        } while (entry.again);
+      } finally {
+        marking.delete(roomId);
+      }
+    })();
+    marking.set(roomId, entry);
+    return entry.done;
   }
-  list.splice(insertionIndex(list, message), 0, message);
+
+  /** A pushed message in the open room: shown, and the room marked read if someone else wrote it. */
+  async function showInOpenRoom(roomId: string, message: MessageView): Promise<void> {
+    if (expiredIds.get(roomId)?.has(message.id)) return;
+    upsertMessage(messagesByRoom[roomId] ?? (messagesByRoom[roomId] = []), message);
+    if (!message.mine) await quietly(() => markReadCoalesced(roomId));
+  }
+
+  /** A pushed message in another room: updated only if that room's messages are held. */
+  function upsertIfHeld(roomId: string, message: MessageView): void {
+    const held = messagesByRoom[roomId];
+    if (held && !expiredIds.get(roomId)?.has(message.id)) upsertMessage(held, message);
+  }
+
+  /** Sends a message to a room. Resolves true once the background accepted it (status `sending`). */
+  async function sendMessage(roomId: string, text: string): Promise<boolean> {
+    const message = await run('sendMessage', () => call('sendMessage', { roomId, text }));
+    if (!message) return false;
+    upsertMessage(messagesByRoom[roomId] ?? (messagesByRoom[roomId] = []), message);
+    rooms.patchRoomSummary(roomId, { lastText: message.text, lastTs: message.ts });
+    return true;
+  }
+
+  /**
+   * Loads earlier messages of a room (the reader scrolled to the top): first older pages of this
+   * browser's history, then, once those are used up, the page before them from the server's backup
+   * (backup rooms). Resolves how many messages were added; 0 when there is nothing more (or it failed:
+   * failures are recorded under `loadOlder`, and the next scroll tries again).
+   */
+  async function loadOlderMessages(roomId: string): Promise<number> {
+    const state = olderState(roomId);
+    if (state.loading || !canLoadOlder(roomId)) return 0;
+    state.loading = true;
+    busy.loadOlder = true;
+    try {
+      if (!state.localDone) {
+        const added = await loadOlderLocal(roomId, state);
+        if (added > 0 || !state.localDone) return added;
+      }
+      return await loadOlderFromServer(roomId, state);
+    } catch (cause) {
+      fail('loadOlder', cause);
+      return 0;
+    } finally {
+      state.loading = false;
+      busy.loadOlder = false;
+    }
+  }
+
+  /**
+   * Whether earlier messages can be loaded now. A backup room whose local pages are used up asks the
+   * server, which only works while connected: offline it cannot load more now (and must not look as if
+   * it could, or the message list asks again on every render), though the server may still hold more.
+   */
+  function canLoadOlder(roomId: string): boolean {
+    const state = olderByRoom[roomId];
+    if (!state) return true;
+    if (!state.localDone) return true;
+    const room = rooms.roomById(roomId);
+    return room?.mode === 'backup' && !state.serverDone && room.connected;
+  }
+
+  /** A backup room whose earlier messages wait on the server connection. */
+  function olderWaitsForConnection(roomId: string): boolean {
+    const state = olderByRoom[roomId];
+    const room = rooms.roomById(roomId);
+    return !!state?.localDone && room?.mode === 'backup' && !state.serverDone && !room.connected;
+  }
+
+  async function loadOlderLocal(roomId: string, state: OlderState): Promise<number> {
+    const held = messagesByRoom[roomId] ?? [];
+    let cursor = held[0]?.id;
+    if (!cursor) {
+      state.localDone = true;
+      return 0;
+    }
+    // The local history pages in arrival order, which can differ from display order (catch-up): a page
+    // may then hold only messages already shown; step on from its oldest until something new comes.
+    for (let round = 0; round < 20; round++) {
+      const page: MessageView[] = await call('listMessages', { roomId, limit: OLDER_PAGE_SIZE, beforeId: cursor });
+      const added = countNew(messagesByRoom[roomId] ?? [], page);
+      applyFetched(roomId, page);
+      if (page.length < OLDER_PAGE_SIZE) state.localDone = true;
+      if (added > 0 || state.localDone) return added;
+      cursor = page[0]?.id;
+      if (!cursor) break;
+    }
+    state.localDone = true;
+    return 0;
+  }
+
+  async function loadOlderFromServer(roomId: string, state: OlderState): Promise<number> {
+    const room = rooms.api.rooms.value.find((r) => r.id === roomId);
+    if (room?.mode !== 'backup' || state.serverDone) return 0;
+    // Offline, the background cannot ask the server; that is not the end of the history.
+    if (!room.connected) return 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOAD_OLDER_TIMEOUT_MS)));
+    const count = await Promise.race([call('loadOlder', { roomId }), timeout]).finally(() => clearTimeout(timer));
+    if (count === null) return 0;
+    if (count === 0) {
+      state.serverDone = true;
+      return 0;
+    }
+    // They arrive as pushes too; the background stores them as its newest entries, so read those back
+    // in case a push was missed.
+    const before = messagesByRoom[roomId] ?? [];
+    const fetched = await call('listMessages', { roomId, limit: Math.min(500, count + 50) });
+    const added = countNew(before, fetched);
+    applyFetched(roomId, fetched);
+    return Math.max(added, count);
+  }
+
+  /** What components use (spread into the store). */
+  const api = {
+    messagesByRoom,
+    olderByRoom,
+    currentMessages,
+    sendMessage,
+    loadOlderMessages,
+    canLoadOlder,
+    olderWaitsForConnection,
+  };
+
+  return { api, dropRoom, reset, fetchMessages, olderState, removeExpired, markRead, showInOpenRoom, upsertIfHeld };
 }
 
-/**
- * Merges a fetched page (any order, e.g. the newest page or an older one) into the messages already
- * held: the union, newer copies replacing held ones, in display order. Nothing held is dropped here:
- * a page is only a slice of the history, so a message missing from it may simply be outside it.
- * Removals come from `expired` events (see `withoutIds`). Returns a new array.
- */
-export function mergeMessages(held: readonly MessageView[], fetched: readonly MessageView[], skip?: ReadonlySet<string>): MessageView[] {
-  const merged = [...held];
-  for (const message of fetched) {
-    if (skip?.has(message.id)) continue;
-    upsertMessage(merged, message);
-  }
-  return merged;
-}
-
-/** How many of `fetched` are not in `held` yet. */
-export function countNew(held: readonly MessageView[], fetched: readonly MessageView[]): number {
-  const known = new Set(held.map((m) => m.id));
-  return fetched.filter((m) => !known.has(m.id)).length;
-}
+export type Messages = ReturnType<typeof createMessages>;

@@ -564,4 +564,31 @@ describe('app store: history, settings and identity transfer', () => {
     expect(store.rooms).toEqual([]);
     expect(fake.callsOf('forgetRoom')).toEqual([{ roomId }]);
   });
+  it.each<[string, 'remove' | 'allow-links' | 'deny-links', (detail: NonNullable<AppStore['roomDetail']>) => unknown, unknown]>([
+    ['removes a member', 'remove', (d) => d.members.map((m) => m.name), ['Alice']],
+    ['lets a member create links', 'allow-links', (d) => d.members.find((m) => m.name === 'Bob')?.canCreateLinks, true],
+    ['stops a member creating links', 'deny-links', (d) => d.members.find((m) => m.name === 'Bob')?.canCreateLinks, false],
+  ])('memberAction %s and shows the room details it answers with', async (_name, action, read, expected) => {
+    const bob = fakeFingerprint('b');
+    const room = fake.addRoom({ name: 'Team', others: [{ name: 'Bob', fingerprint: bob }] });
+    for (const member of room.members) if (member.fingerprint === bob) member.canCreateLinks = action === 'deny-links';
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    expect(await store.memberAction(room.summary.id, action, bob)).toBe(true);
+    expect(store.roomDetail && read(store.roomDetail)).toEqual(expected);
+    expect(store.busy.memberAction).toBe(false);
+  });
+
+  it('records a refused member action under memberAction, and leaves a room for good', async () => {
+    const bob = fakeFingerprint('b');
+    const room = fake.addRoom({ name: 'Team', myRole: 'member', others: [{ name: 'Bob', fingerprint: bob }] });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    expect(await store.memberAction(room.summary.id, 'remove', bob)).toBe(false);
+    expect(store.errorFor('memberAction')?.code).toBe('not-admin');
+    expect(await store.leaveRoom(room.summary.id)).toBe(true);
+    expect(store.currentRoomId).toBeNull();
+    expect(store.rooms).toEqual([]);
+    expect(store.messagesByRoom[room.summary.id]).toBeUndefined();
+  });
 });

@@ -2,7 +2,7 @@
  * An in-memory stand-in for the background worker, speaking the same `Backend` interface as
  * `createExtensionBackend()`. Tests drive it directly (`receive`, `deliverPending`, `failNext`, `hold`,
  * `setJoinState`, `askToJoin`, `fillHistory`, `changeSettings`, `expire`) and read what the UI asked
- * for from `calls`.
+ * for from `calls`. What each request does is in `fake-handlers.ts`; room records and ids in `fake-data.ts`.
  */
 import { DEFAULT_SETTINGS } from '@/shared/membership';
 import type { RoomMode } from '@/shared/protocol';
@@ -12,75 +12,20 @@ import type {
   JoinRequestView,
   JoinState,
   LinkView,
-  MemberView,
-  IdentityExport,
   MessageView,
   Phase,
   PushEvent,
   RequestOf,
   RequestType,
   ResponseOf,
-  RoomDetail,
   RoomSettings,
-  RoomSummary,
   UserError,
   UserErrorCode,
 } from '@/utils/protocol-map';
+import { contactCodeOf, failWith, fakeFingerprint, fakeId, normalizeCode, type FakeContact, type FakeRoom } from './fake-data';
+import { fakeHandlers } from './fake-handlers';
 
-/** The requests the fake answers; any other request fails with `internal` ("not faked"). */
-type Handlers = { [K in RequestType]?: (data: RequestOf<K>) => ResponseOf<K> };
-
-interface FakeRoom {
-  summary: RoomSummary;
-  members: MemberView[];
-  myRole: 'admin' | 'member';
-  /** A member an admin allowed to create links (admins always can). */
-  canCreateLinks?: boolean;
-  messages: MessageView[];
-  links: LinkView[];
-  joinRequests: JoinRequestView[];
-  banned: string[];
-  settings: RoomSettings;
-  gaps: RoomDetail['gaps'];
-  /** Backup rooms: older messages only the server still has, oldest first; `loadOlder` moves the newest page of them in. */
-  serverOlder: MessageView[];
-}
-
-/** What `exportIdentity` produces in the fake: recognisable, and checked again by `importIdentity`. */
-export const FAKE_EXPORT_PREFIX = '-----BEGIN PGP MESSAGE-----\nfake identity export for ';
-
-/** A link as the fake prints it: `http://<host>/join/<room>/<link>#<secret>`. */
-const LINK_PATTERN = /^(https?):\/\/([^/\s]+)\/join\/([0-9a-f]{32})\/([0-9a-f]{32})#([A-Za-z0-9_-]{8,})$/;
-
-/** A person the fake directory knows, by contact code. */
-export interface FakeContact {
-  name: string;
-  fingerprint: string;
-  /** False for a member the server lists without an admin's signature (as a room member only). */
-  verified?: boolean;
-}
-
-let counter = 0;
-
-/** A 32-character lowercase hex id, unique within the test run. */
-export function fakeId(): string {
-  counter += 1;
-  return counter.toString(16).padStart(32, '0');
-}
-
-/** A 40-character fingerprint derived from a seed character, e.g. `fakeFingerprint('a')`. */
-export function fakeFingerprint(seed: string): string {
-  return seed.repeat(40).slice(0, 40);
-}
-
-/** The contact code the background shows for a fingerprint: groups of four, upper case. */
-export function contactCodeOf(fingerprint: string): string {
-  return (fingerprint.toUpperCase().match(/.{1,4}/g) ?? []).join(' ');
-}
-
-function normalizeCode(code: string): string {
-  return code.replace(/\s+/g, '').toLowerCase();
-}
+export { contactCodeOf, FAKE_EXPORT_PREFIX, fakeFingerprint, fakeId, type FakeContact, type FakeRoom } from './fake-data';
 
 export class FakeBackend implements Backend {
   phase: Phase = 'onboard';
@@ -105,156 +50,7 @@ export class FakeBackend implements Backend {
   /** How many messages one `loadOlder` brings from the server's backup. */
   serverPageSize = 100;
 
-  private readonly handlers: Handlers = {
-    getState: () => this.state(),
-    onboard: ({ name, passphrase, host }) => {
-      this.name = name;
-      this.passphrase = passphrase;
-      if (host) this.host = host;
-      this.phase = 'ready';
-      return this.state();
-    },
-    unlock: ({ passphrase }) => {
-      if (passphrase !== this.passphrase) this.fail('wrong-passphrase', 'passphrase does not decrypt the key');
-      this.phase = 'ready';
-      return this.state();
-    },
-    lock: () => {
-      this.phase = 'locked';
-      return this.state();
-    },
-    setHost: ({ host }) => {
-      if (!host.trim()) this.fail('invalid-input', 'host is empty');
-      this.host = host.trim();
-      return this.state();
-    },
-    createRoom: ({ name, mode }) => this.addRoom({ name, mode }).summary,
-    getRoom: ({ roomId }) => this.detail(this.room(roomId)),
-    listMessages: ({ roomId, limit, beforeId }) => {
-      const messages = this.room(roomId).messages;
-      const end = beforeId === undefined ? messages.length : messages.findIndex((m) => m.id === beforeId);
-      if (end < 0) return [];
-      return messages.slice(Math.max(0, end - (limit ?? 100)), end);
-    },
-    sendMessage: ({ roomId, text }) => {
-      const room = this.room(roomId);
-      if (!room.summary.hasKey) this.fail('no-key', 'no key for this room yet');
-      const message = this.message(roomId, { from: this.fingerprint, fromName: this.name, text, mine: true, status: 'sending' });
-      room.messages.push(message);
-      room.summary = { ...room.summary, lastText: text, lastTs: message.ts };
-      this.pending.push(message);
-      if (this.deliverBeforeReply) this.deliverPending();
-      return message;
-    },
-    inviteContact: ({ roomId, code }) => {
-      const room = this.room(roomId);
-      if (room.myRole !== 'admin') this.fail('not-admin', 'only admins invite');
-      const contact = this.contacts.get(normalizeCode(code));
-      if (!contact) this.fail('contact-not-found', 'no published key for that code');
-      if (room.members.some((m) => m.fingerprint === contact.fingerprint)) this.fail('already-member', 'already a member');
-      const member: MemberView = {
-        fingerprint: contact.fingerprint,
-        name: contact.name,
-        role: 'member',
-        online: false,
-        me: false,
-        contactCode: contactCodeOf(contact.fingerprint),
-        verified: true,
-        canCreateLinks: false,
-      };
-      room.members.push(member);
-      return member;
-    },
-    markRead: ({ roomId }) => {
-      const room = this.room(roomId);
-      room.summary = { ...room.summary, unread: 0 };
-    },
-    createLink: ({ roomId, options }) => {
-      const room = this.room(roomId);
-      if (room.myRole !== 'admin' && !room.canCreateLinks) this.fail('not-admin', 'only admins and members they allowed create links');
-      if (options.approval && options.escrow) this.fail('escrow-with-approval', 'approval links cannot escrow the key');
-      if (options.maxUses !== null && (!Number.isInteger(options.maxUses) || options.maxUses < 1)) this.fail('invalid-input', 'bad use limit');
-      const id = fakeId();
-      const link: LinkView = {
-        id,
-        url: `http://${this.host}/join/${roomId}/${id}#${'s'.repeat(43)}`,
-        label: options.label || null,
-        approval: options.approval,
-        escrow: options.escrow,
-        expires: options.expiresInMs === null ? null : this.now + options.expiresInMs,
-        maxUses: options.maxUses,
-        uses: 0,
-        active: true,
-        createdBy: this.name,
-        createdAt: this.tick(),
-      };
-      room.links.unshift(link);
-      return link;
-    },
-    listLinks: ({ roomId }) => this.adminRoom(roomId).links,
-    revokeLink: ({ roomId, linkId }) => {
-      const room = this.adminRoom(roomId);
-      const link = room.links.find((l) => l.id === linkId);
-      if (!link?.active) this.fail('link-invalid', 'this link is not active');
-      link.active = false;
-      return room.links;
-    },
-    resetLinks: ({ roomId }) => {
-      const room = this.adminRoom(roomId);
-      for (const link of room.links) link.active = false;
-      return room.links;
-    },
-    joinByLink: ({ url }) => {
-      const match = LINK_PATTERN.exec(url.trim());
-      if (!match) this.fail('not-a-link', 'not an invite link');
-      const [, , host, roomId] = match as unknown as [string, string, string, string];
-      if (host !== this.host) this.fail('other-server', `the link is for ${host}`);
-      const existing = this.rooms.find((r) => r.summary.id === roomId);
-      if (existing?.summary.hasKey) return existing.summary;
-      const room = existing ?? this.addRoom({ id: roomId, name: '', myRole: 'member', hasKey: false });
-      room.summary = { ...room.summary, joinState: 'joining', joinError: null };
-      return room.summary;
-    },
-    setRoomSettings: ({ roomId, settings }) => {
-      const room = this.adminRoom(roomId);
-      this.changeSettings(roomId, settings, this.name);
-      return this.detail(room);
-    },
-    loadOlder: ({ roomId }) => {
-      const room = this.room(roomId);
-      if (room.summary.mode !== 'backup') return 0;
-      const page = room.serverOlder.splice(Math.max(0, room.serverOlder.length - this.serverPageSize));
-      // Like the background: stored as the newest entries, and pushed one by one.
-      room.messages.push(...page);
-      for (const message of page) this.emit({ type: 'message', roomId, message, room: room.summary });
-      return page.length;
-    },
-    exportIdentity: ({ passphrase }) => {
-      if (passphrase !== this.passphrase) this.fail('wrong-passphrase', 'enter the passphrase of this identity to export it');
-      const safeName = this.name.replace(/[^\p{L}\p{N}_-]+/gu, '-') || 'identity';
-      const file: IdentityExport = { fileName: `partychat-${safeName}.asc`, content: `${FAKE_EXPORT_PREFIX}${this.name}:${this.passphrase}\n-----END PGP MESSAGE-----` };
-      return file;
-    },
-    importIdentity: ({ content, passphrase, host }) => {
-      if (this.phase !== 'onboard') this.fail('invalid-input', 'an identity already exists in this browser');
-      const match = /fake identity export for (.+):(.+)\n/.exec(content);
-      if (!match || match[2] !== passphrase) this.fail('bad-import', 'the file could not be opened');
-      this.name = match[1] as string;
-      this.passphrase = passphrase;
-      if (host) this.host = host;
-      this.phase = 'ready';
-      return this.state();
-    },
-    forgetRoom: ({ roomId }) => {
-      const room = this.room(roomId);
-      if (room.summary.hasKey && !room.summary.removed) this.fail('invalid-input', 'leave the room first');
-      this.rooms.splice(this.rooms.indexOf(room), 1);
-      return this.state();
-    },
-    approveRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'approve'),
-    denyRequest: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'deny'),
-    banRequester: ({ roomId, fingerprint }) => this.decide(roomId, fingerprint, 'ban'),
-  };
+  private readonly handlers = fakeHandlers(this);
 
   async request<K extends RequestType>(type: K, data: RequestOf<K>): Promise<ResponseOf<K>> {
     this.calls.push({ type, data });
@@ -266,9 +62,8 @@ export class FakeBackend implements Backend {
       throw new BackendError(failure);
     }
     const open: RequestType[] = ['getState', 'onboard', 'unlock', 'lock', 'importIdentity'];
-    if (this.phase !== 'ready' && !open.includes(type)) this.fail('locked', 'the vault is locked');
-    const handler: ((data: RequestOf<K>) => ResponseOf<K>) | undefined = this.handlers[type];
-    if (!handler) this.fail('internal', `the fake backend does not answer ${type}`);
+    if (this.phase !== 'ready' && !open.includes(type)) failWith('locked', 'the vault is locked');
+    const handler: (data: RequestOf<K>) => ResponseOf<K> = this.handlers[type];
     return structuredClone(handler(data));
   }
 
@@ -529,11 +324,12 @@ export class FakeBackend implements Backend {
 
   room(roomId: string): FakeRoom {
     const room = this.rooms.find((r) => r.summary.id === roomId);
-    if (!room) this.fail('no-room', `no room ${roomId}`);
+    if (!room) failWith('no-room', `no room ${roomId}`);
     return room;
   }
 
-  private state(): AppState {
+  /** The state as `getState` answers it. */
+  state(): AppState {
     const ready = this.phase === 'ready';
     return {
       phase: this.phase,
@@ -543,55 +339,14 @@ export class FakeBackend implements Backend {
     };
   }
 
-  private detail(room: FakeRoom): RoomDetail {
-    const joinRequests = room.myRole === 'admin' ? room.joinRequests : [];
-    return {
-      ...room.summary,
-      members: room.members,
-      myRole: room.myRole,
-      epoch: 0,
-      joinRequests,
-      settings: room.settings,
-      canCreateLinks: room.myRole === 'admin' || room.canCreateLinks === true,
-      banned: room.banned.map((fingerprint) => ({ fingerprint, contactCode: contactCodeOf(fingerprint) })),
-      gaps: room.gaps,
-    };
-  }
-
-  private adminRoom(roomId: string): FakeRoom {
-    const room = this.room(roomId);
-    if (room.myRole !== 'admin') this.fail('not-admin', 'only admins manage links and requests');
-    return room;
-  }
-
-  private decide(roomId: string, fingerprint: string, decision: 'approve' | 'deny' | 'ban'): RoomDetail {
-    const room = this.adminRoom(roomId);
-    const request = room.joinRequests.find((r) => r.fingerprint === fingerprint);
-    if (!request) this.fail('no-room', 'this request is no longer pending');
-    room.joinRequests = room.joinRequests.filter((r) => r !== request);
-    room.summary = { ...room.summary, requests: room.joinRequests.length };
-    if (decision === 'ban') room.banned.push(fingerprint);
-    if (decision === 'approve') {
-      room.members.push({
-        fingerprint,
-        name: request.name,
-        role: 'member',
-        online: true,
-        me: false,
-        contactCode: request.contactCode,
-        verified: true,
-        canCreateLinks: false,
-      });
-    }
-    return this.detail(room);
-  }
-
-  private tick(): number {
+  /** Advances the fake's clock by a minute and returns it. */
+  tick(): number {
     this.clock += 60_000;
     return this.clock;
   }
 
-  private message(roomId: string, fields: Pick<MessageView, 'from' | 'fromName' | 'text' | 'mine' | 'status'>): MessageView {
+  /** A new text message in a room (numbered unless still sending; with the room's disappearing timer). */
+  message(roomId: string, fields: Pick<MessageView, 'from' | 'fromName' | 'text' | 'mine' | 'status'>): MessageView {
     const seq = fields.status === 'sending' ? null : this.nextSeq();
     return { id: fakeId(), roomId, ts: this.tick(), seq, kind: 'text', event: null, expiresAt: this.expiryFor(roomId), ...fields };
   }
@@ -604,9 +359,5 @@ export class FakeBackend implements Backend {
   private expiryFor(roomId: string): number | null {
     const ms = this.room(roomId).settings.disappearMs;
     return ms === null ? null : this.clock + 60_000 + ms;
-  }
-
-  private fail(code: UserErrorCode, message: string): never {
-    throw new BackendError({ code, message });
   }
 }

@@ -1,0 +1,65 @@
+/**
+ * The session part of the app store: the phase (onboard, locked, ready), the identity, the server
+ * address, and the actions that change them. Every answer that is an `AppState` goes through
+ * `applyState`, which also forgets the rooms' decrypted content once the session is no longer ready.
+ */
+import { ref } from 'vue';
+import type { AppState, IdentityExport, MeView, Phase } from '@/utils/protocol-map';
+import type { Messages } from './messages';
+import type { ActionName, Requests } from './requests';
+import type { Rooms } from './rooms';
+
+export function createSession({ call, run }: Requests, rooms: Rooms, messages: Messages) {
+  /** `loading` until the background has answered the first `getState`. */
+  const phase = ref<Phase | 'loading'>('loading');
+  const me = ref<MeView | null>(null);
+  const host = ref('');
+
+  function applyState(state: AppState): void {
+    phase.value = state.phase;
+    me.value = state.me;
+    host.value = state.host;
+    rooms.api.rooms.value = state.rooms;
+    // Decrypted content must not outlive the unlocked session.
+    if (state.phase !== 'ready') {
+      rooms.api.closeRoom();
+      messages.reset();
+    }
+  }
+
+  async function fetchState(): Promise<void> {
+    applyState(await call('getState', undefined));
+  }
+
+  /** An action answered with the new state: applies it. Resolves true on success. */
+  function stateAction<A extends unknown[]>(action: ActionName, request: (...args: A) => Promise<AppState>) {
+    return async (...args: A): Promise<boolean> => {
+      const state = await run(action, () => request(...args));
+      if (state) applyState(state);
+      return state !== null;
+    };
+  }
+
+  /** What components use (spread into the store). */
+  const api = {
+    phase,
+    me,
+    host,
+    /** Reloads the state from the background (also the retry after a failed first load). */
+    refresh: async (): Promise<void> => void (await run('load', fetchState)),
+    /** Creates the identity (slow: key generation). Resolves true once the phase is `ready`. */
+    onboard: stateAction('onboard', (input: { name: string; passphrase: string; host?: string }) => call('onboard', input)),
+    /** Unlocks the vault with the passphrase. Resolves true on success. */
+    unlock: stateAction('unlock', (passphrase: string) => call('unlock', { passphrase })),
+    /** Locks the vault and forgets every decrypted message held by the UI. */
+    lock: stateAction('lock', () => call('lock', undefined)),
+    /** Changes the server address. Resolves true on success. */
+    setHost: stateAction('setHost', (nextHost: string) => call('setHost', { host: nextHost })),
+    /** Sets this browser up with an identity exported from another one (only before onboarding). Resolves true once ready. */
+    importIdentity: stateAction('importIdentity', (input: { content: string; passphrase: string; host?: string }) => call('importIdentity', input)),
+    /** Packs the identity for another browser; needs the identity's passphrase. Resolves the file, or null on failure. */
+    exportIdentity: (passphrase: string): Promise<IdentityExport | null> => run('exportIdentity', () => call('exportIdentity', { passphrase })),
+  };
+
+  return { api, applyState, fetchState };
+}
