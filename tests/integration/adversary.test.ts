@@ -210,6 +210,27 @@ describe('a lying server and a hostile member, against defences that exist', () 
     }
   });
 
+  it('takes messages the server reorders once each, in sending order, with no gap left', async () => {
+    const gapBefore = (await bob.chat.getRoom(roomId)).gaps.find((g) => g.fingerprint === fp.alice)?.count ?? 0;
+    const hold = proxy.hold('to-client', (f, s) => f?.type === 'msg' && f.from === fp.alice && s.conn.fp === fp.bob);
+    const sent = [];
+    try {
+      for (const text of ['r1', 'r2', 'r3']) sent.push(await alice.chat.sendMessage(roomId, text));
+      await until(() => proxy.held().length === 3, 'the proxy holds three');
+    } finally {
+      hold();
+    }
+    proxy.release(undefined, { reverse: true });
+    await until(async () => {
+      const ids = (await bob.chat.listMessages(roomId, 500)).map((m) => m.id);
+      return sent.every((m) => ids.includes(m.id));
+    }, 'bob receives all three');
+    const shown = (await texts(bob, roomId)).filter((t) => /^r\d$/.test(t));
+    expect(shown).toEqual(['r1', 'r2', 'r3']);
+    expect(proxy.frames('to-client', (f, s) => s.fate === 'released' && s.conn.fp === fp.bob).map((s) => (s.frame?.type === 'msg' ? s.frame.id : ''))).toEqual(sent.map((m) => m.id).reverse());
+    expect((await bob.chat.getRoom(roomId)).gaps.find((g) => g.fingerprint === fp.alice)?.count ?? 0).toBe(gapBefore);
+  });
+
   it.each([
     ['through the real server, at the current epoch', 0, 'member'],
     ['delivered by the lying server, at an epoch Bob holds no key for', 1, 'server'],
