@@ -213,7 +213,7 @@ describe('a lying server and a hostile member, against defences that exist', () 
   it('takes messages the server reorders once each, in sending order, with no gap left', async () => {
     const gapBefore = (await bob.chat.getRoom(roomId)).gaps.find((g) => g.fingerprint === fp.alice)?.count ?? 0;
     const hold = proxy.hold('to-client', (f, s) => f?.type === 'msg' && f.from === fp.alice && s.conn.fp === fp.bob);
-    const sent = [];
+    const sent: Array<{ id: string }> = [];
     try {
       for (const text of ['r1', 'r2', 'r3']) sent.push(await alice.chat.sendMessage(roomId, text));
       await until(() => proxy.held().length === 3, 'the proxy holds three');
