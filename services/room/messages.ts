@@ -105,13 +105,18 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   if (payload.from !== envelope.from || payload.room !== s.id || payload.epoch !== envelope.epoch || payload.id !== envelope.id) {
     return s.reject('message payload does not match its envelope (forged sender, room, epoch or id)');
   }
-  s.serverSeq = Math.max(s.serverSeq, envelope.seq);
+  // `seq` is not signed. The server's own frames (live, backup pages) say what it has stored; a member's
+  // sync-reply only lends a position to show the message at, capped at what the server said exists, and never
+  // moves what we have seen from the server (else a member could stop our catch-up: issue 9, attack 5).
+  const fromServer = source !== 'peer';
+  const seq = fromServer ? envelope.seq : Math.max(1, Math.min(envelope.seq, s.serverSeq));
+  if (fromServer) s.serverSeq = Math.max(s.serverSeq, seq);
   const counter = `${payload.from}:${payload.dev}`;
   const ctr = payload.ctr;
   const gapsUntil = expiryFor(s, payload.ts);
   const now = ctx.now();
   const fresh = s.edit((record) => {
-    record.lastSeq = Math.max(record.lastSeq, envelope.seq);
+    if (fromServer) record.lastSeq = Math.max(record.lastSeq, seq);
     const gapsBefore = record.missing[counter]?.length ?? 0;
     const accepted = acceptCounter(record, counter, ctr);
     if ((record.missing[counter]?.length ?? 0) > gapsBefore && gapsUntil !== null) forgetGapsAfter(record, counter, gapsUntil, now);
@@ -123,7 +128,7 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   }
   const mine = envelope.from === ctx.me.identity.fingerprint;
   const stored: StoredMessage = {
-    ...textMessage(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', envelope),
+    ...textMessage(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', { ...envelope, seq }),
     expiresAt: expiryFor(s, payload.ts),
   };
   if (stored.expiresAt !== null && stored.expiresAt <= ctx.now()) {
