@@ -62,12 +62,16 @@ import {
   directoryServerFrameSchema,
   MAX_PAGE_MESSAGES,
   roomServerFrameSchema,
+  type AppendFrame,
   type DeliveredKey,
+  type DirectoryClientFrame,
   type DirectoryServerFrame,
   type Envelope,
   type ErrorFrame,
+  type JoinFrame,
   type JoinRequest,
   type KeyEnvelope,
+  type RoomClientFrame,
   type RoomMode,
   type RoomServerFrame,
   type SignedRecord,
@@ -120,7 +124,7 @@ interface RoomRuntime {
   record: RoomRecord;
   /** The membership proven by the verified chain; null until verified. */
   roster: Roster | null;
-  conn: PartyConnection<RoomServerFrame> | null;
+  conn: PartyConnection<RoomServerFrame, RoomClientFrame> | null;
   online: Set<string>;
   /** Serialises every change to this room's record. */
   queue: Promise<unknown>;
@@ -181,7 +185,7 @@ export class ChatService {
   private history: History | null = null;
   private host: PartyHost;
   private readonly rooms = new Map<string, RoomRuntime>();
-  private directory: PartyConnection<DirectoryServerFrame> | null = null;
+  private directory: PartyConnection<DirectoryServerFrame, DirectoryClientFrame> | null = null;
   private started: Promise<void> | null = null;
   /** This installation's id, part of every message counter. */
   private device = '';
@@ -1470,7 +1474,7 @@ export class ChatService {
   }
 
   /** Sends a signed membership change and waits for the server to relay it back (or refuse it). */
-  private awaitChange(rt: RoomRuntime, record: SignedRecord, frame: unknown): Promise<void> {
+  private awaitChange(rt: RoomRuntime, record: SignedRecord, frame: AppendFrame): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         rt.pending.delete(record.body);
@@ -1505,7 +1509,7 @@ export class ChatService {
   }
 
   /** The join frame a link joiner answers the challenge with: key, proof of the link secret, and a self-signed join record. */
-  private async joinFrame(rt: RoomRuntime, challenge: Challenge, sig: string): Promise<unknown> {
+  private async joinFrame(rt: RoomRuntime, challenge: Challenge, sig: string): Promise<JoinFrame> {
     const me = this.requireUnlocked();
     const joining = rt.record.joining as NonNullable<RoomRecord['joining']>;
     const keys = await deriveLinkKeys(fromBase64Url(joining.secret));
