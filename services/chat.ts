@@ -63,7 +63,9 @@ import {
   MAX_PAGE_MESSAGES,
   roomServerFrameSchema,
   type AppendFrame,
+  type AuthFrame,
   type DeliveredKey,
+  type DirectoryAuthFrame,
   type DirectoryClientFrame,
   type DirectoryServerFrame,
   type Envelope,
@@ -845,7 +847,7 @@ export class ChatService {
       target: { ...this.host, party: PARTY_DIRECTORY, room: me.identity.fingerprint },
       openSocket: this.deps.openSocket,
       schema: directoryServerFrameSchema,
-      authenticate: async ({ nonce }) => ({
+      authenticate: async ({ nonce }): Promise<DirectoryAuthFrame> => ({
         type: 'auth',
         fp: me.identity.fingerprint,
         sig: await this.signChallenge(PARTY_DIRECTORY, me.identity.fingerprint, nonce),
@@ -904,7 +906,7 @@ export class ChatService {
       target: { ...this.host, party: PARTY_ROOM, room: roomId },
       openSocket: this.deps.openSocket,
       schema: roomServerFrameSchema,
-      authenticate: async (challenge) => {
+      authenticate: async (challenge): Promise<AuthFrame | JoinFrame> => {
         const sig = await this.signChallenge(PARTY_ROOM, roomId, challenge.nonce);
         if (rt.record.joining && !rt.roster?.members.has(me.identity.fingerprint)) return this.joinFrame(rt, challenge, sig);
         return {
