@@ -15,11 +15,18 @@ import {
   inviteRequestSchema,
   parseFrame,
   type DirectoryClientFrame,
+  type DirectoryServerFrame,
   type InviteNotice,
 } from '../shared/protocol';
-import { CLOSE, json, PeerTable, send, sendText, verifyChallenge, type Peer } from './guard';
+import { directoryFrameText } from './frames';
+import { CLOSE, json, PeerTable, sendText, verifyChallenge, type Peer } from './guard';
 
 type Frame<T extends DirectoryClientFrame['type']> = Extract<DirectoryClientFrame, { type: T }>;
+
+/** Sends one directory frame to one connection. */
+function send(conn: Party.Connection, frame: DirectoryServerFrame): void {
+  sendText(conn, directoryFrameText(frame));
+}
 
 export default class DirectoryServer implements Party.Server {
   private readonly peers = new PeerTable();
@@ -85,7 +92,7 @@ export default class DirectoryServer implements Party.Server {
       const notice: InviteNotice = { room: parsed.data.room, by: parsed.data.by, ts: Date.now() };
       this.invites = [...this.invites.filter((i) => i.room !== notice.room), notice].slice(-MAX_PENDING_INVITES);
       await this.room.storage.put('invites', this.invites);
-      const text = JSON.stringify({ type: 'invite', invite: notice });
+      const text = directoryFrameText({ type: 'invite', invite: notice });
       for (const p of this.peers.members) sendText(p.conn, text);
       return json({ ok: true }, 202);
     }

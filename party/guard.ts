@@ -4,7 +4,7 @@ import type * as Party from 'partykit/server';
 import { NONCE_BYTES, RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND } from '../shared/constants';
 import type { PublicKey } from '../shared/crypto';
 import { fromBase64, randomHex } from '../shared/encoding';
-import type { ErrorCode } from '../shared/protocol';
+import type { ErrorCode, ErrorFrame } from '../shared/protocol';
 
 /** Errors after which a connection is closed: a client this broken is not worth serving. */
 const MAX_ERRORS_PER_CONNECTION = 50;
@@ -126,7 +126,8 @@ export class PeerTable {
   fail(peer: Peer, code: ErrorCode, message: string, options: { ref?: string; close?: number } = {}): void {
     this.errorCount++;
     peer.errors++;
-    send(peer.conn, { type: 'error', code, message, ...(options.ref ? { ref: options.ref } : {}) });
+    const frame: ErrorFrame = { type: 'error', code, message, ref: options.ref || undefined }; // no ref: left out of the text
+    sendText(peer.conn, JSON.stringify(frame));
     try {
       if (options.close) peer.conn.close(options.close, code);
       else if (peer.errors >= MAX_ERRORS_PER_CONNECTION) peer.conn.close(4008, 'too many errors');
@@ -134,10 +135,6 @@ export class PeerTable {
       // already closed
     }
   }
-}
-
-export function send(conn: Party.Connection, frame: unknown): void {
-  sendText(conn, JSON.stringify(frame));
 }
 
 /** Sends unless the socket already closed (a peer that just left must not fail the frame being handled for everyone else). */

@@ -20,12 +20,15 @@ import {
   type Envelope,
   type ErrorCode,
   type Escrow,
+  type InviteRequest,
   type JoinRequest,
   type KeyEnvelope,
   type RoomClientFrame,
+  type RoomServerFrame,
   type SignedRecord,
 } from '../shared/protocol';
-import { CLOSE, json, PeerTable, send, sendText, TokenBucket, verifyChallenge, type Peer } from './guard';
+import { ackText, presenceText, relayedText, roomFrameText, toJson, welcomeText, type Json } from './frames';
+import { CLOSE, json, PeerTable, sendText, TokenBucket, verifyChallenge, type Peer } from './guard';
 import { landingPage } from './landing';
 
 /** Message ids remembered for deduplication (a ring indexed by seq). */
@@ -65,6 +68,11 @@ interface TimerSpan {
 
 type Frame<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
 
+/** Sends one room frame to one connection. */
+function send(conn: Party.Connection, frame: RoomServerFrame): void {
+  sendText(conn, roomFrameText(frame));
+}
+
 class Refusal extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -87,9 +95,9 @@ export default class RoomServer implements Party.Server {
   private readonly recentIds: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
   private readonly recentTs = new Float64Array(RECENT_IDS);
   /** The chain as JSON, built once per change (every welcome carries it). */
-  private chainText: string | null = null;
+  private chainText: Json<SignedRecord[]> | null = null;
   /** The online members as a JSON array and as a presence frame; null after a change until next needed. */
-  private presence: { online: string; frame: string } | null = null;
+  private presence: { online: Json<string[]>; frame: string } | null = null;
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   /** Join attempts per link, across all connections. */
   private readonly linkLimits = new Map<string, TokenBucket>();
@@ -264,11 +272,20 @@ export default class RoomServer implements Party.Server {
     if (cameOnline) this.onlineChanged();
     const presence = this.currentPresence();
     peer.told = presence.frame;
-    const head = JSON.stringify({ type: 'welcome', room: this.room.id, mode: roster.mode, epoch: this.meta.epoch, seq: this.meta.seq, you: fp });
     sendText(
       peer.conn,
-      `${head.slice(0, -1)},"chain":${this.chainJson()},"online":${presence.online},"needKeys":${JSON.stringify(this.meta.needKeys)},` +
-        `"requests":${JSON.stringify(requests)},"rotationDue":${this.meta.rotationDue}}`,
+      welcomeText({
+        room: this.room.id,
+        mode: roster.mode,
+        epoch: this.meta.epoch,
+        seq: this.meta.seq,
+        you: fp,
+        needKeys: this.meta.needKeys,
+        requests,
+        rotationDue: this.meta.rotationDue,
+        chain: this.chainJson(),
+        online: presence.online,
+      }),
     );
     const pending = (await this.room.storage.get<DeliveredKey[]>(keysKey(fp))) ?? [];
     if (pending.length) send(peer.conn, { type: 'keys', envelopes: pending });
@@ -382,7 +399,7 @@ export default class RoomServer implements Party.Server {
     if (body.kind === 'settings') await this.scheduleSweep(roster);
     this.setChain([...this.chain, record]);
     this.roster = roster;
-    const update = JSON.stringify({ type: 'chain', records: [record] });
+    const update = roomFrameText({ type: 'chain', records: [record] });
     for (const p of this.peers.members) sendText(p.conn, update);
     return roster;
   }
@@ -477,7 +494,7 @@ export default class RoomServer implements Party.Server {
       const stored = (await this.room.storage.get<DeliveredKey[]>(keysKey(key.to))) ?? [];
       const envelope = this.deliverable(key, peer.fp as string);
       await this.room.storage.put(keysKey(key.to), [...stored, envelope].slice(-MAX_PENDING_KEYS_PER_MEMBER));
-      const text = JSON.stringify({ type: 'keys', envelopes: [envelope] });
+      const text = roomFrameText({ type: 'keys', envelopes: [envelope] });
       for (const p of this.peers.members) if (p.fp === key.to) sendText(p.conn, text);
     }
   }
@@ -501,7 +518,7 @@ export default class RoomServer implements Party.Server {
   private async needKey(fp: string): Promise<void> {
     this.meta = { ...this.meta, needKeys: [...new Set([...this.meta.needKeys, fp])] };
     await this.room.storage.put('meta', this.meta);
-    const frame = JSON.stringify({ type: 'need-key', members: [fp] });
+    const frame = roomFrameText({ type: 'need-key', members: [fp] });
     for (const p of this.peers.members) if (p.fp !== fp) sendText(p.conn, frame);
   }
 
@@ -540,7 +557,8 @@ export default class RoomServer implements Party.Server {
 
   /** Tells members the room's epoch; `by` names who started it, so only that member trusts its own new key. */
   private broadcastEpoch(by?: string): void {
-    const frame = JSON.stringify({ type: 'epoch', epoch: this.meta.epoch, rotationDue: this.meta.rotationDue, ...(by ? { by } : {}) });
+    // An absent `by` is left out of the text (JSON.stringify drops undefined), as the schema's optional field wants.
+    const frame = roomFrameText({ type: 'epoch', epoch: this.meta.epoch, rotationDue: this.meta.rotationDue, by });
     for (const p of this.peers.members) sendText(p.conn, frame);
   }
 
@@ -552,7 +570,7 @@ export default class RoomServer implements Party.Server {
 
   /**
    * The hot path: stamp, relay, acknowledge. Ids, fingerprints and ct are validated hex/base64 (nothing to
-   * escape), so the relayed frame and the ack are built as text, once per message.
+   * escape), so the relayed frame and the ack are built as text, once per message (see frames.ts).
    */
   private async onEnvelope(peer: Peer, frame: Frame<'msg'>, ts: number): Promise<void> {
     if (frame.epoch !== this.meta.epoch) {
@@ -573,7 +591,7 @@ export default class RoomServer implements Party.Server {
       this.meta.seqCeiling = seq + SEQ_BLOCK;
       void this.room.storage.put('meta', this.meta);
     }
-    const relayed = `{"type":"msg","seq":${seq},"id":"${frame.id}","epoch":${frame.epoch},"from":"${from}","ts":${ts},"ct":"${frame.ct}"}`;
+    const relayed = relayedText(seq, frame.id, frame.epoch, from, ts, frame.ct);
     for (const other of this.peers.members) if (other !== peer) sendText(other.conn, relayed);
     sendText(peer.conn, ackText(frame.id, seq, ts));
   }
@@ -621,14 +639,14 @@ export default class RoomServer implements Party.Server {
   /** Ephemeral mode: pass a member's request for missed messages to the other online members. */
   private onSyncRequest(peer: Peer, since: number): void {
     if (this.roster?.mode !== 'ephemeral') return this.peers.fail(peer, 'bad-frame', 'backup rooms catch up from the server (send history)');
-    const frame = JSON.stringify({ type: 'sync-request', from: peer.fp, since });
+    const frame = roomFrameText({ type: 'sync-request', from: peer.fp as string, since });
     for (const other of this.peers.members) if (other.fp !== peer.fp) sendText(other.conn, frame);
   }
 
   /** Ephemeral mode: forward original envelopes from one member to another; the receiver verifies each signature itself. */
   private onSyncReply(peer: Peer, frame: Frame<'sync-reply'>): void {
     if (!this.memberKey(frame.to)) return this.peers.fail(peer, 'bad-frame', 'sync replies go to members only');
-    const text = JSON.stringify({ type: 'sync-reply', from: peer.fp, messages: frame.messages });
+    const text = roomFrameText({ type: 'sync-reply', from: peer.fp as string, messages: frame.messages });
     for (const p of this.peers.members) if (p.fp === frame.to) sendText(p.conn, text);
   }
 
@@ -715,8 +733,8 @@ export default class RoomServer implements Party.Server {
     return [...(await this.room.storage.list<JoinRequest>({ prefix: 'req:' })).values()];
   }
 
-  private toAdmins(frame: unknown): void {
-    const text = JSON.stringify(frame);
+  private toAdmins(frame: RoomServerFrame): void {
+    const text = roomFrameText(frame);
     for (const p of this.peers.members) if (this.roster?.members.get(p.fp as string)?.role === 'admin') sendText(p.conn, text);
   }
 
@@ -728,7 +746,7 @@ export default class RoomServer implements Party.Server {
       const res = await inbox.get(member).fetch({
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ type: 'invite', room: this.room.id, by }),
+        body: JSON.stringify({ type: 'invite', room: this.room.id, by } satisfies InviteRequest),
       });
       if (!res.ok) throw new Error(`directory answered ${res.status}`);
     } catch (error) {
@@ -741,14 +759,14 @@ export default class RoomServer implements Party.Server {
     this.chainText = null;
   }
 
-  private chainJson(): string {
-    return (this.chainText ??= JSON.stringify(this.chain));
+  private chainJson(): Json<SignedRecord[]> {
+    return (this.chainText ??= toJson(this.chain));
   }
 
-  private currentPresence(): { online: string; frame: string } {
+  private currentPresence(): { online: Json<string[]>; frame: string } {
     if (!this.presence) {
-      const online = JSON.stringify(this.peers.online());
-      this.presence = { online, frame: `{"type":"presence","online":${online}}` };
+      const online = toJson(this.peers.online());
+      this.presence = { online, frame: presenceText(online) };
     }
     return this.presence;
   }
@@ -799,7 +817,7 @@ export default class RoomServer implements Party.Server {
     this.setChain([...this.chain, forged]);
     this.injectedKeys.set(body.fp, body.key);
     await this.room.storage.put(chainKey(this.chain.length - 1), forged);
-    const update = JSON.stringify({ type: 'chain', records: [forged] });
+    const update = roomFrameText({ type: 'chain', records: [forged] });
     for (const p of this.peers.members) sendText(p.conn, update);
     await this.needKey(body.fp);
     return json({ ok: true });
@@ -854,10 +872,6 @@ function timerAt(timers: TimerSpan[], seq: number): number | null {
     ms = span.ms;
   }
   return ms;
-}
-
-function ackText(id: string, seq: number, ts: number): string {
-  return `{"type":"ack","id":"${id}","seq":${seq},"ts":${ts}}`;
 }
 
 function describe(error: unknown): string {

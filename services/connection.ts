@@ -6,7 +6,17 @@
 import PartySocket from 'partysocket';
 import type { z } from 'zod';
 import { HEARTBEAT_MS, MAX_SERVER_FRAME_CHARS } from '@/shared/constants';
-import type { ErrorFrame } from '@/shared/protocol';
+import type {
+  AuthFrame,
+  DirectoryAuthFrame,
+  DirectoryClientFrame,
+  DirectoryServerFrame,
+  ErrorFrame,
+  JoinFrame,
+  PingFrame,
+  RoomClientFrame,
+  RoomServerFrame,
+} from '@/shared/protocol';
 import { parseFrame } from '@/shared/protocol';
 
 /** The part of a (Partykit) reconnecting WebSocket this module uses. */
@@ -51,18 +61,32 @@ export interface Challenge {
   head?: string | null;
 }
 
-export interface ConnectionOptions<In extends { type: string }> {
+/** Frames a server sends: a room's or the directory's. */
+export type ServerFrame = RoomServerFrame | DirectoryServerFrame;
+/** Frames a client sends: to a room or to the directory. */
+export type ClientFrame = RoomClientFrame | DirectoryClientFrame;
+/** The frames that answer a challenge: a member's auth, a link joiner's join, or a directory sign-in. */
+export type AnswerFrame = AuthFrame | JoinFrame | DirectoryAuthFrame;
+
+/** The one heartbeat frame; both client protocols have it. */
+const PING: PingFrame = { type: 'ping' };
+
+export interface ConnectionOptions<In extends ServerFrame, Out extends ClientFrame> {
   target: SocketTarget;
   openSocket: SocketFactory;
   schema: z.ZodType<In>;
-  /** Builds the auth frame for a challenge (signs its nonce). */
-  authenticate(challenge: Challenge): Promise<unknown>;
+  /** Builds the auth (or join) frame for a challenge (signs its nonce). */
+  authenticate(challenge: Challenge): Promise<Extract<Out, AnswerFrame>>;
   onFrame(frame: In): void | Promise<void>;
   onStatus?(status: ConnectionStatus, error?: ErrorFrame): void;
   heartbeatMs?: number;
 }
 
-export class PartyConnection<In extends { type: string }> {
+/**
+ * `In` is what the server sends (validated by `schema`), `Out` what we send it: `PartyConnection<RoomServerFrame,
+ * RoomClientFrame>` for a room, `PartyConnection<DirectoryServerFrame, DirectoryClientFrame>` for the directory.
+ */
+export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
   status: ConnectionStatus = 'connecting';
   private readonly socket: SocketLike;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -72,7 +96,7 @@ export class PartyConnection<In extends { type: string }> {
   /** True from the server's welcome until the socket drops; `status` turns 'ready' only once the welcome is handled. */
   private authenticated = false;
 
-  constructor(private readonly options: ConnectionOptions<In>) {
+  constructor(private readonly options: ConnectionOptions<In, Out>) {
     this.socket = options.openSocket(options.target);
     this.socket.addEventListener('message', (event) => {
       this.inbound = this.inbound.then(() => this.receive(event.data)).catch((error) => console.error('frame handler failed', error));
@@ -81,7 +105,7 @@ export class PartyConnection<In extends { type: string }> {
       this.authenticated = false;
       if (this.status === 'ready') this.setStatus('connecting');
     });
-    this.heartbeat = setInterval(() => this.send({ type: 'ping' }), options.heartbeatMs ?? HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => this.write(PING), options.heartbeatMs ?? HEARTBEAT_MS);
   }
 
   /** Resolves once authenticated, or with false after `timeoutMs` or a refusal. */
@@ -99,7 +123,11 @@ export class PartyConnection<In extends { type: string }> {
   }
 
   /** Sends a frame if authenticated; false otherwise (the caller keeps it for later). */
-  send(frame: unknown): boolean {
+  send(frame: Out): boolean {
+    return this.write(frame);
+  }
+
+  private write(frame: Out | PingFrame): boolean {
     if (!this.authenticated || this.socket.readyState !== 1) return false;
     this.socket.send(JSON.stringify(frame));
     return true;
@@ -127,19 +155,22 @@ export class PartyConnection<In extends { type: string }> {
       console.warn('ignoring invalid frame from server:', parsed.message);
       return;
     }
-    const frame = parsed.frame;
-    if (frame.type === 'challenge') {
-      this.socket.send(JSON.stringify(await this.options.authenticate(frame as unknown as Challenge)));
+    const frame: In = parsed.frame;
+    // The same frame seen as the union of both servers' frames, which narrows by `type` (a bare `In` does not).
+    const known: ServerFrame = frame;
+    if (known.type === 'challenge') {
+      const answer: AnswerFrame = await this.options.authenticate(known);
+      this.socket.send(JSON.stringify(answer));
       return;
     }
-    if (frame.type === 'welcome') {
+    if (known.type === 'welcome') {
       this.authenticated = true;
       await this.options.onFrame(frame);
       if (this.authenticated) this.setStatus('ready');
       return;
     }
-    if (frame.type === 'error') {
-      const error = frame as unknown as ErrorFrame;
+    if (known.type === 'error') {
+      const error: ErrorFrame = known;
       // A member connection is never refused after its welcome; a guest (joining) connection can be, e.g. when denied.
       if (FATAL.has(error.code) && (this.status !== 'ready' || ['join-denied', 'banned', 'removed'].includes(error.code))) {
         this.setStatus('refused', error);

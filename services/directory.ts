@@ -4,14 +4,14 @@
  */
 import { PARTY_DIRECTORY } from '@/shared/constants';
 import { readPublicKey } from '@/shared/crypto';
-import { directoryServerFrameSchema, type DirectoryServerFrame } from '@/shared/protocol';
+import { directoryServerFrameSchema, type DirectoryAuthFrame, type DirectoryClientFrame, type DirectoryServerFrame } from '@/shared/protocol';
 import { PartyConnection } from './connection';
 import { UserFacingError } from './errors';
 import { httpUrl, type PartyHost } from './host';
 import type { RoomContext } from './room/context';
 import { signChallenge } from './room/router';
 
-export type DirectoryConnection = PartyConnection<DirectoryServerFrame>;
+export type DirectoryConnection = PartyConnection<DirectoryServerFrame, DirectoryClientFrame>;
 
 /**
  * Connects to our directory entry. An invitation is only a pointer: `onInvite` joins the room's
@@ -23,7 +23,7 @@ export function connectDirectory(ctx: RoomContext, onInvite: (roomId: string) =>
     target: { ...ctx.host(), party: PARTY_DIRECTORY, room: me.fingerprint },
     openSocket: ctx.openSocket,
     schema: directoryServerFrameSchema,
-    authenticate: async ({ nonce }) => ({
+    authenticate: async ({ nonce }): Promise<DirectoryAuthFrame> => ({
       type: 'auth',
       fp: me.fingerprint,
       sig: await signChallenge(ctx, PARTY_DIRECTORY, me.fingerprint, nonce),

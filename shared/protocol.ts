@@ -109,6 +109,18 @@ export const roomClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }),
 ]);
 export type RoomClientFrame = z.infer<typeof roomClientFrameSchema>;
+/** One kind of frame a client sends a room, by its `type`. */
+export type RoomClientFrameOf<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
+export type AuthFrame = RoomClientFrameOf<'auth'>;
+export type JoinFrame = RoomClientFrameOf<'join'>;
+export type MsgFrame = RoomClientFrameOf<'msg'>;
+export type AppendFrame = RoomClientFrameOf<'append'>;
+export type RotateFrame = RoomClientFrameOf<'rotate'>;
+export type KeysFrame = RoomClientFrameOf<'keys'>;
+export type HistoryRequestFrame = RoomClientFrameOf<'history'>;
+export type SyncReplyFrame = RoomClientFrameOf<'sync-reply'>;
+/** The heartbeat, the same frame in both client protocols. */
+export type PingFrame = RoomClientFrameOf<'ping'>;
 
 // ── room → client ───────────────────────────────────────────────────────────
 export const deliveredKeySchema = keyEnvelopeSchema.extend({ kid: z.string(), from: fingerprintSchema });
@@ -189,6 +201,12 @@ export const roomServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pong') }),
 ]);
 export type RoomServerFrame = z.infer<typeof roomServerFrameSchema>;
+/** One kind of frame a room sends a client, by its `type`. */
+export type RoomServerFrameOf<T extends RoomServerFrame['type']> = Extract<RoomServerFrame, { type: T }>;
+export type ChallengeFrame = RoomServerFrameOf<'challenge'>;
+export type WelcomeFrame = RoomServerFrameOf<'welcome'>;
+export type AckFrame = RoomServerFrameOf<'ack'>;
+export type PresenceFrame = RoomServerFrameOf<'presence'>;
 
 // ── client → directory ──────────────────────────────────────────────────────
 export const directoryClientFrameSchema = z.discriminatedUnion('type', [
@@ -197,6 +215,8 @@ export const directoryClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }),
 ]);
 export type DirectoryClientFrame = z.infer<typeof directoryClientFrameSchema>;
+export type DirectoryClientFrameOf<T extends DirectoryClientFrame['type']> = Extract<DirectoryClientFrame, { type: T }>;
+export type DirectoryAuthFrame = DirectoryClientFrameOf<'auth'>;
 
 export const inviteNoticeSchema = z.object({ room: roomIdSchema, by: fingerprintSchema, ts: z.number() });
 export type InviteNotice = z.infer<typeof inviteNoticeSchema>;
@@ -210,9 +230,13 @@ export const directoryServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pong') }),
 ]);
 export type DirectoryServerFrame = z.infer<typeof directoryServerFrameSchema>;
+export type DirectoryServerFrameOf<T extends DirectoryServerFrame['type']> = Extract<DirectoryServerFrame, { type: T }>;
+export type DirectoryChallengeFrame = DirectoryServerFrameOf<'challenge'>;
+export type DirectoryWelcomeFrame = DirectoryServerFrameOf<'welcome'>;
 
 /** Body of `POST /parties/directory/<fp>`: a room tells an identity it was added. */
 export const inviteRequestSchema = z.object({ type: z.literal('invite'), room: roomIdSchema, by: fingerprintSchema });
+export type InviteRequest = z.infer<typeof inviteRequestSchema>;
 
 export type ParseResult<T> = { ok: true; frame: T } | { ok: false; code: ErrorCode; message: string };
 

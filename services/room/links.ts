@@ -3,7 +3,7 @@ import { sealWithGek } from '@/shared/crypto';
 import { fromBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, signJoinProof, toBase64Url } from '@/shared/links';
 import { createJoinRecord, createRecord, type LinkState } from '@/shared/membership';
-import type { RoomClientFrame } from '@/shared/protocol';
+import type { JoinFrame } from '@/shared/protocol';
 import type { CreateLinkOptions, LinkView } from '@/utils/protocol-map';
 import type { Challenge } from '../connection';
 import { UserFacingError } from '../errors';
@@ -53,7 +53,7 @@ export async function createLink(ctx: RoomContext, s: RoomSession, options: Crea
     s.edit((r) => void (r.linkSecrets[id] = toBase64Url(secret)));
     await s.save();
   });
-  await s.awaitChange(record, { type: 'append', record, ...(escrow ? { escrow } : {}) }, ctx.confirmTimeoutMs);
+  await s.awaitChange(record, { type: 'append', record, escrow }, ctx.confirmTimeoutMs);
   return id;
 }
 
@@ -99,7 +99,7 @@ async function linkView(ctx: RoomContext, s: RoomSession, link: LinkState): Prom
 }
 
 /** The join frame a link joiner answers the challenge with: key, proof of the link secret, and a self-signed join record. */
-export async function joinFrame(ctx: RoomContext, s: RoomSession, joining: { link: string; secret: string }, challenge: Challenge, sig: string): Promise<Extract<RoomClientFrame, { type: 'join' }>> {
+export async function joinFrame(ctx: RoomContext, s: RoomSession, joining: { link: string; secret: string }, challenge: Challenge, sig: string): Promise<JoinFrame> {
   const me = ctx.me.identity;
   const keys = await deriveLinkKeys(fromBase64Url(joining.secret));
   const proof = await signJoinProof(keys, s.id, joining.link, me.fingerprint);

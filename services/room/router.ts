@@ -5,7 +5,7 @@
 import { AUTH_CONTEXT, PARTY_ROOM } from '@/shared/constants';
 import { signDetached } from '@/shared/crypto';
 import { utf8 } from '@/shared/encoding';
-import { authChallengeText, roomServerFrameSchema, type ErrorFrame, type RoomServerFrame } from '@/shared/protocol';
+import { authChallengeText, roomServerFrameSchema, type AuthFrame, type ErrorFrame, type JoinFrame, type RoomServerFrame } from '@/shared/protocol';
 import type { UserErrorCode } from '@/utils/protocol-map';
 import { PartyConnection } from '../connection';
 import { UserFacingError } from '../errors';
@@ -47,12 +47,12 @@ export function connectRoom(ctx: RoomContext, s: RoomSession): void {
     target: { ...ctx.host(), party: PARTY_ROOM, room: s.id },
     openSocket: ctx.openSocket,
     schema: roomServerFrameSchema,
-    authenticate: async (challenge) => {
+    authenticate: async (challenge): Promise<AuthFrame | JoinFrame> => {
       const sig = await signChallenge(ctx, PARTY_ROOM, s.id, challenge.nonce);
       const joining = s.record.joining;
       if (joining && !s.roster?.members.has(me.fingerprint)) return joinFrame(ctx, s, joining, challenge, sig);
       const genesis = s.record.pendingGenesis;
-      return { type: 'auth', fp: me.fingerprint, sig, ...(genesis ? { genesis: { ...genesis } } : {}) };
+      return { type: 'auth', fp: me.fingerprint, sig, genesis: genesis ? { ...genesis } : undefined };
     },
     onFrame: (frame) => route(ctx, s, frame),
     onStatus: (status, error) => {

@@ -7,7 +7,7 @@ import { UserFacingError } from '../errors';
 import type { PartyConnection } from '../connection';
 import type { RoomRecord } from '../records';
 import type { Roster } from '@/shared/membership';
-import type { JoinRequest, KeyEnvelope, RoomClientFrame, RoomMode, RoomServerFrame, SignedRecord } from '@/shared/protocol';
+import type { AppendFrame, JoinRequest, KeyEnvelope, RoomClientFrame, RoomMode, RoomServerFrame, SignedRecord } from '@/shared/protocol';
 
 /** A read-only view of a stored shape, all the way down. */
 export type DeepReadonly<T> = T extends (infer U)[]
@@ -63,7 +63,7 @@ export function currentEpoch(record: DeepReadonly<RoomRecord>): number {
 export class RoomSession {
   /** The membership proven by the verified chain; null until verified. */
   roster: Roster | null = null;
-  conn: PartyConnection<RoomServerFrame> | null = null;
+  conn: PartyConnection<RoomServerFrame, RoomClientFrame> | null = null;
   online = new Set<string>();
   /** Members the server lists whom no valid signature admits: flagged in the UI, never sent a key. */
   readonly unverified = new Set<string>();
@@ -189,7 +189,7 @@ export class RoomSession {
   }
 
   /** Sends a signed membership change and waits for the server to relay it back (or refuse it). */
-  awaitChange(record: SignedRecord, frame: RoomClientFrame, timeoutMs: number): Promise<void> {
+  awaitChange(record: SignedRecord, frame: AppendFrame, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(record.body);
