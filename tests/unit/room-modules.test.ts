@@ -4,10 +4,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expiryFor, Sweeper } from '@/services/room/expiry';
-import { maybeRotate } from '@/services/room/keys';
+import { maybeRotate, shareEarlierKeys } from '@/services/room/keys';
 import { acceptCounter, MAX_MISSING } from '@/services/room/counters';
 import { generateGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
 import { sha256Hex, toBase64, utf8 } from '@/shared/encoding';
+import { deriveLinkKeys, newLinkId, newLinkSecret, signJoinProof } from '@/shared/links';
 import { createRecord, verifyChain, type RoomSettings } from '@/shared/membership';
 import { roomKeyPayload } from '@/shared/payloads';
 import type { Envelope } from '@/shared/protocol';
@@ -94,6 +95,7 @@ describe('room keys (onKeys)', () => {
   const cases: Case[] = [
     { name: 'a new epoch key for us, from a member', from: () => alice, to: () => bob, epoch: 1, audience: async () => ({ to: bob.fingerprint }), gek: () => generateGek(), adopted: true, reason: null },
     { name: 'a key for every member at our chain head', from: () => alice, to: () => bob, epoch: 1, audience: async (f) => ({ head: await sha256Hex(f.chain.at(-1)?.body ?? '') }), gek: () => generateGek(), adopted: true, reason: null },
+    { name: 'a key for the members at a head from before we joined', from: () => alice, to: () => bob, epoch: 1, audience: async (f) => ({ head: await sha256Hex(f.chain[0]?.body ?? '') }), gek: () => generateGek(), adopted: false, reason: /does not match this room, epoch or recipient/ },
     { name: 'a key signed for someone else, re-wrapped to us', from: () => alice, to: () => bob, epoch: 1, audience: async () => ({ to: carol.fingerprint }), gek: () => generateGek(), adopted: false, reason: /does not match this room, epoch or recipient/ },
     { name: 'a key from outside the membership', from: () => mallory, to: () => bob, epoch: 1, audience: async () => ({ to: bob.fingerprint }), gek: () => generateGek(), adopted: false, reason: /outside the verified membership/ },
     { name: 'a different key for an epoch we already hold', from: () => carol, to: () => bob, epoch: 0, audience: async () => ({ to: bob.fingerprint }), gek: () => generateGek(), adopted: false, reason: /kept the one already held/ },
@@ -235,5 +237,47 @@ describe('missing messages under a disappearing timer', () => {
       await f.settle();
     }
     expect(Object.values(f.s.record.missing).flat()).toEqual([2]);
+  });
+});
+
+describe('join requests an admin is shown (a lying server delivers them)', () => {
+  it.each([
+    { name: 'a request proving the link secret is listed', proofFrom: 'link', listed: true },
+    { name: 'a request with a proof from another secret is ignored', proofFrom: 'other', listed: false },
+  ] as const)('$name', async ({ proofFrom, listed }) => {
+    const [alice, bob, dan] = await Promise.all([person('Alice'), person('Bob'), person('Dan')]);
+    const f = await roomFixture({ me: alice, others: [bob] });
+    // Bob, the admin, made an approval link; a request to join through it reaches Alice's client.
+    const secret = newLinkSecret();
+    const keys = await deriveLinkKeys(secret);
+    const link = newLinkId();
+    const record = await createRecord<'link'>(await verifyChain(f.s.id, f.chain), { kind: 'link', link, pub: keys.publicKey, approval: true, escrow: false, expires: null, uses: null, label: null }, bob.privateKey);
+    const chain = [...f.chain, record];
+    f.s.adoptChain(chain, await verifyChain(f.s.id, chain));
+    const prover = proofFrom === 'link' ? keys : await deriveLinkKeys(newLinkSecret());
+    const proof = await signJoinProof(prover, f.s.id, link, dan.fingerprint);
+    f.socket.deliver({ type: 'join-request', request: { fp: dan.fingerprint, key: dan.publicKey, link, proof, ts: 1 } });
+    await f.settle();
+    expect(f.s.requests.has(dan.fingerprint)).toBe(listed);
+    expect(f.events.some((e) => e.type === 'join-request')).toBe(listed);
+    if (!listed) expect(f.rejected.join('\n')).toMatch(/join request ignored: no proof of the link secret/);
+  });
+});
+
+describe('earlier epochs for a new member follow the room setting', () => {
+  it.each([
+    { shareHistory: false, epochs: [] },
+    { shareHistory: true, epochs: [0] },
+  ])('share earlier history $shareHistory: sends the keys of epochs $epochs', async ({ shareHistory, epochs }) => {
+    const [alice, bob, carol] = await Promise.all([person('Alice'), person('Bob'), person('Carol')]);
+    const f = await roomFixture({ me: bob, others: [alice] });
+    const settings: RoomSettings = { disappearMs: null, shareHistory, retentionDays: null, retentionCount: null };
+    const chain = [...f.chain, await createRecord<'settings'>(await verifyChain(f.s.id, f.chain), { kind: 'settings', settings }, alice.privateKey)];
+    f.s.adoptChain(chain, await verifyChain(f.s.id, chain));
+    f.s.adoptKey(1, toBase64(generateGek()));
+    await shareEarlierKeys(f.ctx, f.s, carol.fingerprint, await readPublicKey(carol.publicKey));
+    const sent = f.socket.sentOf('keys').flatMap((frame) => frame.keys);
+    expect(sent.map((k) => k.epoch)).toEqual(epochs);
+    expect(sent.every((k) => k.to === carol.fingerprint)).toBe(true);
   });
 });
