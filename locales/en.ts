@@ -172,6 +172,7 @@ const en = {
   'roomSettings.disappearHintBackup': 'New messages are deleted from every member’s device and from the server’s backup this long after they were sent.',
   'roomSettings.shareHistory': 'New members can read earlier history',
   'roomSettings.shareHistoryHint': 'When this is off, people who join later see only what is sent after they joined.',
+  'roomSettings.shareHistoryHintEphemeral': 'When this is off, people who join later see only what is sent after they joined. When it is on, members who are online hand them the earlier messages their devices still hold.',
   'roomSettings.retention': 'Server backup',
   'roomSettings.retentionDays': 'Keep messages for',
   'roomSettings.retentionCount': 'Keep at most',

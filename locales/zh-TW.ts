@@ -173,6 +173,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'roomSettings.disappearHintBackup': '新訊息在送出後經過這段時間，就會從每位成員的裝置和伺服器備份中刪除。',
   'roomSettings.shareHistory': '新成員可以閱讀先前的紀錄',
   'roomSettings.shareHistoryHint': '關閉時，之後加入的人只會看到他們加入後送出的訊息。',
+  'roomSettings.shareHistoryHintEphemeral': '關閉時，之後加入的人只會看到他們加入後送出的訊息。開啟時，在線上的成員會把自己裝置上仍保存的先前訊息傳給他們。',
   'roomSettings.retention': '伺服器備份',
   'roomSettings.retentionDays': '訊息保留時間',
   'roomSettings.retentionCount': '最多保留',

@@ -64,17 +64,18 @@ export class History {
     return removed;
   }
 
-  /** The original envelopes of messages after `since` (oldest first, at most `limit`), to hand to a member who missed them. */
-  async envelopesSince(room: RoomRecord, since: number, limit: number): Promise<NonNullable<StoredMessage['env']>[]> {
+  /** The original envelopes of messages after `since` that `keep` lets through (oldest first, at most `limit`), to hand to a member who missed them. */
+  async envelopesSince(room: RoomRecord, since: number, limit: number, keep: (message: StoredMessage) => boolean = () => true): Promise<NonNullable<StoredMessage['env']>[]> {
     const out: NonNullable<StoredMessage['env']>[] = [];
     for (let index = room.pages - 1; index >= 0 && out.length < limit; index--) {
       const messages = await this.readPage(room.id, index);
       let older = false;
       for (let i = messages.length - 1; i >= 0 && out.length < limit; i--) {
-        const env = messages[i]?.env;
-        if (!env) continue;
+        const message = messages[i];
+        const env = message?.env;
+        if (!message || !env) continue;
         if (env.seq <= since) older = true;
-        else out.push(env);
+        else if (keep(message)) out.push(env);
       }
       if (older) break;
     }

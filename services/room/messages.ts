@@ -10,6 +10,7 @@ import { MAX_PAGE_MESSAGES, type Envelope, type RoomServerFrame } from '@/shared
 import type { MessageView } from '@/utils/protocol-map';
 import { UserFacingError } from '../errors';
 import type { OutboxItem, RoomRecord, StoredMessage } from '../records';
+import { mayRead, readableSince } from './access';
 import { describe, type RoomContext } from './context';
 import { acceptCounter, forgetGapsAfter } from './counters';
 import { expiryFor } from './expiry';
@@ -206,10 +207,12 @@ export async function onHistory(ctx: RoomContext, s: RoomSession, frame: Extract
   }
 }
 
-/** A member missed messages: hand them the original envelopes we hold (they verify every signature themselves). */
+/** A member missed messages: hand them the original envelopes we hold that they may read (they verify every signature themselves). */
 export async function onSyncRequest(ctx: RoomContext, s: RoomSession, from: string, since: number): Promise<void> {
-  if (!s.roster?.members.has(from)) return s.reject('sync request from someone outside the verified membership');
-  const envelopes = await s.edit((record) => ctx.history.envelopesSince(record, since, MAX_SYNC_MESSAGES));
+  const readable = s.roster ? readableSince(s.record.chain, s.roster, from) : null;
+  if (readable === null) return s.reject('sync request from someone outside the verified membership');
+  // Only what the room lets them read: sent after they joined, unless earlier history is shared (issue 9, attack 4).
+  const envelopes = await s.edit((record) => ctx.history.envelopesSince(record, since, MAX_SYNC_MESSAGES, (m) => mayRead(m, from, readable)));
   let chunk: Envelope[] = [];
   let size = 0;
   const flush = () => {

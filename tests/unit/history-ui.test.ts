@@ -143,7 +143,8 @@ describe('room settings', () => {
     expect(byTestId(wrapper, 'room-timer').text()).toContain('5 min');
 
     await byTestId(wrapper, 'room-settings-open').trigger('click');
-    expect(byTestId(wrapper, 'settings-share-history').exists()).toBe(false);
+    // History sharing is offered in both modes (issue 9, attack 4); the backup's retention only in backup rooms.
+    expect((byTestId(wrapper, 'settings-share-history').element as HTMLInputElement).checked).toBe(false);
     expect(byTestId(wrapper, 'settings-retention-days').exists()).toBe(false);
     expect((byTestId(wrapper, 'settings-disappear').element as HTMLSelectElement).value).toBe('300000');
     await byTestId(wrapper, 'settings-disappear').setValue('off');
@@ -168,6 +169,66 @@ describe('room settings', () => {
     expect(readonly.text()).toContain('90 days');
     expect(readonly.text()).toContain('No limit');
     expect(readonly.text()).toContain(en['roomSettings.readOnly']);
+  });
+
+  it('lets an admin of an ephemeral room share earlier history, and saves only that (retention stays as it was)', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Quick', mode: 'ephemeral' });
+    fake.room(room.summary.id).settings = { ...DEFAULT_SETTINGS, retentionDays: 30 };
+    const { wrapper } = await openRoom(fake, room.summary.id);
+    await byTestId(wrapper, 'room-settings-open').trigger('click');
+
+    const share = byTestId(wrapper, 'settings-share-history');
+    expect((share.element as HTMLInputElement).checked).toBe(false);
+    expect(share.attributes('aria-describedby')).toBe('settings-share-history-hint');
+    expect(byTestId(wrapper, 'room-settings').text()).toContain(en['roomSettings.shareHistory']);
+    expect(byTestId(wrapper, 'settings-share-history-hint').text()).toBe(en['roomSettings.shareHistoryHintEphemeral']);
+    expect(byTestId(wrapper, 'room-settings').text()).toContain(en['roomSettings.ephemeralNote']);
+    expect(byTestId(wrapper, 'settings-save').attributes('disabled')).toBeDefined();
+
+    await share.setValue(true);
+    expect(byTestId(wrapper, 'settings-save').attributes('disabled')).toBeUndefined();
+    await byTestId(wrapper, 'settings-save').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('setRoomSettings')).toEqual([{ roomId: room.summary.id, settings: { ...DEFAULT_SETTINGS, retentionDays: 30, shareHistory: true } }]);
+    expect(byTestId(wrapper, 'settings-saved').exists()).toBe(true);
+    expect(byTestId(wrapper, 'room-event').text()).toContain('Alice let new members read earlier history');
+
+    // And off again.
+    await byTestId(wrapper, 'settings-share-history').setValue(false);
+    await byTestId(wrapper, 'settings-save').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('setRoomSettings').at(-1)).toEqual({ roomId: room.summary.id, settings: { ...DEFAULT_SETTINGS, retentionDays: 30, shareHistory: false } });
+  });
+
+  it('explains history sharing by mode, in English and Traditional Chinese', async () => {
+    for (const [locale, texts] of [
+      ['en', en],
+      ['zh-TW', zhTW],
+    ] as const) {
+      setLocale(locale);
+      for (const mode of ['ephemeral', 'backup'] as const) {
+        const fake = new FakeBackend().setUp();
+        const room = fake.addRoom({ name: `${mode} room`, mode });
+        const { wrapper } = await openRoom(fake, room.summary.id);
+        await byTestId(wrapper, 'room-settings-open').trigger('click');
+        expect(wrapper.find('label[for="settings-share-history"]').text()).toBe(texts['roomSettings.shareHistory']);
+        expect(byTestId(wrapper, 'settings-share-history-hint').text()).toBe(
+          texts[mode === 'backup' ? 'roomSettings.shareHistoryHint' : 'roomSettings.shareHistoryHintEphemeral'],
+        );
+      }
+    }
+  });
+
+  it('shows a member of an ephemeral room whether earlier history is shared, read-only', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Theirs', mode: 'ephemeral', myRole: 'member', others: [{ name: 'Bob', fingerprint: fakeFingerprint('b') }] });
+    fake.room(room.summary.id).settings = { ...DEFAULT_SETTINGS, shareHistory: true };
+    const { wrapper } = await openRoom(fake, room.summary.id);
+    await byTestId(wrapper, 'room-settings-open').trigger('click');
+    expect(byTestId(wrapper, 'settings-share-history').exists()).toBe(false);
+    expect(byTestId(wrapper, 'settings-share-history-value').text()).toBe('Yes');
+    expect(byTestId(wrapper, 'settings-readonly').text()).not.toContain(en['roomSettings.retentionDays']);
   });
 
   it('shows why saving failed', async () => {
