@@ -1,12 +1,14 @@
 /**
- * Leaving a room (issue 13, bug 3), through the side panel with the fake background: leaving ends on
- * the room list with no error.
+ * Leaving a room and being removed from one (issue 13, bugs 3 and 4), through the side panel with the
+ * fake background: leaving ends on the room list with no error, and a removed member sees only the
+ * removed state (history readable, composer disabled with the reason, a way to remove the room).
  */
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
 import { createPinia } from 'pinia';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
 import App from '@/entrypoints/sidepanel/App.vue';
 import en from '@/locales/en';
+import zhTW from '@/locales/zh-TW';
 import { useAppStore } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
 import { FakeBackend, fakeFingerprint } from './support/fake-backend';
@@ -106,5 +108,60 @@ describe('leaving a room', () => {
 
     expect(store.currentRoomId).toBe(room.summary.id);
     expect(wrapper.text()).toContain(en['error.offline']);
+  });
+});
+
+describe('removed from a room', () => {
+  async function removedRoom() {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team', mode: 'backup', myRole: 'member', others: [{ name: 'Bob', fingerprint: fakeFingerprint('b') }] });
+    const roomId = room.summary.id;
+    const { wrapper, store } = await openRoomInPanel(fake, roomId);
+    fake.receive(roomId, { fromName: 'Bob', text: 'said before the removal' });
+    fake.removeMe(roomId);
+    await flushPromises();
+    return { fake, roomId, wrapper, store };
+  }
+
+  it('shows only the removed state: history readable, composer disabled with the reason, no waiting for a key', async () => {
+    const { wrapper } = await removedRoom();
+
+    expect(byTestId(wrapper, 'room-removed').text()).toContain(en['error.removed']);
+    expect(wrapper.findAll('[data-testid="message"]').map((m) => m.text())).toEqual([expect.stringContaining('said before the removal')]);
+    expect(byTestId(wrapper, 'waiting-for-key').exists()).toBe(false);
+    expect(wrapper.text()).not.toContain(en['chat.waitingForKey']);
+    expect(byTestId(wrapper, 'composer').attributes('disabled')).toBeDefined();
+    expect(byTestId(wrapper, 'send').attributes('disabled')).toBeDefined();
+    expect(byTestId(wrapper, 'composer-disabled').text()).toBe(en['chat.removedComposer']);
+    // Earlier messages will never come from the server again: no promise that they load once connected.
+    expect(byTestId(wrapper, 'older-offline').exists()).toBe(false);
+    expect(byTestId(wrapper, 'invite-open').exists()).toBe(false);
+  });
+
+  it('removes the room from this browser from the removed notice, back to the list without an error', async () => {
+    const { fake, roomId, wrapper, store } = await removedRoom();
+
+    await byTestId(wrapper, 'room-removed-forget').trigger('click');
+    await flushPromises();
+
+    expect(fake.callsOf('forgetRoom')).toEqual([{ roomId }]);
+    expect(store.currentRoomId).toBeNull();
+    expect(wrapper.findAll('[data-testid="room-item"]')).toHaveLength(0);
+    expect(byTestId(wrapper, 'error').exists()).toBe(false);
+  });
+
+  it('offers no Leave in the members panel (there is nothing left to leave)', async () => {
+    const { wrapper } = await removedRoom();
+    await byTestId(wrapper, 'members-open').trigger('click');
+    expect(byTestId(wrapper, 'members-panel').exists()).toBe(true);
+    expect(byTestId(wrapper, 'room-leave').exists()).toBe(false);
+  });
+
+  it('is translated', async () => {
+    setLocale('zh-TW');
+    const { wrapper } = await removedRoom();
+    expect(byTestId(wrapper, 'room-removed').text()).toContain(zhTW['error.removed']);
+    expect(byTestId(wrapper, 'composer-disabled').text()).toBe(zhTW['chat.removedComposer']);
+    expect(byTestId(wrapper, 'room-removed-forget').text()).toBe(zhTW['room.removedForget']);
   });
 });
