@@ -35,6 +35,8 @@ const en = {
   'room.mode.backupHint': 'The server keeps an encrypted backup of the history.',
   'room.unread': '{count} unread',
   'room.noMessages': 'No messages yet',
+  'room.removedForget': 'Remove from this browser',
+  'room.removedForgetHint': 'Removes this room and its history from this browser',
 
   'create.title': 'New room',
   'create.name': 'Room name',
@@ -62,6 +64,7 @@ const en = {
   'chat.composerHint': 'Enter to send, Shift+Enter for a new line',
   'chat.send': 'Send',
   'chat.waitingForKey': 'Waiting for the room key… A member who is online will send it to you.',
+  'chat.removedComposer': 'You can no longer send messages in this room.',
   'chat.status.sending': 'Sending…',
   'chat.status.sent': 'Sent',
 

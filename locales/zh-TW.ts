@@ -36,6 +36,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'room.mode.backupHint': '伺服器會保存加密過的紀錄備份。',
   'room.unread': '{count} 則未讀',
   'room.noMessages': '尚無訊息',
+  'room.removedForget': '從這個瀏覽器移除',
+  'room.removedForgetHint': '從這個瀏覽器移除這個聊天室及其紀錄',
 
   'create.title': '新增聊天室',
   'create.name': '聊天室名稱',
@@ -63,6 +65,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'chat.composerHint': '按 Enter 送出，Shift+Enter 換行',
   'chat.send': '送出',
   'chat.waitingForKey': '正在等待聊天室金鑰… 在線上的成員會把它傳給你。',
+  'chat.removedComposer': '你已無法在這個聊天室傳送訊息。',
   'chat.status.sending': '傳送中…',
   'chat.status.sent': '已送出',
 

@@ -69,15 +69,32 @@ export const useAppStore = defineStore('app', () => {
     return listAndOpen(await run('joinByLink', () => call('joinByLink', { url })), true);
   }
 
+  /**
+   * Rooms this page is leaving or forgetting. The background pushes events while it does that (the
+   * membership change, then the new state) and may answer a re-read of the room with `no-room` before
+   * this page has its answer: the room is about to go, so pushed events do not re-read it.
+   */
+  const removing = new Set<string>();
+
+  /** The room is open here and not on its way out. */
+  function isOpen(roomId: string): boolean {
+    return currentRoomId.value === roomId && !removing.has(roomId);
+  }
+
   /** An action that removes a room from this browser: closes it if open and drops its messages. */
   function removingAction(action: ActionName, type: 'leaveRoom' | 'forgetRoom') {
     return async (roomId: string): Promise<boolean> => {
-      const state = await run(action, () => call(type, { roomId }));
-      if (!state) return false;
-      if (currentRoomId.value === roomId) rooms.api.closeRoom();
-      messages.dropRoom(roomId);
-      session.applyState(state);
-      return true;
+      removing.add(roomId);
+      try {
+        const state = await run(action, () => call(type, { roomId }));
+        if (!state) return false;
+        if (currentRoomId.value === roomId) rooms.api.closeRoom();
+        messages.dropRoom(roomId);
+        session.applyState(state);
+        return true;
+      } finally {
+        removing.delete(roomId);
+      }
     };
   }
 
@@ -106,7 +123,7 @@ export const useAppStore = defineStore('app', () => {
         await quietly(async () => {
           await session.fetchState();
           const roomId = currentRoomId.value;
-          if (roomId) {
+          if (roomId && isOpen(roomId)) {
             await Promise.all([rooms.fetchRoom(roomId), messagesToo ? messages.fetchMessages(roomId) : undefined, rooms.refreshLinks(roomId)]);
           }
         });
@@ -124,7 +141,7 @@ export const useAppStore = defineStore('app', () => {
 
   async function handleEvent(event: PushEvent): Promise<void> {
     if (event.type === 'message') {
-      const open = event.roomId === currentRoomId.value;
+      const open = isOpen(event.roomId);
       const gapsChanged = applySummary(event.room, open && !event.message.mine ? { unread: 0 } : {});
       if (open) {
         if (gapsChanged) void quietly(() => rooms.fetchRoom(event.roomId));

@@ -167,14 +167,14 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
     if (!state) return true;
     if (!state.localDone) return true;
     const room = rooms.roomById(roomId);
-    return room?.mode === 'backup' && !state.serverDone && room.connected;
+    return room?.mode === 'backup' && !room.removed && !state.serverDone && room.connected;
   }
 
-  /** A backup room whose earlier messages wait on the server connection. */
+  /** A backup room whose earlier messages wait on the server connection (never one we were removed from: it will not connect again). */
   function olderWaitsForConnection(roomId: string): boolean {
     const state = olderByRoom[roomId];
     const room = rooms.roomById(roomId);
-    return !!state?.localDone && room?.mode === 'backup' && !state.serverDone && !room.connected;
+    return !!state?.localDone && room?.mode === 'backup' && !room.removed && !state.serverDone && !room.connected;
   }
 
   async function loadOlderLocal(roomId: string, state: OlderState): Promise<number> {

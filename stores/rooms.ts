@@ -77,7 +77,9 @@ export function createRooms({ call, run, quietly }: Requests) {
       const detail = await call('getRoom', { roomId });
       if (currentRoomId.value === roomId) roomDetail.value = detail;
     } catch (cause) {
-      if (currentRoomId.value === roomId && toUserError(cause).code === 'no-room') closeRoom();
+      // The page has moved on (back to the list, or the room was left meanwhile): nobody asked any more.
+      if (currentRoomId.value !== roomId) return;
+      if (toUserError(cause).code === 'no-room') closeRoom();
       throw cause;
     }
   }

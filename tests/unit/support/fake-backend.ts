@@ -45,6 +45,7 @@ export class FakeBackend implements Backend {
   private readonly listeners = new Set<(event: PushEvent) => void>();
   private readonly failures = new Map<RequestType, { code: UserErrorCode; message: string }>();
   private readonly holds = new Map<RequestType, Promise<void>>();
+  private readonly replyHolds = new Map<RequestType, Promise<void>>();
   private clock = Date.UTC(2025, 0, 15, 9, 30);
   private seq = 0;
   /** How many messages one `loadOlder` brings from the server's backup. */
@@ -64,7 +65,9 @@ export class FakeBackend implements Backend {
     const open: RequestType[] = ['getState', 'onboard', 'unlock', 'lock', 'importIdentity'];
     if (this.phase !== 'ready' && !open.includes(type)) failWith('locked', 'the vault is locked');
     const handler: (data: RequestOf<K>) => ResponseOf<K> = this.handlers[type];
-    return structuredClone(handler(data));
+    const reply = structuredClone(handler(data));
+    await this.replyHolds.get(type);
+    return reply;
   }
 
   subscribe(listener: (event: PushEvent) => void): () => void {
@@ -106,6 +109,36 @@ export class FakeBackend implements Backend {
       }),
     );
     return release;
+  }
+
+  /**
+   * Lets requests of `type` do their work (and push their events) but holds their answers until the
+   * returned function is called: the background has finished, the page has not heard back yet.
+   */
+  holdReply(type: RequestType): () => void {
+    let release = () => {};
+    this.replyHolds.set(
+      type,
+      new Promise<void>((resolve) => {
+        release = () => {
+          this.replyHolds.delete(type);
+          resolve();
+        };
+      }),
+    );
+    return release;
+  }
+
+  /**
+   * An admin removed us from a room, as the background then reports it: still listed and readable,
+   * marked `removed`, no key for the new epoch, disconnected (pushes `room` and `state`).
+   */
+  removeMe(roomId: string): void {
+    const room = this.room(roomId);
+    room.summary = { ...room.summary, removed: true, hasKey: false, connected: false };
+    room.members = room.members.filter((m) => !m.me);
+    this.emit({ type: 'room', roomId });
+    this.emit({ type: 'state' });
   }
 
   /** Puts the fake in the `ready` phase with an identity, as after onboarding. */

@@ -23,9 +23,10 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
     return detailOf(room);
   }
 
-  /** The room is gone from this browser (left or forgotten): answers with the new state. */
+  /** The room is gone from this browser (left or forgotten): like the background, tells every page (`state`), then answers with the new state. */
   function dropRoom(room: FakeRoom): AppState {
     fake.rooms.splice(fake.rooms.indexOf(room), 1);
+    fake.emit({ type: 'state' });
     return fake.state();
   }
 
@@ -201,7 +202,12 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       if (room.summary.hasKey && !room.summary.removed) failWith('invalid-input', 'leave the room first');
       return dropRoom(room);
     },
-    leaveRoom: ({ roomId }) => dropRoom(fake.room(roomId)),
+    leaveRoom: ({ roomId }) => {
+      const room = fake.room(roomId);
+      // Our signed leave went through: the room's membership changed (a `room` event) before it is dropped here.
+      fake.emit({ type: 'room', roomId });
+      return dropRoom(room);
+    },
     approveRequest: ({ roomId, fingerprint }) => decide(roomId, fingerprint, 'approve'),
     denyRequest: ({ roomId, fingerprint }) => decide(roomId, fingerprint, 'deny'),
     banRequester: ({ roomId, fingerprint }) => decide(roomId, fingerprint, 'ban'),
