@@ -19,7 +19,7 @@ import {
   type InviteNotice,
 } from '../shared/protocol';
 import { directoryFrameText } from './frames';
-import { CLOSE, json, PeerTable, sendText, verifyChallenge, type Peer } from './guard';
+import { clientAddress, CLOSE, json, PeerTable, preflight, sendText, verifyChallenge, type Peer } from './guard';
 
 type Frame<T extends DirectoryClientFrame['type']> = Extract<DirectoryClientFrame, { type: T }>;
 
@@ -40,8 +40,9 @@ export default class DirectoryServer implements Party.Server {
     this.invites = (await this.room.storage.get<InviteNotice[]>('invites')) ?? [];
   }
 
-  onConnect(conn: Party.Connection): void {
-    const peer = this.peers.add(conn);
+  onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {
+    const peer = this.peers.add(conn, clientAddress(ctx.request));
+    if (!peer) return; // over the connection caps: refused and closed
     if (!fingerprintSchema.safeParse(this.room.id).success) {
       this.peers.fail(peer, 'no-room', 'directory entries are addressed by a lowercase hex fingerprint', { close: CLOSE.noRoom });
       return;
@@ -75,7 +76,8 @@ export default class DirectoryServer implements Party.Server {
   }
 
   async onRequest(req: Party.Request): Promise<Response> {
-    if (req.method === 'OPTIONS') return json(null, 204);
+    // The extension's key look-up is a simple GET (no preflight); a preflight is answered for GET, the only cross-origin use.
+    if (req.method === 'OPTIONS') return preflight('GET, OPTIONS');
     if (req.method === 'GET') {
       if (!this.publicKey) return json({ error: 'no key is published for this fingerprint' }, 404);
       return json({ fingerprint: this.room.id, publicKey: this.publicKey });

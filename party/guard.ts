@@ -8,6 +8,14 @@ import type { ErrorCode, ErrorFrame } from '../shared/protocol';
 
 /** Errors after which a connection is closed: a client this broken is not worth serving. */
 const MAX_ERRORS_PER_CONNECTION = 50;
+/** Connections not signed in yet (answering the challenge, or waiting on a join request) from one client address. */
+export const MAX_UNAUTHENTICATED_PER_ADDRESS = 16;
+/** Connections still answering the challenge in one room or directory entry, from all addresses together. */
+export const MAX_HANDSHAKES = 128;
+/** A connection that has neither signed in nor asked to join by then is closed, so idle sockets cannot hold the slots above. */
+export const HANDSHAKE_DEADLINE_MS = 30_000;
+/** Most distinct keys a KeyedBuckets remembers; past it, buckets that are full again are forgotten. */
+const MAX_KEYED_BUCKETS = 10_000;
 
 /** A token bucket: `capacity` tokens, refilled at `perSecond`. */
 export class TokenBucket {
@@ -17,8 +25,15 @@ export class TokenBucket {
   constructor(
     private readonly capacity: number,
     private readonly perSecond: number,
+    now = Date.now(),
   ) {
     this.tokens = capacity;
+    this.refilledAt = now;
+  }
+
+  /** Whether the bucket has refilled to capacity by `now` (it is then the same as a new one). */
+  isFull(now = Date.now()): boolean {
+    return this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond >= this.capacity;
   }
 
   /** Takes one token; false when empty. */
@@ -31,8 +46,50 @@ export class TokenBucket {
   }
 }
 
+/** Token buckets by key (an identity, an address, a link), made on first use and forgotten once full again. */
+export class KeyedBuckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly perSecond: number,
+  ) {}
+
+  /** Takes one token from `key`'s bucket; false when it is empty. */
+  take(key: string, now = Date.now()): boolean {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      if (this.buckets.size >= MAX_KEYED_BUCKETS) this.prune(now);
+      bucket = new TokenBucket(this.capacity, this.perSecond, now);
+      this.buckets.set(key, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  /** Forgets the buckets that have refilled (a new one is the same); if none has, the oldest half. */
+  private prune(now: number): void {
+    for (const [key, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(key);
+    if (this.buckets.size < MAX_KEYED_BUCKETS) return;
+    let drop = this.buckets.size / 2;
+    for (const key of this.buckets.keys()) {
+      if (drop-- <= 0) break;
+      this.buckets.delete(key);
+    }
+  }
+}
+
+/**
+ * The client address of a WebSocket upgrade or request: Cloudflare's `CF-Connecting-IP` (set by Cloudflare, not by
+ * the client, in a deployment). Without it (a local `partykit dev`) every client shares the address ''.
+ */
+export function clientAddress(req: Request | undefined): string {
+  return req?.headers.get('CF-Connecting-IP')?.trim().toLowerCase() ?? '';
+}
+
 export interface Peer {
   conn: Party.Connection;
+  /** The client address the connection came from (see `clientAddress`). */
+  address: string;
   nonce: string;
   /** Fingerprint once authenticated as a member, else null. */
   fp: string | null;
@@ -50,12 +107,35 @@ export class PeerTable {
   readonly members = new Set<Peer>();
   /** Open member connections per fingerprint; its keys are the members online. */
   private readonly connections = new Map<string, number>();
+  /** Frames of each signed-in identity, across all its connections (one member's ten tabs do not get ten times the rate). */
+  private readonly identities = new KeyedBuckets(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND);
   /** Error frames sent since the room started (exposed for tests and logs). */
   errorCount = 0;
 
-  add(conn: Party.Connection): Peer {
-    const peer: Peer = { conn, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0, told: null };
+  /**
+   * Registers a new connection from `address`. Over the caps on connections not signed in (per address, and
+   * still answering the challenge overall) it is refused: sent a `rate-limited` error and closed, and null is
+   * returned. An admitted one that has neither signed in nor asked to join within HANDSHAKE_DEADLINE_MS is closed.
+   */
+  add(conn: Party.Connection, address = ''): Peer | null {
+    const peer: Peer = { conn, address, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0, told: null };
+    let fromAddress = 0;
+    let handshakes = 0;
+    for (const p of this.peers.values()) {
+      if (p.fp !== null) continue;
+      if (p.address === address) fromAddress++;
+      if (p.guest === null) handshakes++;
+    }
+    if (fromAddress >= MAX_UNAUTHENTICATED_PER_ADDRESS || handshakes >= MAX_HANDSHAKES) {
+      this.fail(peer, 'rate-limited', 'too many connections are signing in; try again shortly', { close: CLOSE.busy });
+      return null;
+    }
     this.peers.set(conn.id, peer);
+    setTimeout(() => {
+      if (this.peers.get(conn.id) === peer && peer.fp === null && peer.guest === null) {
+        this.fail(peer, 'not-authenticated', 'sign in sooner after connecting', { close: CLOSE.authFailed });
+      }
+    }, HANDSHAKE_DEADLINE_MS);
     return peer;
   }
 
@@ -117,9 +197,10 @@ export class PeerTable {
     return [...this.connections.keys()].sort();
   }
 
-  /** Takes one token; false when the connection is over its rate. */
+  /** Takes one token; false when the connection, or the identity it signed in as, is over its rate. */
   admit(peer: Peer, now = Date.now()): boolean {
-    return peer.bucket.take(now);
+    if (!peer.bucket.take(now)) return false;
+    return peer.fp === null || this.identities.take(peer.fp, now);
   }
 
   /** Sends an error frame, counts it, and closes the connection when `close` is set or it misbehaves too often. */
@@ -156,8 +237,13 @@ export function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...CORS_HEADERS } });
 }
 
-/** WebSocket close codes the client understands. */
-export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010, removed: 4011 } as const;
+/** The answer to a CORS preflight for a URL that serves `methods` cross-origin: 204, no body (a 204 cannot have one). */
+export function preflight(methods: string): Response {
+  return new Response(null, { status: 204, headers: { ...CORS_HEADERS, 'Access-Control-Allow-Methods': methods, 'Access-Control-Max-Age': '86400' } });
+}
+
+/** WebSocket close codes the client understands (`busy`: over a rate or connection limit; retrying later helps). */
+export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010, removed: 4011, busy: 4029 } as const;
 
 /**
  * Checks a member's signature over a connection's challenge: the detached OpenPGP signature (base64, one

@@ -28,7 +28,7 @@ import {
   type SignedRecord,
 } from '../shared/protocol';
 import { ackText, presenceText, relayedText, roomFrameText, toJson, welcomeText, type Json } from './frames';
-import { CLOSE, json, PeerTable, sendText, TokenBucket, verifyChallenge, type Peer } from './guard';
+import { clientAddress, CLOSE, json, KeyedBuckets, PeerTable, sendText, verifyChallenge, type Peer } from './guard';
 import { landingPage } from './landing';
 
 /** Message ids remembered for deduplication (a ring indexed by seq). */
@@ -99,8 +99,14 @@ export default class RoomServer implements Party.Server {
   /** The online members as a JSON array and as a presence frame; null after a change until next needed. */
   private presence: { online: Json<string[]>; frame: string } | null = null;
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Join attempts per link, across all connections. */
-  private readonly linkLimits = new Map<string, TokenBucket>();
+  /** Connections that sent a join frame (one each). */
+  private readonly joined = new WeakSet<Peer>();
+  /** Join attempts per client address, taken before anything is checked. */
+  private readonly joinsByAddress = new KeyedBuckets(20, 20 / 60);
+  /** Join attempts per identity, taken once its challenge signature and the link proof check out. */
+  private readonly joinsByIdentity = new KeyedBuckets(10, 10 / 60);
+  /** A generous ceiling per link, charged only by joiners who proved they hold its secret. */
+  private readonly joinsByLink = new KeyedBuckets(120, 2);
   /** State changes run one at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Tasks in `queue` not finished yet. */
@@ -146,8 +152,9 @@ export default class RoomServer implements Party.Server {
     this.timers = (await this.room.storage.get<TimerSpan[]>('timers')) ?? legacy;
   }
 
-  onConnect(conn: Party.Connection): void {
-    const peer = this.peers.add(conn);
+  onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {
+    const peer = this.peers.add(conn, clientAddress(ctx.request));
+    if (!peer) return; // over the connection caps: refused and closed
     if (!roomIdSchema.safeParse(this.room.id).success) {
       this.peers.fail(peer, 'no-room', 'room ids are 32 lowercase hex characters', { close: CLOSE.noRoom });
       return;
@@ -181,29 +188,31 @@ export default class RoomServer implements Party.Server {
       if (frame.type === 'ping') return send(conn, { type: 'pong' });
       if (frame.type === 'auth') return await this.serial(() => this.onAuth(peer, frame));
       if (frame.type === 'join') return await this.serial(() => this.onJoin(peer, frame));
-      if (!peer.fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
+      // The sender as it was when the frame arrived: a handler that waits in the queue must not see the null a close leaves.
+      const fp = peer.fp;
+      if (!fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
       switch (frame.type) {
         case 'msg':
           // Backup mode: a message waits behind a state change in progress (a new disappearing timer, say), so that
           // it is stamped after it, as its sender saw it; once in line, the ones after it wait too, keeping their order.
-          if (this.queued && this.roster?.mode === 'backup') return await this.serial(() => this.onEnvelope(peer, frame, Date.now()));
-          return await this.onEnvelope(peer, frame, now);
+          if (this.queued && this.roster?.mode === 'backup') return await this.serialAs(fp, () => this.onEnvelope(peer, fp, frame, Date.now()));
+          return await this.onEnvelope(peer, fp, frame, now);
         case 'append':
-          return await this.serial(() => this.onAppend(peer, frame));
+          return await this.serialAs(fp, () => this.onAppend(peer, fp, frame));
         case 'keys':
-          return await this.serial(() => this.onKeys(peer, frame.keys));
+          return await this.serialAs(fp, () => this.onKeys(peer, fp, frame.keys));
         case 'rotate':
-          return await this.serial(() => this.onRotate(peer, frame));
+          return await this.serialAs(fp, () => this.onRotate(peer, fp, frame));
         case 'join-deny':
-          return await this.serial(() => this.onDeny(peer, frame.member));
+          return await this.serialAs(fp, () => this.onDeny(peer, fp, frame.member));
         case 'keys-ack':
-          return await this.serial(() => this.onKeysAck(peer, frame));
+          return await this.serialAs(fp, () => this.onKeysAck(peer, fp, frame));
         case 'history':
-          return await this.onHistory(peer, frame);
+          return await this.onHistory(peer, fp, frame);
         case 'sync-request':
-          return this.onSyncRequest(peer, frame.since);
+          return this.onSyncRequest(peer, fp, frame.since);
         case 'sync-reply':
-          return this.onSyncReply(peer, frame);
+          return this.onSyncReply(peer, fp, frame);
       }
     } catch (error) {
       if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message);
@@ -213,9 +222,18 @@ export default class RoomServer implements Party.Server {
   }
 
   async onRequest(req: Party.Request): Promise<Response> {
-    if (req.method === 'OPTIONS') return json(null, 204);
+    // Rooms serve nothing over cross-origin HTTP (members use WebSocket), so a preflight is refused, not allowed.
+    if (req.method === 'OPTIONS') return new Response(null, { status: 405, headers: { Allow: 'GET' } });
     if (req.method === 'POST' && this.room.env.PARTYCHAT_TEST_HOOKS === '1') return this.testHook(req);
     return json({ error: 'rooms are reached over WebSocket by their members' }, 404);
+  }
+
+  /** A member's frame, in line with the state changes; refused if `fp` stopped being a member while it waited. */
+  private serialAs<T>(fp: string, task: () => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      if (!this.memberKey(fp)) throw new Refusal('removed', 'you are no longer a member of this room');
+      return task();
+    });
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {
@@ -291,15 +309,22 @@ export default class RoomServer implements Party.Server {
     if (pending.length) send(peer.conn, { type: 'keys', envelopes: pending });
   }
 
-  /** A non-member asks in through an invite link. */
+  /**
+   * A non-member asks in through an invite link. Nothing about the link is told before the proof of its secret
+   * checks out: a wrong proof gets one answer whether the link is active, revoked, expired, used up or unknown.
+   * Join attempts are limited per connection (one), per client address (before any check) and per identity (once
+   * its signature checks out); the per-link ceiling is charged only by those who proved the secret, so junk on a
+   * link id taken from a URL cannot lock out the people who hold the link.
+   */
   private async onJoin(peer: Peer, frame: Frame<'join'>): Promise<void> {
     if (peer.fp) return this.peers.fail(peer, 'bad-frame', 'this connection is already a member');
     if (!this.roster) return this.peers.fail(peer, 'no-room', 'no room exists with this id', { close: CLOSE.noRoom });
+    if (this.joined.has(peer)) return this.peers.fail(peer, 'bad-frame', 'one join per connection', { close: CLOSE.linkRefused });
+    this.joined.add(peer);
+    if (!this.joinsByAddress.take(peer.address)) return this.peers.fail(peer, 'rate-limited', 'too many join attempts; wait a minute', { close: CLOSE.busy });
     const link = this.findLink(frame.link);
-    if (!link || !this.bucketFor(frame.link).take()) {
-      return this.peers.fail(peer, link ? 'rate-limited' : 'link-invalid', link ? 'too many join attempts on this link; wait a minute' : 'this invite link does not exist', {
-        close: link ? undefined : CLOSE.linkRefused,
-      });
+    if (!link || !(await verifyJoinProof(link.pub, this.room.id, link.id, frame.fp, frame.proof))) {
+      return this.peers.fail(peer, 'link-invalid', 'this invite link is not valid, or its secret does not match', { close: CLOSE.linkRefused });
     }
     let joinerKey;
     try {
@@ -311,14 +336,14 @@ export default class RoomServer implements Party.Server {
       return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with this key', { close: CLOSE.authFailed });
     }
     if (this.memberKey(frame.fp)) return this.admit(peer, frame.fp);
+    if (!this.joinsByIdentity.take(frame.fp) || !this.joinsByLink.take(link.id)) {
+      return this.peers.fail(peer, 'rate-limited', 'too many join attempts on this link; wait a minute', { close: CLOSE.busy });
+    }
     try {
       this.checkLinkUsable(link, frame.fp);
     } catch (error) {
       if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message, { close: CLOSE.linkRefused });
       throw error;
-    }
-    if (!(await verifyJoinProof(link.pub, this.room.id, link.id, frame.fp, frame.proof))) {
-      return this.peers.fail(peer, 'link-invalid', 'the link secret does not match this link', { close: CLOSE.linkRefused });
     }
 
     if (link.approval) {
@@ -374,15 +399,6 @@ export default class RoomServer implements Party.Server {
     return found;
   }
 
-  private bucketFor(link: string): TokenBucket {
-    let bucket = this.linkLimits.get(link);
-    if (!bucket) {
-      bucket = new TokenBucket(10, 10 / 60);
-      this.linkLimits.set(link, bucket);
-    }
-    return bucket;
-  }
-
   // ── membership changes ────────────────────────────────────────────────────
 
   /** Verifies and persists one record; updates the roster and tells every member. */
@@ -404,17 +420,17 @@ export default class RoomServer implements Party.Server {
     return roster;
   }
 
-  private async onAppend(peer: Peer, frame: Frame<'append'>): Promise<void> {
+  private async onAppend(peer: Peer, fp: string, frame: Frame<'append'>): Promise<void> {
     let body: RecordBody;
     try {
       body = parseRecordBody(frame.record);
       if (body.kind === 'genesis' || body.kind === 'join') throw new ChainError(`${body.kind} records cannot be appended this way`);
-      if (body.by !== peer.fp) throw new ChainError('a record must be sent by the admin who signed it');
+      if (body.by !== fp) throw new ChainError('a record must be sent by the admin who signed it');
     } catch (error) {
       return this.peers.fail(peer, 'bad-record', describe(error));
     }
-    const sender = this.roster?.members.get(peer.fp as string);
-    const selfLeave = body.kind === 'leave' && body.member === peer.fp;
+    const sender = this.roster?.members.get(fp);
+    const selfLeave = body.kind === 'leave' && body.member === fp;
     if (sender?.role !== 'admin' && !(body.kind === 'link' && sender?.canCreateLinks) && !selfLeave) {
       return this.peers.fail(peer, 'forbidden', body.kind === 'link' ? 'only admins, and members they allowed, can create links' : 'only admins can change the room');
     }
@@ -425,7 +441,7 @@ export default class RoomServer implements Party.Server {
       if (!keys.length || keys.some((k) => k.to !== body.member || k.epoch !== this.meta.epoch)) {
         return this.peers.fail(peer, 'bad-record', 'an add carries key envelopes for the new member at the current epoch');
       }
-      extra[keysKey(body.member)] = keys.map((k) => this.deliverable(k, peer.fp as string));
+      extra[keysKey(body.member)] = keys.map((k) => this.deliverable(k, fp));
     } else if (keys.length) {
       return this.peers.fail(peer, 'bad-record', 'only add records carry key envelopes');
     }
@@ -454,7 +470,7 @@ export default class RoomServer implements Party.Server {
           this.toAdmins({ type: 'join-resolved', member: body.member, outcome: 'approved' });
         }
         for (const guest of this.guests(body.member)) await this.admit(guest, body.member);
-        if (!wasRequest) await this.notifyInvitee(body.member, peer.fp as string);
+        if (!wasRequest) await this.notifyInvitee(body.member, fp);
         return;
       }
       case 'link-revoke':
@@ -476,15 +492,15 @@ export default class RoomServer implements Party.Server {
     }
   }
 
-  private async onDeny(peer: Peer, member: string): Promise<void> {
-    if (this.roster?.members.get(peer.fp as string)?.role !== 'admin') return this.peers.fail(peer, 'forbidden', 'only admins can answer join requests');
+  private async onDeny(peer: Peer, fp: string, member: string): Promise<void> {
+    if (this.roster?.members.get(fp)?.role !== 'admin') return this.peers.fail(peer, 'forbidden', 'only admins can answer join requests');
     await this.room.storage.delete(reqKey(member));
     this.toAdmins({ type: 'join-resolved', member, outcome: 'denied' });
     for (const guest of this.guests(member)) this.peers.fail(guest, 'join-denied', 'an admin declined your request to join', { close: CLOSE.linkRefused });
   }
 
   /** A member hands the room key to members who joined without one. */
-  private async onKeys(peer: Peer, keys: KeyEnvelope[]): Promise<void> {
+  private async onKeys(peer: Peer, fp: string, keys: KeyEnvelope[]): Promise<void> {
     for (const key of keys) {
       if (!this.memberKey(key.to)) return this.peers.fail(peer, 'bad-record', 'key envelopes go to members only');
       // Older epochs are allowed (sharing earlier history); only the current one satisfies a member who needs a key.
@@ -492,15 +508,15 @@ export default class RoomServer implements Party.Server {
     }
     for (const key of keys) {
       const stored = (await this.room.storage.get<DeliveredKey[]>(keysKey(key.to))) ?? [];
-      const envelope = this.deliverable(key, peer.fp as string);
+      const envelope = this.deliverable(key, fp);
       await this.room.storage.put(keysKey(key.to), [...stored, envelope].slice(-MAX_PENDING_KEYS_PER_MEMBER));
       const text = roomFrameText({ type: 'keys', envelopes: [envelope] });
       for (const p of this.peers.members) if (p.fp === key.to) sendText(p.conn, text);
     }
   }
 
-  private async onKeysAck(peer: Peer, frame: Frame<'keys-ack'>): Promise<void> {
-    const key = keysKey(peer.fp as string);
+  private async onKeysAck(peer: Peer, fp: string, frame: Frame<'keys-ack'>): Promise<void> {
+    const key = keysKey(fp);
     const pending = (await this.room.storage.get<DeliveredKey[]>(key)) ?? [];
     const left = pending.filter((k) => !frame.kids.includes(k.kid));
     if (left.length !== pending.length) {
@@ -509,8 +525,8 @@ export default class RoomServer implements Party.Server {
     }
     // Only the current epoch's key satisfies a member who needs one.
     const current = pending.some((k) => frame.kids.includes(k.kid) && k.epoch === this.meta.epoch);
-    if (current && this.meta.needKeys.includes(peer.fp as string)) {
-      this.meta = { ...this.meta, needKeys: this.meta.needKeys.filter((fp) => fp !== peer.fp) };
+    if (current && this.meta.needKeys.includes(fp)) {
+      this.meta = { ...this.meta, needKeys: this.meta.needKeys.filter((n) => n !== fp) };
       await this.room.storage.put('meta', this.meta);
     }
   }
@@ -536,7 +552,7 @@ export default class RoomServer implements Party.Server {
   }
 
   /** A member starts the next key epoch: new envelopes for members, refreshed escrows, and every other escrow retired. */
-  private async onRotate(peer: Peer, frame: Frame<'rotate'>): Promise<void> {
+  private async onRotate(peer: Peer, fp: string, frame: Frame<'rotate'>): Promise<void> {
     const roster = this.existingRoster;
     if (frame.epoch !== this.meta.epoch + 1) return this.peers.fail(peer, 'bad-epoch', `the next key epoch is ${this.meta.epoch + 1}`);
     for (const key of frame.keys) {
@@ -548,11 +564,11 @@ export default class RoomServer implements Party.Server {
     }
     const old = await this.room.storage.list({ prefix: 'escrow:' });
     await this.room.storage.delete([...old.keys()].filter((k) => !frame.escrows.some((e) => escrowKey(e.link) === k)));
-    const others = [...roster.members.keys()].filter((fp) => fp !== peer.fp);
+    const others = [...roster.members.keys()].filter((m) => m !== fp);
     this.meta = { ...this.meta, epoch: frame.epoch, rotationDue: false, needKeys: others };
     await this.room.storage.put({ meta: this.meta, ...Object.fromEntries(frame.escrows.map((e) => [escrowKey(e.link), e])) });
-    this.broadcastEpoch(peer.fp as string);
-    if (frame.keys.length) await this.onKeys(peer, frame.keys);
+    this.broadcastEpoch(fp);
+    if (frame.keys.length) await this.onKeys(peer, fp, frame.keys);
   }
 
   /** Tells members the room's epoch; `by` names who started it, so only that member trusts its own new key. */
@@ -572,7 +588,7 @@ export default class RoomServer implements Party.Server {
    * The hot path: stamp, relay, acknowledge. Ids, fingerprints and ct are validated hex/base64 (nothing to
    * escape), so the relayed frame and the ack are built as text, once per message (see frames.ts).
    */
-  private async onEnvelope(peer: Peer, frame: Frame<'msg'>, ts: number): Promise<void> {
+  private async onEnvelope(peer: Peer, fp: string, frame: Frame<'msg'>, ts: number): Promise<void> {
     if (frame.epoch !== this.meta.epoch) {
       return this.peers.fail(peer, 'bad-epoch', `the room is at key epoch ${this.meta.epoch}`, { ref: frame.id });
     }
@@ -581,7 +597,7 @@ export default class RoomServer implements Party.Server {
 
     const seq = ++this.meta.seq;
     this.remember(frame.id, seq, ts);
-    const from = peer.fp as string;
+    const from = fp;
     if (this.roster?.mode === 'backup') {
       // Backup mode: the ciphertext is on disk before anyone hears of it, one key per message.
       const envelope: Envelope = { seq, id: frame.id, epoch: frame.epoch, from, ts, ct: frame.ct };
@@ -608,9 +624,9 @@ export default class RoomServer implements Party.Server {
   // ── history ───────────────────────────────────────────────────────────────
 
   /** Backup mode: a page of stored envelopes, never from before the member joined unless the room shares history. */
-  private async onHistory(peer: Peer, frame: Frame<'history'>): Promise<void> {
+  private async onHistory(peer: Peer, fp: string, frame: Frame<'history'>): Promise<void> {
     if (this.roster?.mode !== 'backup') return this.peers.fail(peer, 'bad-frame', 'this room keeps no history on the server (ephemeral mode)');
-    const floor = this.roster.settings.shareHistory ? 0 : ((await this.room.storage.get<number>(floorKey(peer.fp as string))) ?? 0);
+    const floor = this.roster.settings.shareHistory ? 0 : ((await this.room.storage.get<number>(floorKey(fp))) ?? 0);
     const direction = frame.before !== undefined ? 'before' : 'after';
     const after = Math.max(frame.after ?? 0, floor);
     const options =
@@ -637,16 +653,16 @@ export default class RoomServer implements Party.Server {
   }
 
   /** Ephemeral mode: pass a member's request for missed messages to the other online members. */
-  private onSyncRequest(peer: Peer, since: number): void {
+  private onSyncRequest(peer: Peer, fp: string, since: number): void {
     if (this.roster?.mode !== 'ephemeral') return this.peers.fail(peer, 'bad-frame', 'backup rooms catch up from the server (send history)');
-    const frame = roomFrameText({ type: 'sync-request', from: peer.fp as string, since });
-    for (const other of this.peers.members) if (other.fp !== peer.fp) sendText(other.conn, frame);
+    const frame = roomFrameText({ type: 'sync-request', from: fp, since });
+    for (const other of this.peers.members) if (other.fp !== fp) sendText(other.conn, frame);
   }
 
   /** Ephemeral mode: forward original envelopes from one member to another; the receiver verifies each signature itself. */
-  private onSyncReply(peer: Peer, frame: Frame<'sync-reply'>): void {
+  private onSyncReply(peer: Peer, fp: string, frame: Frame<'sync-reply'>): void {
     if (!this.memberKey(frame.to)) return this.peers.fail(peer, 'bad-frame', 'sync replies go to members only');
-    const text = roomFrameText({ type: 'sync-reply', from: peer.fp as string, messages: frame.messages });
+    const text = roomFrameText({ type: 'sync-reply', from: fp, messages: frame.messages });
     for (const p of this.peers.members) if (p.fp === frame.to) sendText(p.conn, text);
   }
 

@@ -21,8 +21,9 @@ export async function signIn(socket: RawSocket, room: string, fp: string, key: P
   socket.send({ type: 'auth', fp, sig });
 }
 
-export async function rawSocket(host: string, party: string, room: string): Promise<RawSocket> {
-  const ws = new WebSocket(`ws://${host}/parties/${party}/${room}`);
+/** `headers` go with the upgrade request (e.g. `CF-Connecting-IP`, to stand for a client address). */
+export async function rawSocket(host: string, party: string, room: string, headers: Record<string, string> = {}): Promise<RawSocket> {
+  const ws = new WebSocket(`ws://${host}/parties/${party}/${room}`, { headers });
   const frames: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   ws.on('message', (data) => {
