@@ -133,6 +133,15 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     return true;
   }
 
+  /** Resolves once every frame received so far has been handled (the challenge answered, handlers finished). */
+  async idle(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.inbound;
+      await seen;
+    } while (seen !== this.inbound);
+  }
+
   /** Reconnects now, e.g. after a refusal that the caller has since fixed. */
   retry(): void {
     if (this.status === 'closed') return;

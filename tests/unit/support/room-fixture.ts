@@ -131,8 +131,8 @@ export async function roomFixture(options: { me: Person; others: Person[]; mode?
   const socket = sockets[0];
   if (!socket) throw new Error('connectRoom opened no socket');
   const settle = async () => {
-    // Frames go through the connection's inbound chain, then the room's queue; both are promise chains.
-    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+    // A delivered frame goes through the connection's inbound chain (which awaits the room's queue for it).
+    await s.conn?.idle();
     await s.settled();
   };
   socket.deliver({ type: 'challenge', nonce: randomHex(16), room: roomId, head: null });
