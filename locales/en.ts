@@ -285,6 +285,10 @@ const en = {
     'That invite link belongs to a different PartyChat server than the one set in Settings. Change the server address to the link’s server, or ask for a link on yours.',
   'error.link-invalid': 'That invite link is not valid (it may have been revoked or reset). Ask an admin of the room for a new link.',
   'error.link-expired': 'That invite link has expired. Ask an admin of the room for a new link.',
+  'error.link-outdated':
+    'That invite link was made by an older version of PartyChat and does not say which room it is for, so the server could pass off another room as this one. Ask an admin of the room for a new link.',
+  'error.room-forged':
+    'The server answered this invite link with a room other than the one the link was made for, so PartyChat did not join it and sent nothing there. The server may be misbehaving; tell the person who sent the link.',
   'error.link-used-up': 'That invite link has been used as many times as allowed. Ask an admin of the room for a new link.',
   'error.join-denied': 'An admin declined your request to join this room.',
   'error.banned': 'You have been banned from this room, so you cannot join it.',

@@ -281,6 +281,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'error.other-server': '這個邀請連結屬於另一台 PartyChat 伺服器，與「設定」中的不同。請把伺服器位址改成連結的伺服器，或請對方提供你這台伺服器的連結。',
   'error.link-invalid': '這個邀請連結無效（可能已被撤銷或重設）。請向聊天室管理員索取新的連結。',
   'error.link-expired': '這個邀請連結已過期。請向聊天室管理員索取新的連結。',
+  'error.link-outdated': '這個邀請連結是由舊版 PartyChat 建立的，沒有指明是哪個聊天室，伺服器可能會拿別的聊天室冒充。請向聊天室管理員索取新的連結。',
+  'error.room-forged': '伺服器以另一個聊天室回應這個邀請連結，而不是建立連結的那個聊天室，因此 PartyChat 沒有加入，也沒有在那裡傳送任何內容。伺服器可能有問題，請告知傳送連結給你的人。',
   'error.link-used-up': '這個邀請連結的使用次數已達上限。請向聊天室管理員索取新的連結。',
   'error.join-denied': '管理員拒絕了你加入這個聊天室的請求。',
   'error.banned': '你已被這個聊天室封鎖，無法加入。',

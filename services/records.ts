@@ -73,8 +73,11 @@ export interface RoomRecord {
   /** Earliest expiry among each page's messages (null: nothing in it expires), so sweeps touch only due pages. */
   pageExpiry: Array<number | null>;
   outbox: OutboxItem[];
-  /** Set while joining through an invite link: the link id and its secret (base64url), kept until we hold the key. */
-  joining: { link: string; secret: string; state: JoinState; error: UserError | null } | null;
+  /**
+   * Set while joining through an invite link: the link id, its secret (base64url) and the genesis it pins (SHA-256
+   * hex of the genesis record body; a chain starting anywhere else is refused), kept until we hold the key.
+   */
+  joining: { link: string; secret: string; genesis: string; state: JoinState; error: UserError | null } | null;
   /** Secrets (base64url) of the invite links created in this browser, so their full URL can be shown again. */
   linkSecrets: Record<string, string>;
   /** We were removed from the room: history stays readable here, nothing new arrives. */

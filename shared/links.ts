@@ -1,15 +1,21 @@
 /**
- * Invite links. A link is `http(s)://<party host>/join/<room>/<link id>#<secret>`; the secret lives
- * only in the URL fragment, which browsers never send to a server. From it both sides derive
+ * Invite links. A link is `http(s)://<party host>/join/<room>/<link id>#<secret + genesis pin>`; the
+ * fragment (base64url of the 32-byte secret followed by the 32-byte SHA-256 of the room's genesis record
+ * body) lives only in the URL, which browsers never send to a server. The pin names the room the admin made
+ * the link in: a joiner refuses any chain that does not start at that genesis, so a server cannot answer
+ * the link with a room of its own. Links made before the pin (a 32-byte fragment) parse with `genesis: null`
+ * and are refused by the extension. From the secret both sides derive
  * (HKDF-SHA-256): an Ed25519 key whose public half goes into the admin-signed link record, so a
  * joiner proves it held the secret by signing its own fingerprint; and an AES-256 key that wraps
  * the escrowed room key, which the server stores but cannot open.
  */
-import { fromBase64, randomBytes, toBase64, utf8 } from './encoding';
+import { fromBase64, randomBytes, toBase64, toHex, utf8 } from './encoding';
 
 export const LINK_SECRET_BYTES = 32;
 export const LINK_ID_BYTES = 16;
 export const WRAP_KEY_BYTES = 32;
+/** Bytes of the genesis pin (SHA-256 of the genesis record body) after the secret in the fragment. */
+export const GENESIS_PIN_BYTES = 32;
 const ED25519_PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 const JOIN_PROOF_CONTEXT = 'partychat/join/v1';
 
@@ -29,6 +35,8 @@ export interface ParsedLink {
   room: string;
   link: string;
   secret: Uint8Array;
+  /** SHA-256 (hex) of the room's genesis record body; null for a link made before links pinned their room. */
+  genesis: string | null;
 }
 
 export function newLinkSecret(): Uint8Array {
@@ -87,8 +95,16 @@ export function fromBase64Url(text: string): Uint8Array {
   return fromBase64(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
 }
 
-export function formatLink(host: string, secure: boolean, room: string, link: string, secret: Uint8Array): string {
-  return `${secure ? 'https' : 'http'}://${host}/join/${room}/${link}#${toBase64Url(secret)}`;
+function hexBytes(hex: string): Uint8Array | null {
+  if (!/^(?:[0-9a-f]{2})*$/.test(hex)) return null;
+  return new Uint8Array(hex.length / 2).map((_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+}
+
+/** `genesis`: SHA-256 (hex) of the room's genesis record body (the chain's first head). */
+export function formatLink(host: string, secure: boolean, room: string, link: string, secret: Uint8Array, genesis: string): string {
+  const pin = hexBytes(genesis);
+  if (secret.length !== LINK_SECRET_BYTES || pin?.length !== GENESIS_PIN_BYTES) throw new Error('a link needs a 32-byte secret and the genesis hash');
+  return `${secure ? 'https' : 'http'}://${host}/join/${room}/${link}#${toBase64Url(new Uint8Array([...secret, ...pin]))}`;
 }
 
 /** Parses a pasted or captured link; null if it is not one of ours (or the secret is missing). */
@@ -102,14 +118,16 @@ export function parseLink(text: string): ParsedLink | null {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   const [, room, link] = /^\/join\/([0-9a-f]{32})\/([0-9a-f]{32})\/?$/.exec(url.pathname) ?? [];
   if (!room || !link || !url.hash) return null;
-  let secret: Uint8Array;
+  let fragment: Uint8Array;
   try {
-    secret = fromBase64Url(url.hash.slice(1));
+    fragment = fromBase64Url(url.hash.slice(1));
   } catch {
     return null;
   }
-  if (secret.length !== LINK_SECRET_BYTES) return null;
-  return { host: url.host, secure: url.protocol === 'https:', room, link, secret };
+  if (fragment.length !== LINK_SECRET_BYTES && fragment.length !== LINK_SECRET_BYTES + GENESIS_PIN_BYTES) return null;
+  const secret = fragment.slice(0, LINK_SECRET_BYTES);
+  const genesis = fragment.length > LINK_SECRET_BYTES ? toHex(fragment.slice(LINK_SECRET_BYTES)) : null;
+  return { host: url.host, secure: url.protocol === 'https:', room, link, secret, genesis };
 }
 
 export function newLinkId(): string {

@@ -192,6 +192,8 @@ export type UserErrorCode =
   | 'not-a-link'
   | 'other-server'
   | 'link-invalid'
+  | 'link-outdated'
+  | 'room-forged'
   | 'link-expired'
   | 'link-used-up'
   | 'join-denied'

@@ -1,7 +1,7 @@
 /** Invite links: creating (with the key escrowed if asked), listing, revoking, and the join frame a link joiner signs in with. */
 import { sealWithGek } from '@/shared/crypto';
-import { fromBase64, utf8 } from '@/shared/encoding';
-import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, signJoinProof, toBase64Url } from '@/shared/links';
+import { fromBase64, sha256Hex, utf8 } from '@/shared/encoding';
+import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, signJoinProof, toBase64Url, type ParsedLink } from '@/shared/links';
 import { createJoinRecord, createRecord, type LinkState } from '@/shared/membership';
 import type { JoinFrame } from '@/shared/protocol';
 import type { CreateLinkOptions, LinkView } from '@/utils/protocol-map';
@@ -81,11 +81,13 @@ export async function resetLinks(ctx: RoomContext, s: RoomSession): Promise<void
 
 async function linkView(ctx: RoomContext, s: RoomSession, link: LinkState): Promise<LinkView> {
   const secret = s.record.linkSecrets[link.id];
+  const genesis = s.record.chain[0];
+  const pin = genesis ? await sha256Hex(genesis.body) : null;
   const host = ctx.host();
   const now = ctx.now();
   return {
     id: link.id,
-    url: secret ? formatLink(host.host, host.secure, s.id, link.id, fromBase64Url(secret)) : null,
+    url: secret && pin ? formatLink(host.host, host.secure, s.id, link.id, fromBase64Url(secret), pin) : null,
     label: await linkLabel(s, link),
     approval: link.approval,
     escrow: link.escrow,
@@ -107,17 +109,19 @@ export async function joinFrame(ctx: RoomContext, s: RoomSession, joining: { lin
   return { type: 'join', fp: me.fingerprint, sig, key: me.publicKey, link: joining.link, proof, record };
 }
 
-/** An invite link as pasted or captured, for the server this browser uses. */
-export function parseJoinLink(url: string, host: PartyHost): NonNullable<ReturnType<typeof parseLink>> {
+/** An invite link as pasted or captured, for the server this browser uses; it must pin its room's genesis. */
+export function parseJoinLink(url: string, host: PartyHost): ParsedLink & { genesis: string } {
   const link = parseLink(url);
   if (!link) throw new UserFacingError('not-a-link', 'this is not a PartyChat invite link (or its # part is missing)');
   if (!sameHost(link.host, host.host)) {
     throw new UserFacingError('other-server', `this link is for the server ${link.host}; this browser uses ${host.host}. Change the server in settings to join.`);
   }
-  return link;
+  // Without the pin a server could answer the link with a room of its own: an old link is refused, not trusted.
+  if (link.genesis === null) throw new UserFacingError('link-outdated', 'this link was made by an older PartyChat and does not name its room; ask for a new link');
+  return { ...link, genesis: link.genesis };
 }
 
 /** Marks a room as being joined through a link: the next sign-in sends the join frame (see router.ts). */
-export function beginJoin(s: RoomSession, link: { link: string; secret: Uint8Array }): void {
-  s.edit((r) => void (r.joining = { link: link.link, secret: toBase64Url(link.secret), state: 'joining', error: null }));
+export function beginJoin(s: RoomSession, link: { link: string; secret: Uint8Array; genesis: string }): void {
+  s.edit((r) => void (r.joining = { link: link.link, secret: toBase64Url(link.secret), genesis: link.genesis, state: 'joining', error: null }));
 }

@@ -33,7 +33,7 @@ import { emitMessage } from './views';
 /** Record kinds an admin (or a member allowed to) appends with no key material attached. */
 type PlainChange = 'link-revoke' | 'links-reset' | 'ban' | 'unban' | 'grant' | 'settings' | 'remove';
 
-/** True if `next` keeps every record of `known` in place (the server may only append). */
+/** True if `next` keeps every record of `known` in place, the genesis included (the server may only append: no fork, no rollback). */
 export function extendsChain(known: DeepReadonly<SignedRecord[]>, next: SignedRecord[]): boolean {
   if (next.length < known.length) return false;
   return known.every((record, i) => next[i]?.body === record.body && next[i]?.sig === record.sig);
@@ -64,8 +64,38 @@ export async function newRoom(ctx: RoomContext, name: string, mode: RoomMode): P
   return { record, roster: await verifyChain(id, [genesis]) };
 }
 
+/** True if the chain starts at the genesis an invite link pinned (SHA-256 hex of its body). */
+async function startsAtPin(chain: SignedRecord[], pin: string | undefined): Promise<boolean> {
+  const genesis = chain[0];
+  return typeof pin === 'string' && genesis !== undefined && (await sha256Hex(genesis.body)) === pin;
+}
+
+/**
+ * A link joiner was served a room other than the one its link pins: nothing of it is adopted, the join fails
+ * for good (no key from that room is ever taken: keys and escrow need the verified roster this leaves unset).
+ */
+async function refuseForgedRoom(ctx: RoomContext, s: RoomSession, pinned: boolean): Promise<void> {
+  const reason = pinned
+    ? 'the server sent a membership chain that does not start at the genesis the invite link names'
+    : 'this join started from a link that does not name its room';
+  s.reject(reason);
+  s.edit((r) => {
+    if (r.joining) r.joining = { ...r.joining, state: 'failed', error: { code: pinned ? 'room-forged' : 'link-outdated', message: reason } };
+  });
+  await s.save();
+  s.conn?.close();
+  ctx.emit({ type: 'room', roomId: s.id });
+  ctx.emit({ type: 'state' });
+}
+
 /** The server let us in: verify its chain against what we verified before, then catch up and hand out keys. */
 export async function onWelcome(ctx: RoomContext, s: RoomSession, frame: Extract<RoomServerFrame, { type: 'welcome' }>): Promise<void> {
+  // A link joiner trusts only the room its link pins; a member, only a chain extending the one it verified.
+  const joining = s.record.joining;
+  if (joining && !(await startsAtPin(frame.chain, joining.genesis))) {
+    await refuseForgedRoom(ctx, s, typeof joining.genesis === 'string');
+    return;
+  }
   let verified;
   try {
     verified = await verifyChainPrefix(s.id, frame.chain);

@@ -2,7 +2,7 @@ import { inject } from 'vitest';
 import { PARTY_ROOM } from '@/shared/constants';
 import { generateIdentity, unlockPrivateKey } from '@/shared/crypto';
 import { toHex } from '@/shared/encoding';
-import { deriveLinkKeys, fromBase64Url, newLinkId, newLinkSecret, parseLink } from '@/shared/links';
+import { deriveLinkKeys, newLinkId, newLinkSecret, parseLink, toBase64Url } from '@/shared/links';
 import { createRecord, verifyChain } from '@/shared/membership';
 import type { CreateLinkOptions } from '@/utils/protocol-map';
 import { createClient, identityKeyOf, roomKeyOf, until, type TestClient } from '../helpers/node-client';
@@ -43,7 +43,7 @@ describe('invite links', () => {
   it('escrow on, approval off: joins with every member offline, then chats', async () => {
     const link = await admin.chat.createLink(roomId, options({ escrow: true, label: 'for the team' }));
     expect(link).toMatchObject({ escrow: true, approval: false, active: true, uses: 0, label: 'for the team' });
-    expect(link.url).toMatch(new RegExp(`^http://${host}/join/${roomId}/[0-9a-f]{32}#[A-Za-z0-9_-]{43}$`));
+    expect(link.url).toMatch(new RegExp(`^http://${host}/join/${roomId}/[0-9a-f]{32}#[A-Za-z0-9_-]{86}$`));
     admin.chat.closeAll();
     member.chat.closeAll();
 
@@ -233,8 +233,8 @@ describe('invite links', () => {
     const parsed = parseLink(link.url ?? '');
     const secretText = (link.url ?? '').split('#')[1] ?? '';
     const gek = await roomKeyOf(admin, roomId);
-    const secrets = [secretText, toHex(gek), Buffer.from(gek).toString('base64'), Buffer.from(parsed?.secret ?? []).toString('base64'), toHex(parsed?.secret ?? new Uint8Array())];
-    const wrapKey = (await deriveLinkKeys(fromBase64Url(secretText))).wrapKey;
+    const secrets = [secretText, toHex(gek), Buffer.from(gek).toString('base64'), Buffer.from(parsed?.secret ?? []).toString('base64'), toHex(parsed?.secret ?? new Uint8Array()), toBase64Url(parsed?.secret ?? new Uint8Array())];
+    const wrapKey = (await deriveLinkKeys(parsed?.secret ?? new Uint8Array())).wrapKey;
     secrets.push(Buffer.from(wrapKey).toString('base64'), toHex(wrapKey));
     const frames = everyone.flatMap((c) => c.frames);
     expect(frames.some((f) => f.includes('"escrow"'))).toBe(true);

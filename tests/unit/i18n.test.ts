@@ -31,6 +31,8 @@ const ERROR_CODES = Object.keys({
   'other-server': true,
   'link-invalid': true,
   'link-expired': true,
+  'link-outdated': true,
+  'room-forged': true,
   'link-used-up': true,
   'join-denied': true,
   banned: true,

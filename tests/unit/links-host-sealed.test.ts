@@ -1,20 +1,33 @@
 import { formatHost, httpUrl, parseHost } from '@/services/host';
 import { importVaultKey, seal, unseal } from '@/services/sealed';
-import { randomBytes } from '@/shared/encoding';
-import { deriveLinkKeys, formatLink, newLinkId, newLinkSecret, parseLink, signJoinProof, verifyJoinProof } from '@/shared/links';
+import { randomBytes, toHex } from '@/shared/encoding';
+import { deriveLinkKeys, formatLink, newLinkId, newLinkSecret, parseLink, signJoinProof, toBase64Url, verifyJoinProof } from '@/shared/links';
 
 describe('invite links', () => {
-  it('round-trips a link and keeps the secret in the fragment', () => {
+  it('round-trips a link and keeps the secret and the genesis pin in the fragment', () => {
     const secret = newLinkSecret();
     const room = 'a'.repeat(32);
     const link = newLinkId();
-    const url = formatLink('chat.example.org', true, room, link, secret);
+    const genesis = toHex(randomBytes(32));
+    const url = formatLink('chat.example.org', true, room, link, secret, genesis);
     expect(url.startsWith(`https://chat.example.org/join/${room}/${link}#`)).toBe(true);
+    expect(url.split('#')[1]).toMatch(/^[A-Za-z0-9_-]{86}$/);
     expect(new URL(url).pathname).not.toContain(url.split('#')[1]);
-    expect(parseLink(url)).toEqual({ host: 'chat.example.org', secure: true, room, link, secret });
+    expect(parseLink(url)).toEqual({ host: 'chat.example.org', secure: true, room, link, secret, genesis });
   });
 
-  it.each(['not a url', 'ftp://x/join/a/b#c', `http://x/join/${'a'.repeat(32)}/${'b'.repeat(32)}`, `http://x/join/${'a'.repeat(32)}/${'b'.repeat(32)}#short`, `http://x/other/${'a'.repeat(32)}/${'b'.repeat(32)}#${'A'.repeat(43)}`])(
+  it('parses a link made before links pinned their room with no genesis (the extension refuses it)', () => {
+    const secret = newLinkSecret();
+    const url = `http://localhost:1999/join/${'a'.repeat(32)}/${'b'.repeat(32)}#${toBase64Url(secret)}`;
+    expect(parseLink(url)).toMatchObject({ secret, genesis: null });
+  });
+
+  it('formats no link without a whole genesis hash', () => {
+    expect(() => formatLink('x', true, 'a'.repeat(32), 'b'.repeat(32), newLinkSecret(), 'abc')).toThrow();
+    expect(() => formatLink('x', true, 'a'.repeat(32), 'b'.repeat(32), newLinkSecret(), '')).toThrow();
+  });
+
+  it.each(['not a url', 'ftp://x/join/a/b#c', `http://x/join/${'a'.repeat(32)}/${'b'.repeat(32)}`, `http://x/join/${'a'.repeat(32)}/${'b'.repeat(32)}#short`, `http://x/join/${'a'.repeat(32)}/${'b'.repeat(32)}#${'A'.repeat(64)}`, `http://x/other/${'a'.repeat(32)}/${'b'.repeat(32)}#${'A'.repeat(43)}`])(
     'rejects %s',
     (text) => expect(parseLink(text)).toBeNull(),
   );

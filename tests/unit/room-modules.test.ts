@@ -7,11 +7,18 @@ import { expiryFor, Sweeper } from '@/services/room/expiry';
 import { maybeRotate, shareEarlierKeys } from '@/services/room/keys';
 import { acceptCounter, MAX_MISSING } from '@/services/room/counters';
 import { generateGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
-import { sha256Hex, toBase64, utf8 } from '@/shared/encoding';
+import { randomHex, sha256Hex, toBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, newLinkId, newLinkSecret, signJoinProof } from '@/shared/links';
-import { createRecord, verifyChain, type RoomSettings } from '@/shared/membership';
+import { createAddRecord, createGenesis, createJoinRecord, createRecord, verifyChain, type RoomSettings } from '@/shared/membership';
 import { roomKeyPayload } from '@/shared/payloads';
-import type { Envelope } from '@/shared/protocol';
+import type { Envelope, RoomServerFrame, SignedRecord } from '@/shared/protocol';
+import type { LocalItems, RoomRecord } from '@/services/records';
+import { beginJoin } from '@/services/room/links';
+import { extendsChain } from '@/services/room/membership';
+import { RoomRegistry } from '@/services/room/registry';
+import { route } from '@/services/room/router';
+import { emptyRoom } from '@/services/room/session';
+import { memoryStore } from '@/services/store';
 import { person, roomFixture, type Person, type RoomFixture } from './support/room-fixture';
 
 describe('message counters', () => {
@@ -279,5 +286,100 @@ describe('earlier epochs for a new member follow the room setting', () => {
     const sent = f.socket.sentOf('keys').flatMap((frame) => frame.keys);
     expect(sent.map((k) => k.epoch)).toEqual(epochs);
     expect(sent.every((k) => k.to === carol.fingerprint)).toBe(true);
+  });
+});
+
+describe('the chain a link joiner or a member accepts (issue 9, attack 1)', () => {
+  let alice: Person, lookalike: Person, joe: Person, bob: Person;
+  beforeAll(async () => {
+    // The server's own admin carries the real admin's display name.
+    [alice, lookalike, joe, bob] = await Promise.all([person('Alice'), person('Alice'), person('Joe'), person('Bob')]);
+  });
+
+  /** A room of Alice's with an escrow link, and a look-alike room with the same id, a copy of the link record and Joe's join. */
+  async function linkRooms(f: RoomFixture) {
+    const roomId = randomHex(16);
+    const secret = newLinkSecret();
+    const linkKeys = await deriveLinkKeys(secret);
+    const linkId = newLinkId();
+    const linkFields = { kind: 'link', link: linkId, pub: linkKeys.publicKey, approval: false, escrow: true, expires: null, uses: null, label: null } as const;
+    const build = async (admin: Person) => {
+      const genesis = await createGenesis(roomId, 'ephemeral', admin.privateKey);
+      const link = await createRecord<'link'>(await verifyChain(roomId, [genesis]), linkFields, admin.privateKey);
+      const head = (await verifyChain(roomId, [genesis, link])).head;
+      const proof = await signJoinProof(linkKeys, roomId, linkId, joe.fingerprint);
+      const join = await createJoinRecord({ room: roomId, head, member: joe.fingerprint, key: joe.publicKey, link: linkId, proof }, joe.privateKey);
+      return [genesis, link, join];
+    };
+    const [real, forged] = [await build(alice), await build(lookalike)];
+    const pin = await sha256Hex(real[0]?.body ?? '');
+    const s = new RoomRegistry(memoryStore<LocalItems>()).add(f.ctx, emptyRoom(roomId, 'ephemeral', Date.now()));
+    beginJoin(s, { link: linkId, secret, genesis: pin });
+    const welcome = (chain: SignedRecord[]): RoomServerFrame => ({ type: 'welcome', room: roomId, mode: 'ephemeral', epoch: 0, seq: 0, you: joe.fingerprint, chain, online: [], needKeys: [], requests: [], rotationDue: false });
+    return { s, roomId, real, forged, welcome, linkId };
+  }
+
+  it('a joiner refuses a chain that does not start at the genesis its link pins, and takes no key from it', async () => {
+    const f = await roomFixture({ me: joe, others: [bob] });
+    const { s, roomId, forged, welcome, linkId } = await linkRooms(f);
+    await route(f.ctx, s, welcome(forged));
+    expect(f.rejected.join('\n')).toMatch(/does not start at the genesis the invite link names/);
+    expect(s.roster).toBeNull();
+    expect(s.record.chain).toEqual([]);
+    expect(s.record.joining).toMatchObject({ state: 'failed', error: { code: 'room-forged' } });
+
+    // The look-alike admin's key for us, and an escrow frame: neither is taken for a room whose chain was refused.
+    const gek = toBase64(generateGek());
+    const payload = roomKeyPayload({ room: roomId, epoch: 0, from: lookalike.fingerprint, gek, name: 'Team', mode: 'ephemeral' }, { to: joe.fingerprint });
+    const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(joe.publicKey), lookalike.privateKey);
+    await route(f.ctx, s, { type: 'keys', envelopes: [{ to: joe.fingerprint, epoch: 0, ct, kid: '0123456789abcdef', from: lookalike.fingerprint }] });
+    await route(f.ctx, s, { type: 'escrow', link: linkId, epoch: 0, ct });
+    expect(s.keyFor(0)).toBeUndefined();
+    expect(f.rejected.join('\n')).toMatch(/escrowed key for a link we did not use/);
+  });
+
+  it('a joiner adopts the chain its link pins', async () => {
+    const f = await roomFixture({ me: joe, others: [bob] });
+    const { s, real, welcome } = await linkRooms(f);
+    await route(f.ctx, s, welcome(real));
+    expect(f.rejected).toEqual([]);
+    expect(s.roster?.members.get(alice.fingerprint)?.role).toBe('admin');
+    expect(s.record.joining).toMatchObject({ state: 'waiting-member', error: null });
+  });
+
+  it('a join stored before links pinned their room fails with its own error instead of trusting the server', async () => {
+    const f = await roomFixture({ me: joe, others: [bob] });
+    const { s, real, welcome } = await linkRooms(f);
+    // What an older version stored: no genesis in the joining state.
+    s.edit((r) => void (r.joining = { link: r.joining?.link ?? '', secret: r.joining?.secret ?? '', state: 'joining', error: null } as RoomRecord['joining']));
+    await route(f.ctx, s, welcome(real));
+    expect(s.roster).toBeNull();
+    expect(s.record.joining).toMatchObject({ state: 'failed', error: { code: 'link-outdated' } });
+  });
+
+  it('extendsChain: only appends are accepted, a different genesis or history is not', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, joe] });
+    const [genesis, ...rest] = f.chain;
+    if (!genesis) throw new Error('no genesis');
+    const otherGenesis = await createGenesis(f.s.id, 'ephemeral', lookalike.privateKey);
+    const appended = await createRecord<'settings'>(await verifyChain(f.s.id, f.chain), { kind: 'settings', settings: f.s.requireRoster().settings }, alice.privateKey);
+    expect(extendsChain(f.chain, f.chain)).toBe(true);
+    expect(extendsChain(f.chain, [...f.chain, appended])).toBe(true);
+    expect(extendsChain(f.chain, [otherGenesis, ...rest]), 'another genesis').toBe(false);
+    expect(extendsChain(f.chain, [{ ...genesis, sig: rest[0]?.sig ?? '' }, ...rest]), 'the genesis with another signature').toBe(false);
+    expect(extendsChain(f.chain, f.chain.slice(0, -1)), 'a rollback').toBe(false);
+    expect(extendsChain(f.chain, [genesis, appended, ...rest]), 'another history').toBe(false);
+  });
+
+  it('a member refuses a welcome whose chain starts at another genesis, even one that lists it', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, joe] });
+    const forged = [await createGenesis(f.s.id, 'ephemeral', lookalike.privateKey)];
+    for (const p of [joe, bob]) forged.push(await createAddRecord(await verifyChain(f.s.id, forged), { fingerprint: p.fingerprint, publicKey: p.publicKey, role: 'member' }, lookalike.privateKey));
+    const head = f.s.roster?.head;
+    f.socket.deliver({ type: 'welcome', room: f.s.id, mode: 'ephemeral', epoch: 0, seq: 0, you: bob.fingerprint, chain: forged, online: [], needKeys: [], requests: [], rotationDue: false });
+    await f.settle();
+    expect(f.rejected.join('\n')).toMatch(/rewrites the one we verified before/);
+    expect(f.s.record.chain).toEqual(f.chain);
+    expect(f.s.roster?.head).toBe(head);
   });
 });
