@@ -154,16 +154,16 @@ async function sealForMembers(ctx: RoomContext, s: RoomSession, epoch: number, g
 
 /**
  * After a removal or a leave, someone still in the room must start the next key epoch: the admin who
- * removed, or else the online member with the smallest fingerprint. Duplicates are refused by the server.
+ * removed, or else the online member with the smallest fingerprint (`anyone`: us, when they did not). Duplicates are refused by the server.
  */
-export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: string | null): Promise<void> {
+export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: string | null, anyone = false): Promise<void> {
   // Whoever starts it, nothing more is sent under the keys the departed member holds.
   retireHeldEpochs(s);
   const me = ctx.me.identity.fingerprint;
   const roster = s.roster;
   if (!roster?.members.has(me) || s.record.removed) return;
   const online = [...s.online, me].filter((fp) => roster.members.has(fp)).sort();
-  const designated = remover && roster.members.has(remover) && s.online.has(remover) ? remover : online[0];
+  const designated = anyone ? me : remover && roster.members.has(remover) && s.online.has(remover) ? remover : online[0];
   if (designated !== me) return;
   const epoch = s.serverEpoch + 1;
   if (s.keyFor(epoch) || s.rotation?.epoch === epoch) return;
@@ -184,11 +184,18 @@ export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: str
 }
 
 /** The server says a rotation is due: give the member who removed someone a moment to do it, then step in if nobody did. */
-export function rotateIfStillDue(ctx: RoomContext, s: RoomSession): void {
+export function rotateIfStillDue(ctx: RoomContext, s: RoomSession, anyone = false): void {
   const epoch = s.serverEpoch;
-  setTimeout(() => {
-    if (s.serverEpoch === epoch && !s.disposed) void s.run(() => maybeRotate(ctx, s, null));
-  }, ROTATION_GRACE_MS);
+  setTimeout(
+    () => {
+      if (s.serverEpoch !== epoch || s.disposed) return;
+      void s.run(() => maybeRotate(ctx, s, null, anyone));
+      // Messages wait for the next epoch now, so the room cannot wait on a designated member who never starts it
+      // (gone, or hostile): after a second grace any member still here does (the server takes the first).
+      if (!anyone) rotateIfStillDue(ctx, s, true);
+    },
+    anyone ? 2 * ROTATION_GRACE_MS : ROTATION_GRACE_MS,
+  );
 }
 
 /** The server moved the room to an epoch: if it is the one we proposed, our key becomes the room's and the other envelopes go out. */

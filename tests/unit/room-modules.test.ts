@@ -331,3 +331,19 @@ describe('who may start a key epoch, as a client checks it (issue 9, attack 7)',
     if (!adopted) expect(f.rejected.join('\n')).toMatch(/may not start a key epoch/);
   });
 });
+
+describe('a rotation nobody designated starts (messages wait for it since attack 3)', () => {
+  it('is started by another member still here once the designated one stayed silent', async () => {
+    const people = (await Promise.all(['Q1', 'Q2', 'Q3'].map((n) => person(n)))).sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
+    const [silent, me, admin] = people as [Person, Person, Person];
+    // `silent` has the smallest fingerprint and is online: it is designated, and never rotates.
+    const f = await roomFixture({ me, others: [admin, silent], online: [me.fingerprint, silent.fingerprint] });
+    f.socket.deliver({ type: 'epoch', epoch: 0, rotationDue: true });
+    await f.settle();
+    expect(f.socket.sentOf('rotate')).toEqual([]);
+    const deadline = Date.now() + 10_000;
+    while (!f.socket.sentOf('rotate').length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(f.socket.sentOf('rotate').map((r) => r.epoch)).toEqual([1]);
+    f.s.dispose();
+  });
+});
