@@ -551,10 +551,24 @@ export default class RoomServer implements Party.Server {
     this.broadcastEpoch();
   }
 
-  /** A member starts the next key epoch: new envelopes for members, refreshed escrows, and every other escrow retired. */
+  /**
+   * A member starts the next key epoch: new envelopes for members, refreshed escrows, and every other escrow retired.
+   * Who may (issue 9, attack 7): anyone while a rotation is due (a member left or was removed), else only an admin;
+   * a link's escrowed key is replaced only by the link's creator (while it may create links) or an admin, the
+   * members who hold its secret by right, so that no other member can leave the link's joiners stuck.
+   */
   private async onRotate(peer: Peer, fp: string, frame: Frame<'rotate'>): Promise<void> {
     const roster = this.existingRoster;
     if (frame.epoch !== this.meta.epoch + 1) return this.peers.fail(peer, 'bad-epoch', `the next key epoch is ${this.meta.epoch + 1}`);
+    const sender = roster.members.get(fp);
+    const admin = sender?.role === 'admin';
+    if (!this.meta.rotationDue && !admin) return this.peers.fail(peer, 'forbidden', 'only admins start a key epoch while no member has left');
+    for (const escrow of frame.escrows) {
+      const link = roster.links.get(escrow.link);
+      if (!admin && !(link?.by === fp && sender?.canCreateLinks)) {
+        return this.peers.fail(peer, 'forbidden', "only the link's creator or an admin may replace its escrowed key");
+      }
+    }
     for (const key of frame.keys) {
       if (!roster.members.has(key.to) || key.epoch !== frame.epoch) return this.peers.fail(peer, 'bad-record', 'rotation envelopes go to members, at the new epoch');
     }
@@ -591,6 +605,11 @@ export default class RoomServer implements Party.Server {
   private async onEnvelope(peer: Peer, fp: string, frame: Frame<'msg'>, ts: number): Promise<void> {
     if (frame.epoch !== this.meta.epoch) {
       return this.peers.fail(peer, 'bad-epoch', `the room is at key epoch ${this.meta.epoch}`, { ref: frame.id });
+    }
+    // A member left or was removed and still holds this epoch's key: nothing more is relayed or stored under it
+    // until someone starts the next epoch (the sender keeps it in its outbox and re-seals it; issue 9, attack 3).
+    if (this.meta.rotationDue) {
+      return this.peers.fail(peer, 'bad-epoch', `a member left: messages wait for key epoch ${this.meta.epoch + 1}`, { ref: frame.id });
     }
     const seen = this.recent.get(frame.id);
     if (seen !== undefined) return sendText(peer.conn, ackText(frame.id, seen, this.recentTs[seen % RECENT_IDS] as number));

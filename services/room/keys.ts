@@ -6,6 +6,7 @@
 import { decryptFor, generateGek, openKeyEnvelope, openWithGek, readPublicKey, sealKeyEnvelope, sealKeyEnvelopes, sealWithGek } from '@/shared/crypto';
 import { fromBase64, fromUtf8, toBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, fromBase64Url } from '@/shared/links';
+import { parseRecordBody, type Member, type Roster } from '@/shared/membership';
 import {
   escrowPayload,
   escrowPayloadSchema,
@@ -18,7 +19,7 @@ import {
   type KeyGrant,
   type RoomKeyPayload,
 } from '@/shared/payloads';
-import type { DeliveredKey, Escrow, KeyEnvelope, RoomServerFrame } from '@/shared/protocol';
+import type { DeliveredKey, Escrow, KeyEnvelope, RoomServerFrame, SignedRecord } from '@/shared/protocol';
 import { describe, type RoomContext } from './context';
 import type { RoomSession } from './session';
 
@@ -39,6 +40,54 @@ function grant(ctx: RoomContext, s: RoomSession, epoch: number, gek: string): Ke
 
 function sendKeys(s: RoomSession, keys: KeyEnvelope[]): void {
   for (let i = 0; i < keys.length; i += KEYS_PER_FRAME) s.send({ type: 'keys', keys: keys.slice(i, i + KEYS_PER_FRAME) });
+}
+
+// ── who may send under a key, start an epoch, replace an escrow (issue 9, attacks 3 and 7) ──
+
+/**
+ * A member left or was removed: every key we hold (and the server's current epoch) is one they may hold, so nothing
+ * more goes out under it; messages wait in the outbox until the next epoch's key, then `resealOutbox` sends them.
+ * `upTo` defaults to the newest epoch we hold or the server is at.
+ */
+export function retireHeldEpochs(s: RoomSession, upTo = Math.max(s.currentEpoch(), s.serverEpoch)): void {
+  s.retiredEpoch = Math.max(s.retiredEpoch, upTo);
+}
+
+/** Whether a message may go out under `epoch` now: the room's current epoch, a key we hold, and no departed member holds it. */
+export function maySendAt(s: RoomSession, epoch: number): boolean {
+  return epoch > s.retiredEpoch && epoch >= s.serverEpoch && s.keyFor(epoch) !== undefined;
+}
+
+/**
+ * The welcome told us where the room stands: if a rotation is due, or the chain shows a member left or was removed
+ * since we last verified it (`news`; a server could keep quiet about the rotation), the keys we hold are retired.
+ */
+export function noteWelcomeEpoch(ctx: RoomContext, s: RoomSession, rotationDue: boolean, news: readonly SignedRecord[]): void {
+  if (rotationDue) retireHeldEpochs(s);
+  else if (news.some((record) => isDeparture(record, ctx.me.identity.fingerprint))) retireHeldEpochs(s, s.currentEpoch());
+}
+
+function isDeparture(record: SignedRecord, except?: string): boolean {
+  const body = parseRecordBody(record);
+  return (body.kind === 'remove' || body.kind === 'leave') && body.member !== except;
+}
+
+/**
+ * Whether `member` may have started key epoch `epoch`. Every epoch follows a removal or a leave (the server accepts a
+ * rotation from anyone else only while one is due), so a member who is not an admin can introduce at most as many
+ * epochs as the verified chain has departures; an admin may start one at any time.
+ */
+function mayStartEpoch(s: RoomSession, member: Member, epoch: number): boolean {
+  if (member.role === 'admin' || epoch === 0) return true;
+  let departures = 0;
+  for (const record of s.record.chain) if (isDeparture(record as SignedRecord)) departures++;
+  return epoch <= departures;
+}
+
+/** Whether we may put a link's escrowed key in a rotation: its creator while it may create links, or an admin (as the server checks). */
+function mayReplaceEscrow(roster: Roster, me: string, linkCreator: string): boolean {
+  const member = roster.members.get(me);
+  return member?.role === 'admin' || (linkCreator === me && !!member?.canCreateLinks);
 }
 
 /** The room's current key, sealed to one new member (an invite or an approved join request). */
@@ -105,14 +154,16 @@ async function sealForMembers(ctx: RoomContext, s: RoomSession, epoch: number, g
 
 /**
  * After a removal or a leave, someone still in the room must start the next key epoch: the admin who
- * removed, or else the online member with the smallest fingerprint. Duplicates are refused by the server.
+ * removed, or else the online member with the smallest fingerprint (`anyone`: us, when they did not). Duplicates are refused by the server.
  */
-export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: string | null): Promise<void> {
+export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: string | null, anyone = false): Promise<void> {
+  // Whoever starts it, nothing more is sent under the keys the departed member holds.
+  retireHeldEpochs(s);
   const me = ctx.me.identity.fingerprint;
   const roster = s.roster;
   if (!roster?.members.has(me) || s.record.removed) return;
   const online = [...s.online, me].filter((fp) => roster.members.has(fp)).sort();
-  const designated = remover && roster.members.has(remover) && s.online.has(remover) ? remover : online[0];
+  const designated = anyone ? me : remover && roster.members.has(remover) && s.online.has(remover) ? remover : online[0];
   if (designated !== me) return;
   const epoch = s.serverEpoch + 1;
   if (s.keyFor(epoch) || s.rotation?.epoch === epoch) return;
@@ -124,7 +175,7 @@ export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: str
   const escrows: Escrow[] = [];
   for (const link of roster.links.values()) {
     const secret = s.record.linkSecrets[link.id];
-    if (!link.active || !link.escrow || !secret) continue;
+    if (!link.active || !link.escrow || !secret || !mayReplaceEscrow(roster, me, link.by)) continue;
     const { wrapKey } = await deriveLinkKeys(fromBase64Url(secret));
     escrows.push(await escrowFor(ctx, s, link.id, wrapKey, epoch, gek));
   }
@@ -133,11 +184,18 @@ export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: str
 }
 
 /** The server says a rotation is due: give the member who removed someone a moment to do it, then step in if nobody did. */
-export function rotateIfStillDue(ctx: RoomContext, s: RoomSession): void {
+export function rotateIfStillDue(ctx: RoomContext, s: RoomSession, anyone = false): void {
   const epoch = s.serverEpoch;
-  setTimeout(() => {
-    if (s.serverEpoch === epoch && !s.disposed) void s.run(() => maybeRotate(ctx, s, null));
-  }, ROTATION_GRACE_MS);
+  setTimeout(
+    () => {
+      if (s.serverEpoch !== epoch || s.disposed) return;
+      void s.run(() => maybeRotate(ctx, s, null, anyone));
+      // Messages wait for the next epoch now, so the room cannot wait on a designated member who never starts it
+      // (gone, or hostile): after a second grace any member still here does (the server takes the first).
+      if (!anyone) rotateIfStillDue(ctx, s, true);
+    },
+    anyone ? 2 * ROTATION_GRACE_MS : ROTATION_GRACE_MS,
+  );
 }
 
 /** The server moved the room to an epoch: if it is the one we proposed, our key becomes the room's and the other envelopes go out. */
@@ -151,7 +209,10 @@ export async function onEpoch(ctx: RoomContext, s: RoomSession, frame: Extract<R
     await resealOutbox(ctx, s);
   }
   if (ours && ours.epoch <= frame.epoch) s.rotation = null;
-  if (frame.rotationDue) rotateIfStillDue(ctx, s);
+  if (frame.rotationDue) {
+    retireHeldEpochs(s);
+    rotateIfStillDue(ctx, s);
+  }
   ctx.emit({ type: 'state' });
 }
 
@@ -159,7 +220,7 @@ export async function onEpoch(ctx: RoomContext, s: RoomSession, frame: Extract<R
 export async function resealOutbox(ctx: RoomContext, s: RoomSession): Promise<void> {
   const epoch = s.currentEpoch();
   const gek = s.keyFor(epoch);
-  if (!gek || epoch < s.serverEpoch) return;
+  if (!gek || !maySendAt(s, epoch)) return;
   let changed = false;
   for (const item of s.record.outbox) {
     if (item.epoch >= epoch) continue;
@@ -208,6 +269,11 @@ export async function onKeys(ctx: RoomContext, s: RoomSession, envelopes: Delive
       s.reject('key envelope does not match this room, epoch or recipient');
       continue;
     }
+    if (!mayStartEpoch(s, sender, payload.epoch)) {
+      // Left unacknowledged: a key we refuse is not one the server may count as delivered.
+      s.reject(`a key for epoch ${payload.epoch} from ${sender.name}, who may not start a key epoch: no member left since the last one`);
+      continue;
+    }
     if (s.adoptKey(payload.epoch, payload.gek) === 'conflict') {
       // The first key for an epoch stays: a member cannot swap another member onto a key of their own.
       s.reject(`a different room key for epoch ${payload.epoch} from ${sender.name}; kept the one already held`);
@@ -232,20 +298,36 @@ export async function onEscrow(ctx: RoomContext, s: RoomSession, frame: Extract<
   const joining = s.record.joining;
   const link = s.roster?.links.get(frame.link);
   if (!joining || joining.link !== frame.link || !link) return s.reject('escrowed key for a link we did not use');
-  const creator = s.roster?.members.get(link.by);
-  if (!creator) return s.reject('escrowed key from someone outside the verified membership');
-  let payload: EscrowPayload | null;
+  const roster = s.roster;
+  const creator = roster?.members.get(link.by);
+  if (!roster || !creator) return s.reject('escrowed key from someone outside the verified membership');
+  // Sealed by the link's creator, or refreshed in a rotation by an admin (the only other members allowed to; see onRotate on the server).
+  const signers = [creator, ...[...roster.members.values()].filter((m) => m.role === 'admin' && m.fingerprint !== creator.fingerprint)];
+  let payload: EscrowPayload | null = null;
+  let signer: Member | null = null;
   try {
-    const wrapped = await decryptFor(ctx.me.privateKey, frame.ct);
+    const wrapped = toBase64(await decryptFor(ctx.me.privateKey, frame.ct));
     const { wrapKey } = await deriveLinkKeys(fromBase64Url(joining.secret));
-    const plain = await openWithGek(wrapKey, toBase64(wrapped), await readPublicKey(creator.publicKey));
-    payload = parsePayload(escrowPayloadSchema, fromUtf8(plain));
+    let failure: unknown = null;
+    for (const candidate of signers) {
+      const plain = await openWithGek(wrapKey, wrapped, await readPublicKey(candidate.publicKey)).catch((error: unknown) => {
+        failure ??= error;
+        return null;
+      });
+      if (!plain) continue;
+      payload = parsePayload(escrowPayloadSchema, fromUtf8(plain));
+      signer = candidate;
+      break;
+    }
+    if (!signer) throw failure ?? new Error('no signature of the link creator or an admin');
   } catch (error) {
     return s.reject(`escrowed key rejected: ${describe(error)}`);
   }
-  if (!payload || payload.room !== s.id || payload.link !== frame.link || payload.from !== link.by || payload.epoch !== frame.epoch) {
+  if (!payload || !signer || payload.room !== s.id || payload.link !== frame.link || payload.from !== signer.fingerprint || payload.epoch !== frame.epoch) {
     return s.reject('escrowed key does not match this room, link or epoch');
   }
+  if (signer !== creator && !mayReplaceEscrow(roster, signer.fingerprint, link.by)) return s.reject('escrowed key from someone who may not replace it');
+  if (!mayStartEpoch(s, signer, payload.epoch)) return s.reject(`escrowed key for epoch ${payload.epoch} from ${signer.name}, who may not start a key epoch`);
   if (s.adoptKey(payload.epoch, payload.gek) === 'conflict') return s.reject(`a different escrowed room key for epoch ${payload.epoch}; kept the one already held`);
   const name = payload.name;
   s.edit((record) => {

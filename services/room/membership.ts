@@ -25,7 +25,7 @@ import type { JoinRequest, RoomMode, RoomServerFrame, SignedRecord } from '@/sha
 import { UserFacingError } from '../errors';
 import type { RoomRecord, StoredMessage } from '../records';
 import { describe, type RoomContext } from './context';
-import { answerNeedKeys, maybeRotate, resealOutbox, rotateIfStillDue, sealCurrentKeyFor, shareEarlierKeys } from './keys';
+import { answerNeedKeys, maybeRotate, noteWelcomeEpoch, resealOutbox, rotateIfStillDue, sealCurrentKeyFor, shareEarlierKeys } from './keys';
 import { requestCatchUp, resendOutbox } from './messages';
 import { emptyRoom, type DeepReadonly, type RoomSession } from './session';
 import { emitMessage } from './views';
@@ -118,6 +118,7 @@ export async function onWelcome(ctx: RoomContext, s: RoomSession, frame: Extract
   s.online = new Set(frame.online);
   s.serverSeq = frame.seq;
   s.serverEpoch = frame.epoch;
+  noteWelcomeEpoch(ctx, s, frame.rotationDue, known > 0 ? trusted.slice(known) : []);
   s.syncSince = frame.seq > s.record.lastSeq ? s.record.lastSeq : null;
   const mode = verified.roster.mode;
   s.edit((record) => {

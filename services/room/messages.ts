@@ -14,6 +14,7 @@ import { mayRead, readableSince } from './access';
 import { describe, type RoomContext } from './context';
 import { acceptCounter, forgetGapsAfter } from './counters';
 import { expiryFor } from './expiry';
+import { maySendAt } from './keys';
 import type { RoomSession } from './session';
 import { emitMessage, PREVIEW_CHARS, summary, toView } from './views';
 
@@ -56,7 +57,11 @@ export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string
   return s.run(async () => {
     if (s.record.removed) throw new UserFacingError('removed', 'you are no longer a member of this room');
     const me = ctx.me.identity;
-    const epoch = Math.max(s.currentEpoch(), s.serverEpoch);
+    // Under the room's current key, unless a member who left holds it or it has not reached us yet: then the message
+    // waits in the outbox, sealed under the newest key we hold, and `resealOutbox` sends it under the next (attack 3).
+    const current = Math.max(s.currentEpoch(), s.serverEpoch);
+    const ready = maySendAt(s, current);
+    const epoch = ready ? current : s.currentEpoch();
     const gek = s.keyFor(epoch);
     if (!gek) throw new UserFacingError('no-key', 'the key for this room has not arrived yet');
     const ctr = s.record.myCtr + 1;
@@ -73,7 +78,7 @@ export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string
     // The counter and the outbox are on disk before the frame leaves (a restart resends it, never reuses the
     // counter); the history page is written after, off the path to the other members (see `restoreSent`).
     await s.save();
-    s.send({ type: 'msg', id: payload.id, epoch, ct });
+    if (ready) s.send({ type: 'msg', id: payload.id, epoch, ct });
     await s.edit((record) => ctx.history.append(record, stored));
     if (stored.expiresAt !== null) ctx.scheduleSweep();
     s.edit((record) => {
@@ -181,9 +186,12 @@ async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Pro
   return stored;
 }
 
-/** Everything still unacknowledged goes out again (same ids: the server drops duplicates). */
+/**
+ * Everything still unacknowledged goes out again (same ids: the server drops duplicates), if its key may still be
+ * used; the rest waits for `resealOutbox` under the next key (never flushed under a key a departed member holds).
+ */
 export function resendOutbox(s: RoomSession): void {
-  for (const item of s.record.outbox) s.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
+  for (const item of s.record.outbox) if (maySendAt(s, item.epoch)) s.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
 }
 
 /** After a welcome: catch up on what we missed, from the backup or from online members. */

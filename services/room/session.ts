@@ -77,6 +77,8 @@ export class RoomSession {
   serverSeq = 0;
   /** The room's key epoch as the server last said. */
   serverEpoch = 0;
+  /** Epochs up to this one have keys a member who left or was removed holds: nothing is sent under them (keys.ts; -1: none). */
+  retiredEpoch = -1;
   /** A rotation we proposed: its key stays here until the server says we started that epoch, then the other envelopes go out. */
   rotation: { epoch: number; gek: string; rest: KeyEnvelope[] } | null = null;
   resendTimer: ReturnType<typeof setTimeout> | null = null;

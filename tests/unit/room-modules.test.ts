@@ -5,8 +5,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expiryFor, Sweeper } from '@/services/room/expiry';
 import { maybeRotate, shareEarlierKeys } from '@/services/room/keys';
+import { sendMessage } from '@/services/room/messages';
 import { acceptCounter, MAX_MISSING } from '@/services/room/counters';
-import { generateGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
+import { generateGek, openWithGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
 import { randomHex, sha256Hex, toBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, newLinkId, newLinkSecret, signJoinProof } from '@/shared/links';
 import { createAddRecord, createGenesis, createJoinRecord, createRecord, verifyChain, type RoomSettings } from '@/shared/membership';
@@ -381,5 +382,114 @@ describe('the chain a link joiner or a member accepts (issue 9, attack 1)', () =
     expect(f.rejected.join('\n')).toMatch(/rewrites the one we verified before/);
     expect(f.s.record.chain).toEqual(f.chain);
     expect(f.s.roster?.head).toBe(head);
+  });
+});
+
+describe('nothing goes out under a key a member who left holds (issue 9, attack 3)', () => {
+  let alice: Person, bob: Person, carol: Person;
+  beforeAll(async () => {
+    [alice, bob, carol] = await Promise.all([person('Alice'), person('Bob'), person('Carol')]);
+  });
+
+  /** Alice (admin) moves the room to epoch 1 and hands Bob its key, as the server relays it. */
+  async function nextEpoch(f: RoomFixture): Promise<Uint8Array> {
+    const gek = generateGek();
+    const payload = roomKeyPayload({ room: f.s.id, epoch: 1, from: alice.fingerprint, gek: toBase64(gek), name: 'Fixture', mode: 'ephemeral' }, { to: bob.fingerprint });
+    const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(bob.publicKey), alice.privateKey);
+    f.socket.deliver({ type: 'epoch', epoch: 1, rotationDue: false, by: alice.fingerprint });
+    f.socket.deliver({ type: 'keys', envelopes: [{ to: bob.fingerprint, epoch: 1, ct, kid: '0123456789abcdef', from: alice.fingerprint }] });
+    await f.settle();
+    return gek;
+  }
+
+  async function opensWith(gek: Uint8Array, ct: string): Promise<boolean> {
+    return openWithGek(gek, ct, await readPublicKey(bob.publicKey)).then(() => true, () => false);
+  }
+
+  it('a message written right after a member left waits for the next key, then goes out under it only', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, carol], online: [bob.fingerprint, alice.fingerprint] });
+    const leave = await createRecord<'leave'>(await verifyChain(f.s.id, f.chain), { kind: 'leave', member: carol.fingerprint }, carol.privateKey);
+    f.socket.deliver({ type: 'chain', records: [leave] });
+    await f.settle();
+    const view = await sendMessage(f.ctx, f.s, 'after Carol left');
+    expect(f.socket.sentOf('msg')).toEqual([]);
+    expect(f.s.record.outbox.map((o) => o.id)).toEqual([view.id]);
+
+    const gek = await nextEpoch(f);
+    const sent = f.socket.sentOf('msg');
+    expect(sent.map((m) => [m.id, m.epoch])).toEqual([[view.id, 1]]);
+    expect(await opensWith(gek, sent[0]?.ct ?? '')).toBe(true);
+    expect(await opensWith(f.gek, sent[0]?.ct ?? '')).toBe(false);
+  });
+
+  it('an unacknowledged message is not flushed under the old key by a welcome that says a rotation is due', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, carol] });
+    const view = await sendMessage(f.ctx, f.s, 'before the server answered');
+    f.socket.sent.length = 0;
+    const leave = await createRecord<'leave'>(await verifyChain(f.s.id, f.chain), { kind: 'leave', member: carol.fingerprint }, carol.privateKey);
+    const chain = [...f.chain, leave];
+    const online = [bob.fingerprint, alice.fingerprint];
+    f.socket.deliver({ type: 'welcome', room: f.s.id, mode: 'ephemeral', epoch: 0, seq: 0, you: bob.fingerprint, chain, online, needKeys: [], requests: [], rotationDue: true });
+    await f.settle();
+    expect(f.socket.sentOf('msg')).toEqual([]);
+
+    await nextEpoch(f);
+    expect(f.socket.sentOf('msg').map((m) => [m.id, m.epoch])).toEqual([[view.id, 1]]);
+  });
+
+  it('a welcome that keeps quiet about the rotation still does not flush under the old key when its chain shows a leave', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, carol] });
+    await sendMessage(f.ctx, f.s, 'before the server answered');
+    f.socket.sent.length = 0;
+    const leave = await createRecord<'leave'>(await verifyChain(f.s.id, f.chain), { kind: 'leave', member: carol.fingerprint }, carol.privateKey);
+    const online = [bob.fingerprint, alice.fingerprint];
+    f.socket.deliver({ type: 'welcome', room: f.s.id, mode: 'ephemeral', epoch: 0, seq: 0, you: bob.fingerprint, chain: [...f.chain, leave], online, needKeys: [], requests: [], rotationDue: false });
+    await f.settle();
+    expect(f.socket.sentOf('msg')).toEqual([]);
+  });
+});
+
+describe('who may start a key epoch, as a client checks it (issue 9, attack 7)', () => {
+  let alice: Person, bob: Person, carol: Person, dave: Person;
+  beforeAll(async () => {
+    [alice, bob, carol, dave] = await Promise.all([person('Alice'), person('Bob'), person('Carol'), person('Dave')]);
+  });
+
+  it.each([
+    { name: 'a member who is not an admin, with no departure in the chain', from: () => carol, departure: false, adopted: false },
+    { name: 'a member who is not an admin, after a member left', from: () => carol, departure: true, adopted: true },
+    { name: 'an admin, with no departure in the chain', from: () => alice, departure: false, adopted: true },
+  ])('a key for epoch 1 from $name', async ({ from, departure, adopted }) => {
+    const f = await roomFixture({ me: bob, others: [alice, carol, dave], online: [bob.fingerprint, alice.fingerprint, carol.fingerprint] });
+    if (departure) {
+      f.socket.deliver({ type: 'chain', records: [await createRecord<'leave'>(await verifyChain(f.s.id, f.chain), { kind: 'leave', member: dave.fingerprint }, dave.privateKey)] });
+      await f.settle();
+    }
+    const key = toBase64(generateGek());
+    const head = await sha256Hex(f.s.record.chain.at(-1)?.body ?? '');
+    const payload = roomKeyPayload({ room: f.s.id, epoch: 1, from: from().fingerprint, gek: key, name: 'Fixture', mode: 'ephemeral' }, { head });
+    const ct = await sealKeyEnvelope(utf8(JSON.stringify(payload)), await readPublicKey(bob.publicKey), from().privateKey);
+    f.socket.sent.length = 0;
+    f.socket.deliver({ type: 'keys', envelopes: [{ to: bob.fingerprint, epoch: 1, ct, kid: '0123456789abcdef', from: from().fingerprint }] });
+    await f.settle();
+    expect(f.s.keyFor(1)).toBe(adopted ? key : undefined);
+    expect(f.socket.sentOf('keys-ack').length).toBe(adopted ? 1 : 0);
+    if (!adopted) expect(f.rejected.join('\n')).toMatch(/may not start a key epoch/);
+  });
+});
+
+describe('a rotation nobody designated starts (messages wait for it since attack 3)', () => {
+  it('is started by another member still here once the designated one stayed silent', async () => {
+    const people = (await Promise.all(['Q1', 'Q2', 'Q3'].map((n) => person(n)))).sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
+    const [silent, me, admin] = people as [Person, Person, Person];
+    // `silent` has the smallest fingerprint and is online: it is designated, and never rotates.
+    const f = await roomFixture({ me, others: [admin, silent], online: [me.fingerprint, silent.fingerprint] });
+    f.socket.deliver({ type: 'epoch', epoch: 0, rotationDue: true });
+    await f.settle();
+    expect(f.socket.sentOf('rotate')).toEqual([]);
+    const deadline = Date.now() + 10_000;
+    while (!f.socket.sentOf('rotate').length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(f.socket.sentOf('rotate').map((r) => r.epoch)).toEqual([1]);
+    f.s.dispose();
   });
 });
