@@ -1,4 +1,5 @@
 import { defineConfig } from 'wxt';
+import { captureHostPermissions, JOIN_PAGE_PATH } from './utils/link-capture';
 
 export default defineConfig({
   modules: ['@wxt-dev/module-vue'],
@@ -8,7 +9,19 @@ export default defineConfig({
     name: '__MSG_extName__',
     description: '__MSG_extDescription__',
     default_locale: 'en',
-    permissions: ['storage', 'unlimitedStorage', 'alarms', 'notifications', ...(browser === 'chrome' ? ['sidePanel'] : [])],
+    permissions: [
+      'storage',
+      'unlimitedStorage',
+      'alarms',
+      'notifications',
+      // Redirects invite links (`<party host>/join/…`) to the extension's join page before they are requested.
+      'declarativeNetRequestWithHostAccess',
+      ...(browser === 'chrome' ? ['sidePanel'] : []),
+    ],
+    // The hosts whose invite links are redirected: localhost and the host the extension is built for (WXT_PARTY_HOST).
+    host_permissions: captureHostPermissions(process.env.WXT_PARTY_HOST),
+    // The redirect's target must be reachable from a navigation that any page (or none) started.
+    web_accessible_resources: [{ resources: [JOIN_PAGE_PATH.slice(1)], matches: ['<all_urls>'] }],
     action: { default_title: '__MSG_extName__' },
     content_security_policy: {
       // openpgp's Argon2 key protection runs as WebAssembly.

@@ -8,6 +8,7 @@ import {
   listenForCapturedLinks,
   listenForRequests,
   notifyJoinRequest,
+  redirectInviteLinks,
   toolbarActionOf,
   createUnreadBadge,
 } from '@/services/extension-bridge';
@@ -35,6 +36,7 @@ export default defineBackground(() => {
   });
   listenForRequests(createRequestHandler(chat));
   listenForCapturedLinks((url) => chat.captureLink(url));
+  redirectInviteLinks(import.meta.env.WXT_PARTY_HOST).catch((error) => console.warn('could not set up the invite link redirect', error));
   keepAlive(() => void chat.ensureConnected().then(() => chat.sweepExpired()));
   void chat.start();
 });

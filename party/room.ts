@@ -29,7 +29,7 @@ import {
 } from '../shared/protocol';
 import { ackText, presenceText, relayedText, roomFrameText, toJson, welcomeText, type Json } from './frames';
 import { clientAddress, CLOSE, json, KeyedBuckets, PeerTable, sendText, verifyChallenge, type Peer } from './guard';
-import { landingPage } from './landing';
+import { servePage } from './landing';
 
 /** Message ids remembered for deduplication (a ring indexed by seq). */
 const RECENT_IDS = 2048;
@@ -114,13 +114,9 @@ export default class RoomServer implements Party.Server {
 
   constructor(readonly room: Party.Room) {}
 
-  /** Invite links (`/join/<room>/<link>`) land here when opened without the extension. */
-  static onFetch(req: Party.Request): Response | undefined {
-    const url = new URL(req.url);
-    if (!url.pathname.startsWith('/join/')) return undefined;
-    return new Response(landingPage(req.headers.get('Accept-Language') ?? ''), {
-      headers: { 'Content-Type': 'text/html; charset=utf-8', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' },
-    });
+  /** The server's own pages: `/` and the invite landing page `/join/<room>/<link>` (see landing.ts). */
+  static onFetch(req: Party.Request, lobby: Party.FetchLobby): Response | undefined {
+    return servePage(req, lobby.env);
   }
 
   /** The roster, where a room must exist by now (admitted members, appended records); throws if it does not. */

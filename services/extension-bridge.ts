@@ -1,6 +1,6 @@
 /** The background's extension-facing glue: request listener, UI ports, badge, keep-alive alarm, sockets. */
 import { browser, type Browser } from 'wxt/browser';
-import { isCaptureMessage, isJoinPath } from '@/utils/link-capture';
+import { isCaptureMessage, isJoinPath, JOIN_PAGE_PATH, joinRedirectRules } from '@/utils/link-capture';
 import type { PushEvent, RequestEnvelope, Result } from '@/utils/protocol-map';
 import { UI_PORT_NAME } from '@/utils/protocol-map';
 import { partySocketFactory, type SocketFactory } from './connection';
@@ -30,12 +30,30 @@ export function createUiHub(): (event: PushEvent) => void {
 }
 
 /**
- * An invite link opened in a tab: the content script sends it here; we start joining (or keep it
- * until unlock) and turn the tab into the chat page, so nobody copies and pastes anything.
+ * Invite links opened in a tab never reach the party server: a `declarativeNetRequest` rule redirects
+ * `<host>/join/…` to the extension's join page before the request is made (see utils/link-capture.ts).
+ * Dynamic rules outlive the background (and browser restarts); they are rewritten on every start, so an
+ * update of the extension (its page's address in Firefox, the rule's shape) takes effect at once.
+ */
+export async function redirectInviteLinks(buildHost: string | undefined): Promise<void> {
+  const dnr = browser.declarativeNetRequest;
+  const existing = await dnr.getDynamicRules();
+  await dnr.updateDynamicRules({
+    removeRuleIds: existing.map((rule) => rule.id),
+    addRules: joinRedirectRules(buildHost, browser.runtime.getURL(JOIN_PAGE_PATH)),
+  });
+}
+
+/**
+ * An invite link opened in a tab: the extension's join page sends it here; we start joining (or keep
+ * it until unlock) and turn the tab into the chat page, so nobody copies and pastes anything. Only the
+ * extension's own join page may hand links over.
  */
 export function listenForCapturedLinks(capture: (url: string) => Promise<string | null>): void {
+  const joinPage = browser.runtime.getURL(JOIN_PAGE_PATH);
   browser.runtime.onMessage.addListener((message: unknown, sender: Browser.runtime.MessageSender) => {
     if (!isCaptureMessage(message)) return undefined;
+    if (sender.id !== browser.runtime.id || sender.url?.split(/[?#]/)[0] !== joinPage) return undefined;
     const tabId = sender.tab?.id;
     let url: URL;
     try {

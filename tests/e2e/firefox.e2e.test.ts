@@ -2,8 +2,8 @@
  * Firefox end to end: the Firefox build (MV2, `.output/firefox-mv2`) installed in real Firefox ESR
  * (driven by puppeteer-core over WebDriver BiDi) chats with a Chromium profile through the real party
  * server. Firefox onboards; invites by contact code go both ways (Firefox's ephemeral room, Chromium's
- * backup room) with messages both ways in each; an invite link opened in a Firefox tab is captured and
- * joins; and after a Firefox restart on the same profile the history is still there.
+ * backup room) with messages both ways in each; an invite link opened in a Firefox tab is redirected to
+ * the extension before the party server is asked for its page, and joins; and after a Firefox restart on the same profile the history is still there.
  *
  * The steps run in order and build on each other (one Firefox profile, one Chromium profile).
  */
@@ -33,6 +33,13 @@ let f: FirefoxPage;
 let c: Page;
 let foxCode = '';
 let chrisCode = '';
+
+/** How often the party server was asked for each `/join/…` page (its test-only counter). */
+async function joinPageHits(): Promise<Record<string, number>> {
+  const res = await fetch(`http://${host}/__test/join-page-hits`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Record<string, number>;
+}
 
 async function launchFirefox(): Promise<FirefoxWithExtension> {
   firefox = await launchFirefoxWithExtension({ firefoxPath, extensionDir: firefoxExtensionDir, userDataDir: firefoxProfile });
@@ -108,23 +115,27 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
     await expect(c.locator(id('message'), { hasText: 'Backed up from Firefox' }).first().textContent()).resolves.toContain('Fiona');
   });
 
-  it('an invite link opened in a Firefox tab is captured: it joins and opens the room', async () => {
+  it('an invite link opened in a Firefox tab never reaches the server: the extension joins and opens the room', async () => {
     await c.click(id('room-back'));
     await createRoom(c, 'Linked room', 'ephemeral');
     const link = await createInviteLink(c, { label: 'For Firefox' });
     const roomId = link.split('/')[4];
     expect(roomId).toMatch(/^[0-9a-f]{32}$/);
+    const linkPath = new URL(link).pathname;
+    expect(await joinPageHits()).not.toHaveProperty(linkPath);
 
     const fox = running(firefox, 'Firefox');
     const tab = await fox.browser.newPage();
     await tab.setViewport({ width: 400, height: 820 });
-    // The extension takes the tab over before the server's landing page has loaded: wait for the tab, not for goto.
+    // The extension redirects the link to its own page before any request: wait for the tab, not for goto.
     tab.goto(link, { timeout: 0 }).catch(() => undefined);
     const expected = `${fox.origin}/sidepanel.html?room=${roomId}`;
     await tab.waitForSelector(enabledComposer, { timeout: 30_000 });
     // The document's own address: navigations to moz-extension pages do not reach puppeteer's `tab.url()`.
     await expect(tab.evaluate(() => location.href)).resolves.toBe(expected);
     await ff.waitForText(tab, id('room-name'), 'Linked room');
+    // The party server's page for the link (which could read the #secret) was never requested.
+    expect(await joinPageHits()).not.toHaveProperty(linkPath);
 
     await ff.send(tab, 'Firefox came in through the link');
     await expectMessage(c, 'Firefox came in through the link');

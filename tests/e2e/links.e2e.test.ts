@@ -1,7 +1,8 @@
 /**
  * Invite links end to end: real Chromium profiles with the built extension, against the real party
  * server. (a) An escrow link lets someone join and chat while the only admin's browser is closed;
- * the link is opened in a tab and captured by the extension. (b) An approval link: the joiner waits,
+ * the link is opened in a tab and the extension redirects it to its own page before any request is
+ * made, so the server's `/join/…` page (which could read the `#secret`) never loads. (b) An approval link: the joiner waits,
  * the admin approves from the request banner, and both chat. (c) A revoked link is refused with a
  * clear reason, and a reset turns every link off.
  */
@@ -40,6 +41,13 @@ async function launchFresh(name: string): Promise<ExtensionBrowser> {
 
 beforeAll(() => mkdirSync(SCREENSHOTS, { recursive: true }));
 
+/** How often the party server was asked for each `/join/…` page (its test-only counter). */
+async function joinPageHits(): Promise<Record<string, number>> {
+  const res = await fetch(`http://${host}/__test/join-page-hits`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Record<string, number>;
+}
+
 afterEach(async () => {
   for (const browser of launched.splice(0)) await browser.close().catch(() => undefined);
 });
@@ -61,14 +69,25 @@ describe('invite links through the built extension', () => {
     const c = await openPanel(carol);
     await onboard(c, 'Carol', 'carol-links-passphrase', host);
 
-    // Opening the link in a new tab: the content script hands it to the extension, which turns the tab into the panel.
+    // Opening the link in a new tab: the extension redirects it to its own page before the request is made,
+    // which hands the link to the background and turns the tab into the panel.
+    const linkPath = new URL(link).pathname;
+    expect(await joinPageHits()).not.toHaveProperty(linkPath);
     const tab = await carol.context.newPage();
     await tab.setViewportSize(PANEL_VIEWPORT);
-    await tab.goto(link).catch(() => undefined); // the extension may take the tab over before the landing page finishes loading
+    const visited: string[] = [];
+    tab.on('framenavigated', (frame) => {
+      if (frame === tab.mainFrame()) visited.push(frame.url());
+    });
+    await tab.goto(link).catch(() => undefined); // the redirect and the hand-over may abort this navigation
     await tab.waitForURL(/sidepanel\.html/, { timeout: 20_000 });
     expect(tab.url()).toBe(`chrome-extension://${carol.extensionId}/sidepanel.html?room=${roomId}`);
     await tab.locator(enabledComposer).waitFor({ timeout: 30_000 });
     await expect(tab.locator(id('room-name')).textContent()).resolves.toBe('Escrow room');
+    // The party server's page for the link was never requested, and the tab never showed the server's origin.
+    expect(await joinPageHits()).not.toHaveProperty(linkPath);
+    expect(visited.length).toBeGreaterThan(0);
+    expect(visited.filter((url) => !url.startsWith(`chrome-extension://${carol.extensionId}/`))).toEqual([]);
     await send(tab, 'Carol joined while Alice was away');
 
     alice = await launch(aliceDir);

@@ -23,13 +23,19 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `testHooks` enables the room's compromised-server simulation (PARTYCHAT_TEST_HOOKS); never set in production. */
-export async function startParty(options: { port?: number; persistDir?: string; cwd?: string; testHooks?: boolean } = {}): Promise<RunningParty> {
+/**
+ * `testHooks` enables the room's compromised-server simulation (PARTYCHAT_TEST_HOOKS); never set in production.
+ * `vars` are further `--var NAME=value` settings (e.g. PARTYCHAT_EXTENSION_URL).
+ */
+export async function startParty(
+  options: { port?: number; persistDir?: string; cwd?: string; testHooks?: boolean; vars?: Record<string, string> } = {},
+): Promise<RunningParty> {
   const cwd = options.cwd ?? resolve(import.meta.dirname, '../..');
   const port = options.port ?? (await freePort());
   const args = ['dev', '--port', String(port), '--disable-request-cf-fetch'];
   if (options.persistDir) args.push('--persist', options.persistDir);
   if (options.testHooks) args.push('--var', 'PARTYCHAT_TEST_HOOKS=1');
+  for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}=${value}`);
   const child: ChildProcess = spawn(resolve(cwd, 'node_modules/.bin/partykit'), args, {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
