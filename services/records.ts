@@ -80,6 +80,8 @@ export interface RoomRecord {
   joining: { link: string; secret: string; genesis: string; state: JoinState; error: UserError | null } | null;
   /** Secrets (base64url) of the invite links created in this browser, so their full URL can be shown again. */
   linkSecrets: Record<string, string>;
+  /** Epochs up to this one have keys a member who left or was removed holds: nothing is sent under them (absent: none). */
+  retiredEpoch?: number;
   /** We were removed from the room: history stays readable here, nothing new arrives. */
   removed: boolean;
 }

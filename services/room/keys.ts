@@ -49,8 +49,10 @@ function sendKeys(s: RoomSession, keys: KeyEnvelope[]): void {
  * more goes out under it; messages wait in the outbox until the next epoch's key, then `resealOutbox` sends them.
  * `upTo` defaults to the newest epoch we hold or the server is at.
  */
-export function retireHeldEpochs(s: RoomSession, upTo = Math.max(s.currentEpoch(), s.serverEpoch)): void {
-  s.retiredEpoch = Math.max(s.retiredEpoch, upTo);
+export function retireHeldEpochs(s: RoomSession, upTo = Math.max(s.currentEpoch(), s.serverEpoch)): boolean {
+  if (upTo <= s.retiredEpoch) return false;
+  s.edit((r) => void (r.retiredEpoch = upTo));
+  return true;
 }
 
 /** Whether a message may go out under `epoch` now: the room's current epoch, a key we hold, and no departed member holds it. */
@@ -157,8 +159,8 @@ async function sealForMembers(ctx: RoomContext, s: RoomSession, epoch: number, g
  * removed, or else the online member with the smallest fingerprint (`anyone`: us, when they did not). Duplicates are refused by the server.
  */
 export async function maybeRotate(ctx: RoomContext, s: RoomSession, remover: string | null, anyone = false): Promise<void> {
-  // Whoever starts it, nothing more is sent under the keys the departed member holds.
-  retireHeldEpochs(s);
+  // Whoever starts it, nothing more is sent under the keys the departed member holds (kept across restarts).
+  if (retireHeldEpochs(s)) await s.save();
   const me = ctx.me.identity.fingerprint;
   const roster = s.roster;
   if (!roster?.members.has(me) || s.record.removed) return;
@@ -210,7 +212,7 @@ export async function onEpoch(ctx: RoomContext, s: RoomSession, frame: Extract<R
   }
   if (ours && ours.epoch <= frame.epoch) s.rotation = null;
   if (frame.rotationDue) {
-    retireHeldEpochs(s);
+    if (retireHeldEpochs(s)) await s.save();
     rotateIfStillDue(ctx, s);
   }
   ctx.emit({ type: 'state' });

@@ -77,8 +77,6 @@ export class RoomSession {
   serverSeq = 0;
   /** The room's key epoch as the server last said. */
   serverEpoch = 0;
-  /** Epochs up to this one have keys a member who left or was removed holds: nothing is sent under them (keys.ts; -1: none). */
-  retiredEpoch = -1;
   /** A rotation we proposed: its key stays here until the server says we started that epoch, then the other envelopes go out. */
   rotation: { epoch: number; gek: string; rest: KeyEnvelope[] } | null = null;
   resendTimer: ReturnType<typeof setTimeout> | null = null;
@@ -144,6 +142,11 @@ export class RoomSession {
 
   save(): Promise<void> {
     return this.hooks.persist(this.data);
+  }
+
+  /** Epochs up to this one have keys a member who left or was removed holds: nothing is sent under them (keys.ts; -1: none). Stored. */
+  get retiredEpoch(): number {
+    return this.data.retiredEpoch ?? -1;
   }
 
   currentEpoch(): number {

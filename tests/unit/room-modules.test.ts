@@ -4,7 +4,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expiryFor, Sweeper } from '@/services/room/expiry';
-import { maybeRotate, shareEarlierKeys } from '@/services/room/keys';
+import { maySendAt, maybeRotate, shareEarlierKeys } from '@/services/room/keys';
+import { RoomSession } from '@/services/room/session';
+import { unseal } from '@/services/sealed';
 import { sendMessage } from '@/services/room/messages';
 import { acceptCounter, MAX_MISSING } from '@/services/room/counters';
 import { generateGek, openWithGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
@@ -491,5 +493,23 @@ describe('a rotation nobody designated starts (messages wait for it since attack
     while (!f.socket.sentOf('rotate').length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(f.socket.sentOf('rotate').map((r) => r.epoch)).toEqual([1]);
     f.s.dispose();
+  });
+});
+
+describe('keys a departed member holds stay retired across a restart (issue 9, attack 3)', () => {
+  it('a restarted worker still sends nothing under the old key, even if the next welcome keeps quiet', async () => {
+    const [alice, bob] = await Promise.all([person('Alice'), person('Bob')]);
+    const f = await roomFixture({ me: bob, others: [alice] });
+    expect(maySendAt(f.s, 0)).toBe(true);
+    f.socket.deliver({ type: 'epoch', epoch: 0, rotationDue: true });
+    await f.settle();
+    expect(maySendAt(f.s, 0)).toBe(false);
+    f.s.dispose();
+    // The worker restarts: the room comes back from storage only.
+    const key = `room:${f.s.id}` as const;
+    const sealed = await f.local.get(key);
+    if (!sealed) throw new Error('the room was not stored');
+    const restarted = new RoomSession(await unseal<RoomRecord>(f.ctx.me.vaultKey, sealed, key), { persist: async () => undefined, onRejected: () => undefined });
+    expect(maySendAt(restarted, 0)).toBe(false);
   });
 });

@@ -87,6 +87,8 @@ export interface RoomFixture {
   chain: SignedRecord[];
   rejected: string[];
   events: PushEvent[];
+  /** The sealed room records and history pages, as storage.local would hold them. */
+  local: ReturnType<typeof memoryStore<LocalItems>>;
   /** Waits for everything queued in the room (frames are handled in its queue). */
   settle(): Promise<void>;
   /** An envelope as the server would relay it, sealed and signed by `from` with the room key. */
@@ -152,5 +154,5 @@ export async function roomFixture(options: { me: Person; others: Person[]; mode?
     const ct = await sealWithGek(opts.gek ?? gek, utf8(JSON.stringify(payload)), from.privateKey);
     return { seq: opts.seq ?? ++seqCounter, id: payload.id, epoch: payload.epoch, from: from.fingerprint, ts: payload.ts, ct, ...opts.envelope };
   };
-  return { ctx, s, socket, me, admin, others, gek, chain, rejected, events, settle, envelope };
+  return { ctx, s, socket, me, admin, others, gek, chain, rejected, events, local, settle, envelope };
 }
