@@ -99,6 +99,8 @@ export interface Peer {
   errors: number;
   /** The presence frame (its text) this connection last learned the online set from, so a broadcast skips those that know it. */
   told: string | null;
+  /** Closes the connection if it has not signed in by then; cleared once it has (or it closed), so it holds nothing after. */
+  deadline: ReturnType<typeof setTimeout> | null;
 }
 
 export class PeerTable {
@@ -118,7 +120,7 @@ export class PeerTable {
    * returned. An admitted one that has neither signed in nor asked to join within HANDSHAKE_DEADLINE_MS is closed.
    */
   add(conn: Party.Connection, address = ''): Peer | null {
-    const peer: Peer = { conn, address, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0, told: null };
+    const peer: Peer = { conn, address, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0, told: null, deadline: null };
     let fromAddress = 0;
     let handshakes = 0;
     for (const p of this.peers.values()) {
@@ -131,7 +133,8 @@ export class PeerTable {
       return null;
     }
     this.peers.set(conn.id, peer);
-    setTimeout(() => {
+    peer.deadline = setTimeout(() => {
+      peer.deadline = null;
       if (this.peers.get(conn.id) === peer && peer.fp === null && peer.guest === null) {
         this.fail(peer, 'not-authenticated', 'sign in sooner after connecting', { close: CLOSE.authFailed });
       }
@@ -148,6 +151,7 @@ export class PeerTable {
     const peer = this.peers.get(conn.id);
     if (!peer) return { peer, wentOffline: false };
     this.peers.delete(conn.id);
+    this.clearDeadline(peer);
     return { peer, wentOffline: this.unauthenticate(peer) };
   }
 
@@ -162,6 +166,7 @@ export class PeerTable {
   authenticate(peer: Peer, fp: string): boolean | null {
     if (this.peers.get(peer.conn.id) !== peer) return null;
     if (peer.fp === fp) return false;
+    this.clearDeadline(peer);
     this.unauthenticate(peer);
     peer.fp = fp;
     peer.guest = null;
@@ -169,6 +174,11 @@ export class PeerTable {
     const count = this.connections.get(fp) ?? 0;
     this.connections.set(fp, count + 1);
     return count === 0;
+  }
+
+  private clearDeadline(peer: Peer): void {
+    if (peer.deadline) clearTimeout(peer.deadline);
+    peer.deadline = null;
   }
 
   /** Makes a member connection an unauthenticated one again; true when that was its member's last connection. */
