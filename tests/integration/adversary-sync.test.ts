@@ -23,7 +23,8 @@ async function texts(client: TestClient, roomId: string): Promise<string[]> {
 describe('a member raises another member\'s lastSeq with a forged sync-reply seq', () => {
   let alice: TestClient;
   let bob: TestClient;
-  const rooms = {} as Record<RoomMode, { id: string; mallory: MaliciousMember }>;
+  const ids = new Map<RoomMode, string>();
+  const rooms = new Map<RoomMode, { id: string; mallory: MaliciousMember }>();
 
   beforeAll(async () => {
     const [a, b, m] = await Promise.all([onboarded('Alice'), onboarded('Bob'), onboarded('Mallory')]);
@@ -37,16 +38,18 @@ describe('a member raises another member\'s lastSeq with a forged sync-reply seq
         await alice.chat.inviteContact(id, (await invitee.chat.getState()).me?.contactCode ?? '');
         await until(async () => (await invitee.chat.getState()).rooms.find((r) => r.id === id && r.hasKey && r.connected), 'invitee holds the key');
       }
-      rooms[mode] = { id, mallory: undefined as unknown as MaliciousMember };
+      ids.set(mode, id);
     }
     for (const mode of ['backup', 'ephemeral'] as const) {
-      rooms[mode].mallory = await turnMalicious(malloryClient, rooms[mode].id, host);
-      await rooms[mode].mallory.connect();
+      const id = ids.get(mode) ?? '';
+      const mallory = await turnMalicious(malloryClient, id, host);
+      await mallory.connect();
+      rooms.set(mode, { id, mallory });
     }
   });
 
   afterAll(() => {
-    for (const { mallory } of Object.values(rooms)) mallory?.close();
+    for (const { mallory } of rooms.values()) mallory.close();
     alice?.chat.closeAll();
     bob?.chat.closeAll();
   });
@@ -54,7 +57,9 @@ describe('a member raises another member\'s lastSeq with a forged sync-reply seq
   // A seq a member hands over in a sync-reply does not move the receiver's catch-up point, so the message Bob
   // missed while offline arrives when he reconnects.
   it.each(['backup', 'ephemeral'] as const)('%s room: a message Bob missed while offline still arrives on reconnect', async (mode) => {
-    const { id: roomId, mallory } = rooms[mode];
+    const room = rooms.get(mode);
+    if (!room) throw new Error(`no ${mode} room was set up`);
+    const { id: roomId, mallory } = room;
     const bait = `a perfectly normal message (${mode})`;
     const sealed = await mallory.seal({ text: bait });
     const before = bob.rejected.length;
