@@ -226,6 +226,8 @@ const en = {
   'chat.loadOlder': 'Load earlier messages',
   'chat.historyStart': 'No earlier messages.',
   'chat.olderOffline': 'Earlier messages load from the server once connected.',
+  'chat.today': 'Today',
+  'chat.yesterday': 'Yesterday',
 
   'gaps.one': '1 message from {name} is missing (it was sent while you were away and no member who has it is online)',
   'gaps.many': '{count} messages from {name} are missing (they were sent while you were away and no member who has them is online)',

@@ -227,6 +227,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'chat.loadOlder': '載入較早的訊息',
   'chat.historyStart': '沒有更早的訊息了。',
   'chat.olderOffline': '連上伺服器後即可載入較早的訊息。',
+  'chat.today': '今天',
+  'chat.yesterday': '昨天',
 
   'gaps.one': '缺少 1 則來自 {name} 的訊息（它是在你離開時送出的，而目前沒有持有它的成員在線上）',
   'gaps.many': '缺少 {count} 則來自 {name} 的訊息（它們是在你離開時送出的，而目前沒有持有它們的成員在線上）',

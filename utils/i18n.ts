@@ -91,14 +91,25 @@ export function formatDateTime(ts: number, locale: Locale = activeLocale.value):
   return formatter(locale, 'date-time').format(new Date(ts));
 }
 
+/** A calendar date for display (a day separator): weekday and date, plus the year if it is not `now`'s. */
+export function formatDay(ts: number, locale: Locale = activeLocale.value, now: number = Date.now()): string {
+  const date = new Date(ts);
+  const sameYear = date.getFullYear() === new Date(now).getFullYear();
+  return formatter(locale, sameYear ? 'day' : 'day-year').format(date);
+}
+
 /**
  * Building an `Intl.DateTimeFormat` costs far more than formatting with one (it was the largest script
  * cost of rendering a long room), so each (locale, style) is built once.
  */
 const FORMAT_OPTIONS = {
-  time: { hour: '2-digit', minute: '2-digit' },
-  'day-time': { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' },
+  // `hour: 'numeric'`: no leading zero where the locale writes none (en "9:05 AM", zh-TW "上午9:05").
+  time: { hour: 'numeric', minute: '2-digit' },
+  'day-time': { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' },
   'date-time': { dateStyle: 'medium', timeStyle: 'short' },
+  // Day separators in the chat: the weekday and date, with the year only when it is not this year.
+  day: { weekday: 'long', month: 'long', day: 'numeric' },
+  'day-year': { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' },
 } satisfies Record<string, Intl.DateTimeFormatOptions>;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
