@@ -570,3 +570,113 @@ describe('failed joins', () => {
     expect(byTestId(wrapper, 'room-forget').exists()).toBe(false);
   });
 });
+
+describe('day separators and compact grouping', () => {
+  /** Local time, so the test means the same in every time zone. */
+  const at = (day: number, hour: number, minute: number) => new Date(2025, 5, day, hour, minute).getTime();
+  const NOW = at(10, 12, 0);
+
+  function chat(roomId: string, fake: FakeBackend): void {
+    const base = (id: string, ts: number, fields: Partial<MessageView>): MessageView => ({
+      ...textMessage(0),
+      id,
+      roomId,
+      ts,
+      text: id,
+      seq: null,
+      ...fields,
+    });
+    const bob = { from: fakeFingerprint('b'), fromName: 'Bob' };
+    const carol = { from: fakeFingerprint('c'), fromName: 'Carol' };
+    const me = { from: fake.fingerprint, fromName: fake.name, mine: true, status: 'sent' as const };
+    fake.room(roomId).messages = [
+      base('bob-1', at(8, 9, 5), bob),
+      base('bob-2', at(8, 9, 6), bob),
+      base('carol-1', at(9, 23, 59), carol),
+      base('carol-2', at(10, 0, 1), carol),
+      base('carol-3', at(10, 0, 2), carol),
+      base('mine-1', at(10, 0, 3), me),
+      base('mine-2', at(10, 0, 4), me),
+      base('carol-4', at(10, 0, 5), carol),
+      base('carol-5', at(10, 0, 30), carol),
+    ].map((m, i) => ({ ...m, seq: i + 1 }));
+  }
+
+  it.each([
+    ['en', ['Sunday, June 8', 'Yesterday', 'Today'], '9:05 AM'],
+    ['zh-TW', ['6月8日 星期日', '昨天', '今天'], '上午9:05'],
+  ] as const)('puts a day separator above the first message of each day and a name on the first of each run, in %s', async (locale, days, time) => {
+    setLocale(locale);
+    vi.spyOn(Date, 'now').mockReturnValue(NOW);
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    chat(room.summary.id, fake);
+    const { wrapper } = await openRoom(fake, room.summary.id);
+
+    const separators = allByTestId(wrapper, 'day-separator');
+    const squash = (text: string) => text.replace(/\s/g, '');
+    expect(separators.map((s) => squash(s.text()))).toEqual(days.map(squash));
+    // Each separator sits in the row of the day's first message, above it.
+    expect(separators.map((s) => s.element.closest('li')?.getAttribute('data-id'))).toEqual(['bob-1', 'carol-1', 'carol-2']);
+    expect(separators.every((s) => s.element.nextElementSibling?.getAttribute('data-testid') === 'message')).toBe(true);
+
+    // Names: the first of each run only (a new day starts a new run), never on our own bubbles.
+    const names = allByTestId(wrapper, 'message').map((m) => (m.find('[data-testid="message-sender"]').exists() ? m.find('[data-testid="message-sender"]').text() : null));
+    expect(names).toEqual(['Bob', null, 'Carol', 'Carol', null, null, null, 'Carol', 'Carol']);
+    // A hidden name is still there for screen readers.
+    expect(allByTestId(wrapper, 'message')[1]?.find('.visually-hidden').text()).toBe('Bob');
+
+    // Time without a leading zero.
+    const first = allByTestId(wrapper, 'message')[0]?.find('time').text().replace(/\s/g, ' ');
+    expect(first).toContain(time);
+    expect(first).not.toMatch(/(^|\D)09:05/);
+  });
+
+  it('switches the separators with the language', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(NOW);
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    chat(room.summary.id, fake);
+    const { wrapper } = await openRoom(fake, room.summary.id);
+    expect(allByTestId(wrapper, 'day-separator').at(-1)?.text()).toBe(en['chat.today']);
+    setLocale('zh-TW');
+    await flushPromises();
+    expect(allByTestId(wrapper, 'day-separator').at(-1)?.text()).toBe(zhTW['chat.today']);
+  });
+
+  describe('keeps the reading position when older messages are prepended', () => {
+    const SEPARATOR = 30;
+    const ROW = 62;
+    const day = (d: number, i: number) => new Date(2025, 5, d, 10, 0, i).getTime();
+    const page = (from: number, count: number, d: number) =>
+      Array.from({ length: count }, (_, k) => ({ ...textMessage(from + k), ts: day(d, from + k) }));
+
+    async function scrolledInto(messages: MessageView[], top: number) {
+      const wrapper = mount(MessageList, { props: { messages, loading: false, canLoadOlder: true }, attachTo: document.body });
+      mounted.push(wrapper);
+      const scroller = byTestId(wrapper, 'message-list');
+      layOut(scroller.element, { clientHeight: 600, scrollHeight: 1_000_000 });
+      scroller.element.scrollTop = top;
+      await scroller.trigger('scroll');
+      await flushPromises();
+      return { wrapper, scroller: scroller.element };
+    }
+
+    it.each([
+      // The reader is 10 px into the first message (below its separator); older messages of the same day
+      // move the separator up to the new first row, and the message must not jump by the separator's height.
+      ['of the same day (the separator moves up)', 5, SEPARATOR + 100 * ROW + 10],
+      // Older messages of an earlier day: both separators stay, one more above.
+      ['of an earlier day (a separator more)', 4, SEPARATOR + 100 * ROW + SEPARATOR + 10],
+    ])('%s', async (_name, olderDay, expected) => {
+      const newer = page(101, 100, 5);
+      const { wrapper, scroller } = await scrolledInto(newer, SEPARATOR + 10);
+      expect(allByTestId(wrapper, 'day-separator').map((s) => s.element.closest('li')?.getAttribute('data-id'))).toEqual(['m101']);
+
+      await wrapper.setProps({ messages: [...page(1, 100, olderDay), ...newer] });
+      await flushPromises();
+      expect(scroller.scrollTop).toBe(expected);
+      expect(allByTestId(wrapper, 'message').map((m) => m.text())).toContainEqual(expect.stringContaining('message 101'));
+    });
+  });
+});
