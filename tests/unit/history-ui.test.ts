@@ -678,5 +678,39 @@ describe('day separators and compact grouping', () => {
       expect(scroller.scrollTop).toBe(expected);
       expect(allByTestId(wrapper, 'message').map((m) => m.text())).toContainEqual(expect.stringContaining('message 101'));
     });
+
+    it('keeps a measured row height without its separator, so it stays right when the separator moves away', async () => {
+      // happy-dom has no layout: rows measure 50 px, plus 30 px when they hold a day separator.
+      const measuredIds = new Set<string>();
+      vi.spyOn(HTMLElement.prototype, 'getBoundingClientRect').mockImplementation(function (this: HTMLElement) {
+        const separator = this.matches('[data-testid="day-separator"]');
+        const row = this.matches('li.row');
+        if (row && this.dataset.id) measuredIds.add(this.dataset.id);
+        const height = separator ? SEPARATOR : row ? 50 + (this.querySelector('[data-testid="day-separator"]') ? SEPARATOR : 0) : 0;
+        return new DOMRect(0, 0, 300, height);
+      });
+      const newer = page(101, 60, 5);
+      const { wrapper, scroller } = await scrolledInto(newer, 0);
+      expect(measuredIds.has('m101')).toBe(true);
+      // Read further down, far enough that m101 is no longer rendered.
+      scroller.scrollTop = SEPARATOR + 50 * 50;
+      await byTestId(wrapper, 'message-list').trigger('scroll');
+      await flushPromises();
+      const rendered = () => wrapper.findAll('li.row').map((li) => li.attributes('data-id'));
+      expect(rendered()).not.toContain('m101');
+
+      // Older messages of the same day: the separator moves from m101 (not rendered) to m1.
+      await wrapper.setProps({ messages: [...page(1, 100, 5), ...newer] });
+      await flushPromises();
+      const ids = rendered();
+      expect(ids).not.toContain('m101');
+      // Above the first rendered row: the separator, then each row as measured (50 px, m101 without its
+      // separator now) or, never rendered, as estimated.
+      const first = Number(ids[0]?.slice(1));
+      let above = SEPARATOR;
+      for (let i = 1; i < first; i++) above += measuredIds.has(`m${i}`) ? 50 : ROW;
+      const rows = byTestId(wrapper, 'message-rows').element as HTMLElement;
+      expect(rows.style.paddingTop).toBe(`${above}px`);
+    });
   });
 });
