@@ -644,6 +644,22 @@ describe('day separators and compact grouping', () => {
     expect(allByTestId(wrapper, 'day-separator').at(-1)?.text()).toBe(zhTW['chat.today']);
   });
 
+  it('turns "Today" into "Yesterday" at midnight while the list is open', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      vi.setSystemTime(at(10, 23, 58));
+      const messages = [{ ...textMessage(1), ts: at(10, 23, 50) }];
+      const wrapper = mount(MessageList, { props: { messages, loading: false, canLoadOlder: false }, attachTo: document.body });
+      mounted.push(wrapper);
+      await flushPromises();
+      expect(byTestId(wrapper, 'day-separator').text()).toBe('Today');
+      await vi.advanceTimersByTimeAsync(3 * 60_000);
+      expect(byTestId(wrapper, 'day-separator').text()).toBe('Yesterday');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   describe('keeps the reading position when older messages are prepended', () => {
     const SEPARATOR = 30;
     const ROW = 62;
