@@ -86,13 +86,13 @@ export interface RoomRecord {
   removed: boolean;
 }
 
-/** A room event shown in the chat (not a message anyone typed). */
-export interface RoomEvent {
-  type: 'settings';
-  settings: RoomSettings;
-  by: string;
-  byName: string;
-}
+/** How someone's membership changed: a link join, an add by contact code, an approved request, a removal, a leave, a link permission. */
+export type MemberChange = 'joined' | 'added' | 'approved' | 'removed' | 'left' | 'links-allowed' | 'links-denied';
+
+/** A room event shown in the chat (not a message anyone typed): a settings change, or a membership change. */
+export type RoomEvent =
+  | { type: 'settings'; settings: RoomSettings; by: string; byName: string }
+  | { type: 'member'; change: MemberChange; member: string; memberName: string; by: string; byName: string };
 
 /** One message as kept in local history. */
 export interface StoredMessage {

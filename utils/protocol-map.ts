@@ -103,6 +103,14 @@ export interface RoomDetail extends RoomSummary {
   gaps: Array<{ fingerprint: string; name: string; count: number }>;
 }
 
+/** How someone's membership changed: a link join, an add by contact code, an approved request, a removal, a leave, a link permission. */
+export type MemberChange = 'joined' | 'added' | 'approved' | 'removed' | 'left' | 'links-allowed' | 'links-denied';
+
+/** A room change shown as a line in the chat. `member` events name who changed (`member`) and who did it (`by`, fingerprints). */
+export type RoomEventView =
+  | { type: 'settings'; settings: RoomSettings; byName: string }
+  | { type: 'member'; change: MemberChange; member: string; memberName: string; by: string; byName: string };
+
 export type MessageStatus = 'sending' | 'sent' | 'received';
 
 export interface MessageView {
@@ -116,9 +124,9 @@ export interface MessageView {
   status: MessageStatus;
   /** Server sequence number; null while sending. Lists are ordered by it. */
   seq: number | null;
-  /** 'event': a room change (e.g. the disappearing timer), rendered from `event`, not `text`. */
+  /** 'event': a room change (e.g. the disappearing timer, someone joining), rendered from `event`, not `text`. */
   kind: 'text' | 'event';
-  event: { type: 'settings'; settings: RoomSettings; byName: string } | null;
+  event: RoomEventView | null;
   expiresAt: number | null;
 }
 

@@ -16,6 +16,7 @@ import {
   roomSettingsSchema,
   verifyChain,
   verifyChainPrefix,
+  type RecordBody,
   type RecordFields,
   type RoomSettings,
   type Roster,
@@ -23,7 +24,7 @@ import {
 import { MAX_ROOM_NAME_CHARS, ROOM_ID_BYTES } from '@/shared/constants';
 import type { JoinRequest, RoomMode, RoomServerFrame, SignedRecord } from '@/shared/protocol';
 import { UserFacingError } from '../errors';
-import type { RoomRecord, StoredMessage } from '../records';
+import type { MemberChange, RoomEvent, RoomRecord, StoredMessage } from '../records';
 import { describe, type RoomContext } from './context';
 import { answerNeedKeys, maybeRotate, noteWelcomeEpoch, resealOutbox, rotateIfStillDue, sealCurrentKeyFor, shareEarlierKeys } from './keys';
 import { requestCatchUp, resendOutbox } from './messages';
@@ -128,8 +129,8 @@ export async function onWelcome(ctx: RoomContext, s: RoomSession, frame: Extract
   });
   s.requests.clear();
   for (const request of frame.requests) await onJoinRequest(ctx, s, request, false);
-  // Settings changed while we were away (not on a first join: the chain's history is not news to a newcomer).
-  if (known > 0) for (const record of trusted.slice(known)) await noteSettings(ctx, s, record);
+  // Settings and membership changed while we were away (not on a first join: the chain's history is not news to a newcomer).
+  if (known > 0) for (const record of trusted.slice(known)) await noteRecord(ctx, s, record);
   await s.save();
   resendOutbox(s);
   await answerNeedKeys(ctx, s, frame.needKeys);
@@ -153,7 +154,7 @@ export async function onChain(ctx: RoomContext, s: RoomSession, records: SignedR
       break;
     }
     s.adoptChain([...s.record.chain, record], roster);
-    await noteSettings(ctx, s, record);
+    await noteRecord(ctx, s, record);
     s.settleChange(record.body);
     const body = parseRecordBody(record);
     if (body.kind === 'remove' || body.kind === 'leave') {
@@ -165,15 +166,48 @@ export async function onChain(ctx: RoomContext, s: RoomSession, records: SignedR
   ctx.emit({ type: 'room', roomId: s.id });
 }
 
-/** Shows a settings change in the chat, once per record. */
-async function noteSettings(ctx: RoomContext, s: RoomSession, record: SignedRecord): Promise<void> {
+/** A member's display name: from the roster, else from the key of the record that let them in (members who left or were removed). */
+async function nameIn(s: RoomSession, fingerprint: string): Promise<string> {
+  const member = s.roster?.members.get(fingerprint);
+  if (member) return member.name;
+  for (const record of [...s.record.chain].reverse()) {
+    try {
+      const body = parseRecordBody(record);
+      if ((body.kind === 'add' || body.kind === 'join') && body.member === fingerprint) return displayNameOf(await readPublicKey(body.key));
+    } catch {
+      // A record we could not read names no one.
+    }
+  }
+  return '';
+}
+
+/** The chat line a chain record shows, if any: settings and membership changes. */
+async function eventOf(s: RoomSession, body: RecordBody): Promise<RoomEvent | null> {
+  const byName = await nameIn(s, body.by);
+  if (body.kind === 'settings') return { type: 'settings', settings: body.settings, by: body.by, byName };
+  let change: MemberChange;
+  if (body.kind === 'join') change = 'joined';
+  else if (body.kind === 'add') change = body.via ? 'approved' : 'added';
+  else if (body.kind === 'remove') change = 'removed';
+  else if (body.kind === 'leave') change = 'left';
+  else if (body.kind === 'grant') change = body.canCreateLinks ? 'links-allowed' : 'links-denied';
+  else return null;
+  const memberName = body.member === body.by ? byName : await nameIn(s, body.member);
+  return { type: 'member', change, member: body.member, memberName, by: body.by, byName };
+}
+
+/**
+ * Shows a settings or membership change in the chat, once per record (its id is the record's hash).
+ * Called after the record was adopted, so the roster and chain include it.
+ */
+async function noteRecord(ctx: RoomContext, s: RoomSession, record: SignedRecord): Promise<void> {
   const body = parseRecordBody(record);
-  if (body.kind !== 'settings') return;
-  const by = s.roster?.members.get(body.by);
+  const event = await eventOf(s, body);
+  if (!event) return;
   const stored: StoredMessage = {
     id: (await sha256Hex(record.body)).slice(0, 32),
     from: body.by,
-    fromName: by?.name ?? '',
+    fromName: event.byName,
     text: '',
     ts: body.ts,
     // Placed after the last message we had when the change arrived.
@@ -181,7 +215,7 @@ async function noteSettings(ctx: RoomContext, s: RoomSession, record: SignedReco
     mine: body.by === ctx.me.identity.fingerprint,
     status: 'received',
     kind: 'event',
-    event: { type: 'settings', settings: body.settings, by: body.by, byName: by?.name ?? '' },
+    event,
     env: null,
     expiresAt: null,
   };

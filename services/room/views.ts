@@ -2,8 +2,8 @@
 import { formatContactCode, openWithGek, readPublicKey } from '@/shared/crypto';
 import { fromBase64, fromUtf8 } from '@/shared/encoding';
 import { DEFAULT_SETTINGS, type LinkState } from '@/shared/membership';
-import type { JoinRequestView, MemberView, MessageView, RoomDetail, RoomSummary } from '@/utils/protocol-map';
-import type { StoredMessage } from '../records';
+import type { JoinRequestView, MemberView, MessageView, RoomDetail, RoomEventView, RoomSummary } from '@/utils/protocol-map';
+import type { RoomEvent, StoredMessage } from '../records';
 import type { RoomContext } from './context';
 import { currentEpoch, type DeepReadonly, type RoomSession } from './session';
 
@@ -95,6 +95,12 @@ export async function linkLabel(s: RoomSession, link: LinkState | undefined): Pr
   }
 }
 
+function eventView(event: DeepReadonly<RoomEvent> | null | undefined): RoomEventView | null {
+  if (!event) return null;
+  if (event.type === 'settings') return { type: 'settings', settings: { ...event.settings }, byName: event.byName };
+  return { type: 'member', change: event.change, member: event.member, memberName: event.memberName, by: event.by, byName: event.byName };
+}
+
 export function toView(roomId: string, m: DeepReadonly<StoredMessage>): MessageView {
   return {
     id: m.id,
@@ -107,7 +113,7 @@ export function toView(roomId: string, m: DeepReadonly<StoredMessage>): MessageV
     status: m.status,
     seq: m.seq,
     kind: m.kind ?? 'text',
-    event: m.event ? { type: 'settings', settings: { ...m.event.settings }, byName: m.event.byName } : null,
+    event: eventView(m.event),
     expiresAt: m.expiresAt ?? null,
   };
 }

@@ -100,7 +100,7 @@ describe('two clients chat through a real party server', () => {
     const state = await restarted.chat.unlock('correct horse battery');
     expect(state.phase).toBe('ready');
     const history = await restarted.chat.listMessages(roomId);
-    expect(history.map((m) => m.text)).toEqual(['Hello Bob, pizza on Saturday?', 'Yes! 🍕']);
+    expect(history.filter((m) => m.kind === 'text').map((m) => m.text)).toEqual(['Hello Bob, pizza on Saturday?', 'Yes! 🍕']);
     await until(async () => (await restarted.chat.getRoom(roomId)).connected, 'restarted alice reconnects');
     const again = await bob.chat.sendMessage(roomId, 'still there?');
     await until(async () => (await restarted.chat.listMessages(roomId)).some((m) => m.id === again.id), 'restarted alice receives');

@@ -24,6 +24,7 @@ describe('members panel', () => {
     const wrapper = panel(true);
     expect(wrapper.findAll('[data-testid="member-remove"]')).toHaveLength(1);
     await wrapper.get('[data-testid="member-remove"]').trigger('click');
+    await wrapper.get('[data-testid="member-remove-yes"]').trigger('click');
     await wrapper.get('[data-testid="member-links"]').trigger('change');
     await wrapper.get('[data-testid="unban"]').trigger('click');
     expect(wrapper.emitted('action')).toEqual([

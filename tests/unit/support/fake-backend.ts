@@ -18,6 +18,7 @@ import type {
   RequestOf,
   RequestType,
   ResponseOf,
+  MemberChange,
   RoomSettings,
   UserError,
   UserErrorCode,
@@ -335,6 +336,29 @@ export class FakeBackend implements Backend {
       status: 'received',
       kind: 'event',
       event: { type: 'settings', settings: { ...settings }, byName },
+      expiresAt: null,
+    };
+    room.messages.push(event);
+    this.emit({ type: 'message', roomId, message: event, room: room.summary });
+    this.emit({ type: 'room', roomId });
+    return event;
+  }
+
+  /** A membership change (join, add, approval, removal, leave, link permission): stored, and shown in the chat as an event (pushed). */
+  changeMembership(roomId: string, change: MemberChange, member: { fingerprint: string; name: string }, by: { fingerprint: string; name: string }): MessageView {
+    const room = this.room(roomId);
+    const event: MessageView = {
+      id: fakeId(),
+      roomId,
+      from: by.fingerprint,
+      fromName: by.name,
+      text: '',
+      ts: this.tick(),
+      seq: null,
+      mine: by.fingerprint === this.fingerprint,
+      status: 'received',
+      kind: 'event',
+      event: { type: 'member', change, member: member.fingerprint, memberName: member.name, by: by.fingerprint, byName: by.name },
       expiresAt: null,
     };
     room.messages.push(event);
