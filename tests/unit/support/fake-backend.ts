@@ -30,6 +30,7 @@ export { contactCodeOf, FAKE_EXPORT_PREFIX, fakeFingerprint, fakeId, type FakeCo
 export class FakeBackend implements Backend {
   phase: Phase = 'onboard';
   host = 'localhost:1999';
+  notificationPreviews = false;
   name = '';
   passphrase = '';
   readonly fingerprint = fakeFingerprint('a');
@@ -166,6 +167,7 @@ export class FakeBackend implements Backend {
         requests: 0,
         missing: 0,
         removed: false,
+        muted: false,
       },
       myRole: input.myRole ?? 'admin',
       members: [
@@ -369,6 +371,7 @@ export class FakeBackend implements Backend {
       me: ready ? { fingerprint: this.fingerprint, name: this.name, contactCode: contactCodeOf(this.fingerprint) } : null,
       host: this.host,
       rooms: ready ? this.rooms.map((r) => r.summary) : [],
+      notificationPreviews: this.notificationPreviews,
     };
   }
 
