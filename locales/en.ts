@@ -305,6 +305,8 @@ const en = {
   'members.leaveConfirm': 'Leave this room? The others move to a new key, and the room is removed from this browser.',
   'notify.joinRequestTitle': 'Join request in {room}',
   'notify.joinRequestBody': '{name} wants to join. Open PartyChat to approve or deny.',
+  'notify.messageTitle': 'New message in {room}',
+  'notify.messageBody': 'From {name}',
 
   'capture.opening': 'Opening the invite in PartyChat…',
   'capture.invalid': 'This is not a complete PartyChat invite link (its # part is missing or damaged). Ask for the link again, or paste it into PartyChat under “Join with a link”.',

@@ -298,6 +298,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'members.leaveConfirm': '要離開這個聊天室嗎？其他成員會改用新的金鑰，這個聊天室也會從這個瀏覽器移除。',
   'notify.joinRequestTitle': '{room} 有新的加入請求',
   'notify.joinRequestBody': '{name} 想要加入。請開啟 PartyChat 核准或拒絕。',
+  'notify.messageTitle': '{room} 有新訊息',
+  'notify.messageBody': '來自 {name}',
 
   'capture.opening': '正在 PartyChat 中開啟邀請…',
   'capture.invalid': '這不是完整的 PartyChat 邀請連結（# 之後的部分遺失或損壞）。請再向對方要一次連結，或在 PartyChat 的「用連結加入」貼上它。',

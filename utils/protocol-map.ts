@@ -238,3 +238,15 @@ export type PushEvent =
   | { type: 'join-request'; roomId: string; roomName: string; name: string };
 
 export const UI_PORT_NAME = 'ui';
+
+/** Sent by a UI page over its `ui` port: the room it shows while visible and focused (null: none), so that room does not notify. */
+export interface ViewingMessage {
+  kind: 'partychat-viewing';
+  roomId: string | null;
+}
+
+export function isViewingMessage(message: unknown): message is ViewingMessage {
+  if (typeof message !== 'object' || message === null) return false;
+  const { kind, roomId } = message as { kind?: unknown; roomId?: unknown };
+  return kind === 'partychat-viewing' && (roomId === null || typeof roomId === 'string');
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createUnreadBadge, toolbarActionOf, type ToolbarAction } from '@/services/extension-bridge';
+import { createUnreadBadge, notificationRoom, openChatOn, toolbarActionOf, type PanelOpening, type ToolbarAction } from '@/services/extension-bridge';
+import { isViewingMessage } from '@/utils/protocol-map';
 
 function fakeAction(): ToolbarAction & { texts: string[] } {
   const texts: string[] = [];
@@ -32,5 +33,72 @@ describe('toolbar badge', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     expect(() => createUnreadBadge(throwing)(2)).not.toThrow();
     warn.mockRestore();
+  });
+});
+
+describe('opening the chat from a notification or the shortcut', () => {
+  const room = 'ab'.repeat(16);
+
+  it.each([
+    [`msg:${room}`, room],
+    [`join-${room}-1764150000000`, room],
+    ['msg:not-a-room', null],
+    ['someone-elses', null],
+  ])('the notification %s belongs to room %s', (id, expected) => {
+    expect(notificationRoom(id)).toBe(expected);
+  });
+
+  function opening(panel: () => Promise<void>): PanelOpening & { calls: string[] } {
+    const calls: string[] = [];
+    return {
+      calls,
+      openPanel: () => {
+        calls.push('panel');
+        return panel();
+      },
+      requestRoom: async (roomId) => void calls.push(`room ${roomId}`),
+      openTab: async (url) => void calls.push(`tab ${url}`),
+      pageUrl: 'chrome-extension://x/sidepanel.html',
+    };
+  }
+
+  it('opens the panel first (inside the gesture), then asks it for the room', async () => {
+    const how = opening(async () => undefined);
+    const done = openChatOn(room, how);
+    expect(how.calls).toEqual(['panel', `room ${room}`]);
+    await done;
+    expect(how.calls).toEqual(['panel', `room ${room}`]);
+  });
+
+  it.each([
+    ['rejects', () => Promise.reject(new Error('sidePanel.open may only be called in response to a user gesture'))],
+    [
+      'throws',
+      () => {
+        throw new TypeError('sidePanel is undefined');
+      },
+    ],
+  ])('when opening the panel %s, the panel page opens in a tab on that room', async (_name, panel) => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const how = opening(panel);
+    await openChatOn(room, how);
+    expect(how.calls.at(-1)).toBe(`tab chrome-extension://x/sidepanel.html?room=${room}`);
+    warn.mockRestore();
+  });
+
+  it('the shortcut opens the panel without a room', async () => {
+    const how = opening(async () => undefined);
+    await openChatOn(null, how);
+    expect(how.calls).toEqual(['panel']);
+  });
+
+  it.each([
+    [{ kind: 'partychat-viewing', roomId: room }, true],
+    [{ kind: 'partychat-viewing', roomId: null }, true],
+    [{ kind: 'partychat-viewing', roomId: 3 }, false],
+    [{ type: 'state' }, false],
+    [null, false],
+  ])('a page says which room it shows: %j is such a message: %s', (message, expected) => {
+    expect(isViewingMessage(message)).toBe(expected);
   });
 });
