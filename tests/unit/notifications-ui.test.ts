@@ -96,3 +96,39 @@ describe('message text in notifications', () => {
     expect((byTestId(wrapper, 'settings-notification-previews').element as HTMLInputElement).checked).toBe(true);
   });
 });
+
+describe('telling the background which room is in view', () => {
+  it('reports the open room while the page is visible and focused, and none otherwise', async () => {
+    const focused = vi.spyOn(document, 'hasFocus').mockReturnValue(true);
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    const { wrapper, store } = await mountSidePanel(fake);
+    expect(fake.viewing.at(-1) ?? null).toBeNull();
+
+    await store.openRoom(room.summary.id);
+    await flushPromises();
+    expect(fake.viewing.at(-1)).toBe(room.summary.id);
+
+    focused.mockReturnValue(false);
+    window.dispatchEvent(new Event('blur'));
+    await flushPromises();
+    expect(fake.viewing.at(-1)).toBeNull();
+
+    focused.mockReturnValue(true);
+    window.dispatchEvent(new Event('focus'));
+    await flushPromises();
+    expect(fake.viewing.at(-1)).toBe(room.summary.id);
+
+    await byTestId(wrapper, 'room-back').trigger('click');
+    await flushPromises();
+    expect(fake.viewing.at(-1)).toBeNull();
+
+    await store.openRoom(room.summary.id);
+    await flushPromises();
+    expect(fake.viewing.at(-1)).toBe(room.summary.id);
+    wrapper.unmount();
+    mounted.splice(mounted.indexOf(wrapper), 1);
+    expect(fake.viewing.at(-1)).toBeNull();
+    focused.mockRestore();
+  });
+});

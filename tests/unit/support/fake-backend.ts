@@ -71,6 +71,13 @@ export class FakeBackend implements Backend {
     return reply;
   }
 
+  /** What the page said it shows, in order (`setViewing`). */
+  readonly viewing: Array<string | null> = [];
+
+  setViewing(roomId: string | null): void {
+    this.viewing.push(roomId);
+  }
+
   subscribe(listener: (event: PushEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
