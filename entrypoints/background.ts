@@ -14,7 +14,7 @@ import {
   toolbarActionOf,
   createUnreadBadge,
 } from '@/services/extension-bridge';
-import { messageNotice } from '@/services/notify-policy';
+import { messageNotice, noticeText } from '@/services/notify-policy';
 import { createRequestHandler } from '@/services/requests';
 import { DEFAULT_PARTY_HOST } from '@/shared/constants';
 import { t } from '@/utils/i18n';
@@ -33,10 +33,7 @@ export default defineBackground(() => {
       ui.push(event);
       showUnreadBadge(chat.totalUnread() + chat.totalRequests());
       const notice = messageNotice({ event, previews: chat.notificationPreviews, inView: ui.inView });
-      if (notice) {
-        const title = t('notify.messageTitle', { room: notice.roomName || t('join.unnamedRoom') });
-        notifyMessage(notice, { title, body: notice.text === null ? t('notify.messageBody', { name: notice.senderName }) : `${notice.senderName}: ${notice.text}` });
-      }
+      if (notice) notifyMessage(notice, noticeText(notice));
       if (event.type === 'join-request') {
         notifyJoinRequest(event, { title: t('notify.joinRequestTitle', { room: event.roomName }), body: t('notify.joinRequestBody', { name: event.name }) });
       }

@@ -2,6 +2,7 @@
  * Whether a pushed event deserves a browser notification, and what it may say. Pure: the background
  * (entrypoints/background.ts, services/extension-bridge.ts) shows what this returns.
  */
+import { t } from '@/utils/i18n';
 import type { PushEvent } from '@/utils/protocol-map';
 
 export interface NotifyInput {
@@ -30,4 +31,10 @@ export function messageNotice({ event, previews, inView }: NotifyInput): Message
   if (room.muted || room.removed) return null;
   if (inView(event.roomId)) return null;
   return { roomId: event.roomId, roomName: room.name, senderName: message.fromName, text: previews ? message.text : null };
+}
+
+/** The notification's title and body in the UI language: the room in the title; the sender, and the text only if given. */
+export function noticeText(notice: MessageNotice): { title: string; body: string } {
+  const title = t('notify.messageTitle', { room: notice.roomName || t('join.unnamedRoom') });
+  return { title, body: notice.text === null ? t('notify.messageBody', { name: notice.senderName }) : `${notice.senderName}: ${notice.text}` };
 }

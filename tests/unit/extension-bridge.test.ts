@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createUnreadBadge, notificationRoom, openChatOn, toolbarActionOf, type PanelOpening, type ToolbarAction } from '@/services/extension-bridge';
+import { fakeBrowser } from 'wxt/testing/fake-browser';
+import { createUnreadBadge, notificationRoom, notifyMessage, openChatOn, toolbarActionOf, type PanelOpening, type ToolbarAction } from '@/services/extension-bridge';
 import { isViewingMessage } from '@/utils/protocol-map';
 
 function fakeAction(): ToolbarAction & { texts: string[] } {
@@ -100,5 +101,18 @@ describe('opening the chat from a notification or the shortcut', () => {
     [null, false],
   ])('a page says which room it shows: %j is such a message: %s', (message, expected) => {
     expect(isViewingMessage(message)).toBe(expected);
+  });
+});
+
+describe('message notifications', () => {
+  it('one per room, replaced by the next, saying what it is given; its id names the room for the click', async () => {
+    fakeBrowser.reset();
+    const roomId = 'cd'.repeat(16);
+    notifyMessage({ roomId, roomName: 'Team', senderName: 'Alice', text: null }, { title: 'New message in Team', body: 'From Alice' });
+    notifyMessage({ roomId, roomName: 'Team', senderName: 'Bob', text: null }, { title: 'New message in Team', body: 'From Bob' });
+    await vi.waitFor(() => expect(fakeBrowser.notifications.getAllCreateOptions()[`msg:${roomId}`]).toMatchObject({ message: 'From Bob' }));
+    expect(Object.keys(fakeBrowser.notifications.getAllCreateOptions())).toEqual([`msg:${roomId}`]);
+    expect(fakeBrowser.notifications.getAllCreateOptions()[`msg:${roomId}`]).toMatchObject({ type: 'basic', title: 'New message in Team' });
+    expect(notificationRoom(`msg:${roomId}`)).toBe(roomId);
   });
 });

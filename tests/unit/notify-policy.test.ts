@@ -1,7 +1,8 @@
 /** When a message becomes a browser notification, and what it says (services/notify-policy.ts), plus muting a room (services/room/preferences.ts). */
 import { describe, expect, it } from 'vitest';
 import { ChatService } from '@/services/chat';
-import { messageNotice } from '@/services/notify-policy';
+import { messageNotice, noticeText } from '@/services/notify-policy';
+import { setLocale } from '@/utils/i18n';
 import type { LocalItems, RoomRecord, SessionItems } from '@/services/records';
 import { setMuted } from '@/services/room/preferences';
 import { unseal } from '@/services/sealed';
@@ -57,6 +58,18 @@ describe('message notifications: the policy', () => {
     { name: 'a summary is not a message', event: { type: 'summary', room } as PushEvent, previews: true, inView: [], notice: null },
   ])('$name', ({ event, previews, inView, notice }) => {
     expect(messageNotice({ event, previews, inView: (id) => (inView as string[]).includes(id) })).toEqual(notice);
+  });
+});
+
+describe('message notifications: the words', () => {
+  it.each([
+    ['en', null, { title: 'New message in Book club', body: 'From Alice' }],
+    ['en', 'see you at 8', { title: 'New message in Book club', body: 'Alice: see you at 8' }],
+    ['zh-TW', null, { title: 'Book club 有新訊息', body: '來自 Alice' }],
+  ] as const)('%s, text %s', (locale, text, expected) => {
+    setLocale(locale);
+    expect(noticeText({ roomId: ROOM, roomName: 'Book club', senderName: 'Alice', text })).toEqual(expected);
+    setLocale('en');
   });
 });
 
