@@ -26,10 +26,18 @@ export interface UiHub {
   inView(roomId: string): boolean;
 }
 
+/** The part of a runtime port the hub uses. */
+export interface UiPort {
+  name: string;
+  postMessage(message: unknown): void;
+  onMessage: { addListener(listener: (message: unknown) => void): void };
+  onDisconnect: { addListener(listener: () => void): void };
+}
+
 /** Open UI pages connect a port; pushed events go to all of them, and each says which room it shows. */
-export function createUiHub(): UiHub {
-  const ports = new Map<Browser.runtime.Port, string | null>();
-  browser.runtime.onConnect.addListener((port) => {
+export function createUiHub(connections: { addListener(listener: (port: UiPort) => void): void } = browser.runtime.onConnect): UiHub {
+  const ports = new Map<UiPort, string | null>();
+  connections.addListener((port) => {
     if (port.name !== UI_PORT_NAME) return;
     ports.set(port, null);
     port.onMessage.addListener((message: unknown) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
-import { createUnreadBadge, notificationRoom, notifyMessage, openChatOn, toolbarActionOf, type PanelOpening, type ToolbarAction } from '@/services/extension-bridge';
+import { createUiHub, createUnreadBadge, notificationRoom, notifyMessage, openChatOn, toolbarActionOf, type PanelOpening, type ToolbarAction, type UiPort } from '@/services/extension-bridge';
 import { isViewingMessage } from '@/utils/protocol-map';
 
 function fakeAction(): ToolbarAction & { texts: string[] } {
@@ -114,5 +114,46 @@ describe('message notifications', () => {
     expect(Object.keys(fakeBrowser.notifications.getAllCreateOptions())).toEqual([`msg:${roomId}`]);
     expect(fakeBrowser.notifications.getAllCreateOptions()[`msg:${roomId}`]).toMatchObject({ type: 'basic', title: 'New message in Team' });
     expect(notificationRoom(`msg:${roomId}`)).toBe(roomId);
+  });
+});
+
+describe('which room the open pages show', () => {
+  function fakePort(name = 'ui'): UiPort & { posted: unknown[]; say(message: unknown): void; close(): void } {
+    const onMessage: Array<(message: unknown) => void> = [];
+    const onDisconnect: Array<() => void> = [];
+    const posted: unknown[] = [];
+    return {
+      name,
+      posted,
+      postMessage: (message) => void posted.push(message),
+      onMessage: { addListener: (l) => void onMessage.push(l) },
+      onDisconnect: { addListener: (l) => void onDisconnect.push(l) },
+      say: (message) => onMessage.forEach((l) => l(message)),
+      close: () => onDisconnect.forEach((l) => l()),
+    };
+  }
+
+  it('a room is in view while a connected page says it shows it, not after it says otherwise or closes', () => {
+    let connect: (port: UiPort) => void = () => undefined;
+    const hub = createUiHub({ addListener: (l) => void (connect = l) });
+    const [a, b, other] = [fakePort(), fakePort(), fakePort('not-ui')];
+    connect(a);
+    connect(b);
+    connect(other);
+    expect(hub.inView('r1')).toBe(false);
+    a.say({ kind: 'partychat-viewing', roomId: 'r1' });
+    b.say({ kind: 'partychat-viewing', roomId: 'r2' });
+    other.say({ kind: 'partychat-viewing', roomId: 'r3' });
+    expect([hub.inView('r1'), hub.inView('r2'), hub.inView('r3')]).toEqual([true, true, false]);
+    a.say({ kind: 'partychat-viewing', roomId: null });
+    expect(hub.inView('r1')).toBe(false);
+    b.say({ kind: 'something else', roomId: 'r1' });
+    expect(hub.inView('r1')).toBe(false);
+    b.close();
+    expect(hub.inView('r2')).toBe(false);
+    hub.push({ type: 'state' });
+    expect(a.posted).toEqual([{ type: 'state' }]);
+    expect(b.posted).toEqual([]);
+    expect(other.posted).toEqual([]);
   });
 });
