@@ -89,6 +89,18 @@ describe('message text in notifications', () => {
     expect(store.notificationPreviews).toBe(false);
   });
 
+  it('a failed change leaves the box as stored and says why', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper, store } = await mountSidePanel(fake);
+    fake.failNext('setNotificationPreviews', 'internal');
+    const box = () => byTestId(wrapper, 'settings-notification-previews');
+    await box().setValue(true);
+    await flushPromises();
+    expect(store.notificationPreviews).toBe(false);
+    expect((box().element as HTMLInputElement).checked).toBe(false);
+    expect(wrapper.text()).toContain(t('error.internal'));
+  });
+
   it('shows the stored setting', async () => {
     const fake = new FakeBackend().setUp();
     fake.notificationPreviews = true;
