@@ -14,7 +14,7 @@ import {
   toolbarActionOf,
   createUnreadBadge,
 } from '@/services/extension-bridge';
-import { messageNotice, noticeText } from '@/services/notify-policy';
+import { messageNotice, noticeText, notifiesJoinRequest } from '@/services/notify-policy';
 import { createRequestHandler } from '@/services/requests';
 import { DEFAULT_PARTY_HOST } from '@/shared/constants';
 import { t } from '@/utils/i18n';
@@ -34,7 +34,7 @@ export default defineBackground(() => {
       showUnreadBadge(chat.totalUnread() + chat.totalRequests());
       const notice = messageNotice({ event, previews: chat.notificationPreviews, inView: ui.inView });
       if (notice) notifyMessage(notice, noticeText(notice));
-      if (event.type === 'join-request') {
+      if (notifiesJoinRequest(event, (roomId) => chat.isMuted(roomId))) {
         notifyJoinRequest(event, { title: t('notify.joinRequestTitle', { room: event.roomName }), body: t('notify.joinRequestBody', { name: event.name }) });
       }
     },

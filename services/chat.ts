@@ -318,6 +318,10 @@ export class ChatService {
     return this.previews;
   }
 
+  isMuted(roomId: string): boolean {
+    return this.rooms.get(roomId)?.record.muted === true;
+  }
+
   async setNotificationPreviews(enabled: boolean): Promise<AppState> {
     await this.start();
     this.previews = enabled;

@@ -33,6 +33,11 @@ export function messageNotice({ event, previews, inView }: NotifyInput): Message
   return { roomId: event.roomId, roomName: room.name, senderName: message.fromName, text: previews ? message.text : null };
 }
 
+/** A join request notifies the room's admins unless they muted the room (a muted room never notifies). */
+export function notifiesJoinRequest(event: PushEvent, muted: (roomId: string) => boolean): event is Extract<PushEvent, { type: 'join-request' }> {
+  return event.type === 'join-request' && !muted(event.roomId);
+}
+
 /** The notification's title and body in the UI language: the room in the title; the sender, and the text only if given. */
 export function noticeText(notice: MessageNotice): { title: string; body: string } {
   const title = t('notify.messageTitle', { room: notice.roomName || t('join.unnamedRoom') });

@@ -1,7 +1,7 @@
 /** When a message becomes a browser notification, and what it says (services/notify-policy.ts), plus muting a room (services/room/preferences.ts). */
 import { describe, expect, it } from 'vitest';
 import { ChatService } from '@/services/chat';
-import { messageNotice, noticeText } from '@/services/notify-policy';
+import { messageNotice, noticeText, notifiesJoinRequest } from '@/services/notify-policy';
 import { setLocale } from '@/utils/i18n';
 import type { LocalItems, RoomRecord, SessionItems } from '@/services/records';
 import { setMuted } from '@/services/room/preferences';
@@ -58,6 +58,18 @@ describe('message notifications: the policy', () => {
     { name: 'a summary is not a message', event: { type: 'summary', room } as PushEvent, previews: true, inView: [], notice: null },
   ])('$name', ({ event, previews, inView, notice }) => {
     expect(messageNotice({ event, previews, inView: (id) => (inView as string[]).includes(id) })).toEqual(notice);
+  });
+});
+
+describe('join request notifications', () => {
+  const request: PushEvent = { type: 'join-request', roomId: ROOM, roomName: 'Book club', name: 'Joe' };
+  it.each([
+    ['a join request in a room not muted', request, [], true],
+    ['a join request in a muted room', request, [ROOM], false],
+    ['a join request while another room is muted', request, ['other'], true],
+    ['a message is not a join request', arrived(), [], false],
+  ] as const)('%s', (_name, event, muted, expected) => {
+    expect(notifiesJoinRequest(event, (id) => (muted as readonly string[]).includes(id))).toBe(expected);
   });
 });
 
