@@ -23,6 +23,11 @@ export default defineConfig({
     // The redirect's target must be reachable from a navigation that any page (or none) started.
     web_accessible_resources: [{ resources: [JOIN_PAGE_PATH.slice(1)], matches: ['<all_urls>'] }],
     action: { default_title: '__MSG_extName__' },
+    // A keyboard shortcut opens the chat panel: Firefox opens its sidebar itself; Chrome's command is handled by the background.
+    commands:
+      browser === 'firefox'
+        ? { _execute_sidebar_action: { suggested_key: { default: 'Alt+Shift+P' }, description: '__MSG_openChat__' } }
+        : { 'open-chat': { suggested_key: { default: 'Alt+Shift+P' }, description: '__MSG_openChat__' } },
     content_security_policy: {
       // openpgp's Argon2 key protection runs as WebAssembly.
       extension_pages: "script-src 'self' 'wasm-unsafe-eval'; object-src 'self';",

@@ -6,19 +6,22 @@ import {
   createUiHub,
   keepAlive,
   listenForCapturedLinks,
+  listenForPanelOpeners,
   listenForRequests,
   notifyJoinRequest,
+  notifyMessage,
   redirectInviteLinks,
   toolbarActionOf,
   createUnreadBadge,
 } from '@/services/extension-bridge';
+import { messageNotice, noticeText, notifiesJoinRequest } from '@/services/notify-policy';
 import { createRequestHandler } from '@/services/requests';
 import { DEFAULT_PARTY_HOST } from '@/shared/constants';
 import { t } from '@/utils/i18n';
 import { extensionStore } from '@/services/extension-store';
 
 export default defineBackground(() => {
-  const push = createUiHub();
+  const ui = createUiHub();
   const showUnreadBadge = createUnreadBadge(toolbarActionOf(browser));
   const chat: ChatService = new ChatService({
     local: extensionStore('local'),
@@ -27,15 +30,18 @@ export default defineBackground(() => {
     fetch: (input, init) => fetch(input, init),
     defaultHost: import.meta.env.WXT_PARTY_HOST || DEFAULT_PARTY_HOST,
     emit: (event) => {
-      push(event);
+      ui.push(event);
       showUnreadBadge(chat.totalUnread() + chat.totalRequests());
-      if (event.type === 'join-request') {
+      const notice = messageNotice({ event, previews: chat.notificationPreviews, inView: ui.inView });
+      if (notice) notifyMessage(notice, noticeText(notice));
+      if (notifiesJoinRequest(event, (roomId) => chat.isMuted(roomId))) {
         notifyJoinRequest(event, { title: t('notify.joinRequestTitle', { room: event.roomName }), body: t('notify.joinRequestBody', { name: event.name }) });
       }
     },
   });
   listenForRequests(createRequestHandler(chat));
   listenForCapturedLinks((url) => chat.captureLink(url));
+  listenForPanelOpeners();
   redirectInviteLinks(import.meta.env.WXT_PARTY_HOST).catch((error) => console.warn('could not set up the invite link redirect', error));
   keepAlive(() => void chat.ensureConnected().then(() => chat.sweepExpired()));
   void chat.start();

@@ -54,6 +54,8 @@ const en = {
   'settings.host': 'Server address',
   'settings.hostSave': 'Save',
   'settings.hostSaved': 'Saved',
+  'settings.notificationPreviews': 'Show message text in notifications',
+  'settings.notificationPreviewsHint': 'Off: a notification says only who wrote in which room.',
 
   'chat.back': 'Back to rooms',
   'chat.connected': 'Connected',
@@ -319,6 +321,10 @@ const en = {
   'members.leaveConfirm': 'Leave this room? The others move to a new key, and the room is removed from this browser.',
   'notify.joinRequestTitle': 'Join request in {room}',
   'notify.joinRequestBody': '{name} wants to join. Open PartyChat to approve or deny.',
+  'notify.messageTitle': 'New message in {room}',
+  'notify.messageBody': 'From {name}',
+  'notify.mute': 'Mute notifications for this room',
+  'notify.unmute': 'Unmute notifications for this room',
 
   'capture.opening': 'Opening the invite in PartyChat…',
   'capture.invalid': 'This is not a complete PartyChat invite link (its # part is missing or damaged). Ask for the link again, or paste it into PartyChat under “Join with a link”.',

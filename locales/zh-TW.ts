@@ -55,6 +55,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'settings.host': '伺服器位址',
   'settings.hostSave': '儲存',
   'settings.hostSaved': '已儲存',
+  'settings.notificationPreviews': '在通知中顯示訊息內容',
+  'settings.notificationPreviewsHint': '關閉時，通知只會顯示誰在哪個聊天室傳了訊息。',
 
   'chat.back': '返回聊天室列表',
   'chat.connected': '已連線',
@@ -312,6 +314,10 @@ const zhTW: Record<keyof typeof en, string> = {
   'members.leaveConfirm': '要離開這個聊天室嗎？其他成員會改用新的金鑰，這個聊天室也會從這個瀏覽器移除。',
   'notify.joinRequestTitle': '{room} 有新的加入請求',
   'notify.joinRequestBody': '{name} 想要加入。請開啟 PartyChat 核准或拒絕。',
+  'notify.messageTitle': '{room} 有新訊息',
+  'notify.messageBody': '來自 {name}',
+  'notify.mute': '將此聊天室的通知設為靜音',
+  'notify.unmute': '取消此聊天室的通知靜音',
 
   'capture.opening': '正在 PartyChat 中開啟邀請…',
   'capture.invalid': '這不是完整的 PartyChat 邀請連結（# 之後的部分遺失或損壞）。請再向對方要一次連結，或在 PartyChat 的「用連結加入」貼上它。',

@@ -20,6 +20,7 @@ import { Sweeper } from './room/expiry';
 import * as links from './room/links';
 import * as membership from './room/membership';
 import * as messages from './room/messages';
+import { setMuted } from './room/preferences';
 import { connectRoom } from './room/router';
 import { RoomRegistry } from './room/registry';
 import { emptyRoom, type RoomSession } from './room/session';
@@ -35,6 +36,8 @@ export class ChatService {
   private readonly vault: Vault;
   private readonly now: () => number;
   private host: PartyHost;
+  /** The stored setting: notifications show the message text. */
+  private previews = false;
   /** Set while unlocked: who we are, this device, history; handed to the room modules. */
   private ctx: RoomContext | null = null;
   private sweeper: Sweeper | null = null;
@@ -54,6 +57,7 @@ export class ChatService {
     this.started ??= (async () => {
       const settings = await this.deps.local.get('settings');
       if (settings) this.host = parseHost(settings.host) ?? this.host;
+      this.previews = settings?.notificationPreviews === true;
       const unlocked = await this.vault.resume();
       if (unlocked) await this.open(unlocked);
     })();
@@ -82,6 +86,7 @@ export class ChatService {
       me: identity && this.ctx ? { fingerprint: identity.fingerprint, name: identity.name, contactCode: formatContactCode(identity.fingerprint) } : null,
       host: formatHost(this.host),
       rooms: this.ctx ? summaries(this.rooms.values()) : [],
+      notificationPreviews: this.previews,
     };
   }
 
@@ -304,6 +309,27 @@ export class ChatService {
     return this.getState();
   }
 
+  /** Mutes or unmutes a room's notifications (stored in the room's record, in this browser only). */
+  async setRoomMuted(roomId: string, muted: boolean): Promise<RoomSummary> {
+    return setMuted(this.requireContext(), this.rooms.require(roomId), muted);
+  }
+
+  get notificationPreviews(): boolean {
+    return this.previews;
+  }
+
+  isMuted(roomId: string): boolean {
+    return this.rooms.get(roomId)?.record.muted === true;
+  }
+
+  async setNotificationPreviews(enabled: boolean): Promise<AppState> {
+    await this.start();
+    this.previews = enabled;
+    await this.saveSettings();
+    this.emit({ type: 'state' });
+    return this.getState();
+  }
+
   async markRead(roomId: string): Promise<void> {
     await messages.markRead(this.requireContext(), this.rooms.require(roomId));
   }
@@ -387,7 +413,11 @@ export class ChatService {
     const parsed = parseHost(input);
     if (!parsed) throw new UserFacingError('invalid-input', 'server address must look like localhost:1999 or https://chat.example.org');
     this.host = parsed;
-    await this.deps.local.set('settings', { host: formatHost(parsed) });
+    await this.saveSettings();
+  }
+
+  private async saveSettings(): Promise<void> {
+    await this.deps.local.set('settings', { host: formatHost(this.host), notificationPreviews: this.previews });
   }
 
   private requireContext(): RoomContext {

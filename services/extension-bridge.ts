@@ -1,8 +1,11 @@
-/** The background's extension-facing glue: request listener, UI ports, badge, keep-alive alarm, sockets. */
+/** The background's extension-facing glue: request listener, UI ports, badge, notifications, commands, keep-alive alarm, sockets. */
 import { browser, type Browser } from 'wxt/browser';
 import { isCaptureMessage, isJoinPath, JOIN_PAGE_PATH, joinRedirectRules } from '@/utils/link-capture';
 import type { PushEvent, RequestEnvelope, Result } from '@/utils/protocol-map';
-import { UI_PORT_NAME } from '@/utils/protocol-map';
+import { isViewingMessage, UI_PORT_NAME } from '@/utils/protocol-map';
+import { openSidePanel } from '@/utils/side-panel';
+import { openRoomRequest } from '@/utils/storage-items';
+import type { MessageNotice } from './notify-policy';
 import { partySocketFactory, type SocketFactory } from './connection';
 import { isRequestEnvelope } from './requests';
 
@@ -16,16 +19,37 @@ export function listenForRequests(handle: (request: RequestEnvelope) => Promise<
   });
 }
 
-/** Open UI pages connect a port; pushed events go to all of them. */
-export function createUiHub(): (event: PushEvent) => void {
-  const ports = new Set<Browser.runtime.Port>();
-  browser.runtime.onConnect.addListener((port) => {
+export interface UiHub {
+  /** Sends an event to every open UI page. */
+  push(event: PushEvent): void;
+  /** Whether an open UI page shows this room, visible and focused (pages say so over their port). */
+  inView(roomId: string): boolean;
+}
+
+/** The part of a runtime port the hub uses. */
+export interface UiPort {
+  name: string;
+  postMessage(message: unknown): void;
+  onMessage: { addListener(listener: (message: unknown) => void): void };
+  onDisconnect: { addListener(listener: () => void): void };
+}
+
+/** Open UI pages connect a port; pushed events go to all of them, and each says which room it shows. */
+export function createUiHub(connections: { addListener(listener: (port: UiPort) => void): void } = browser.runtime.onConnect): UiHub {
+  const ports = new Map<UiPort, string | null>();
+  connections.addListener((port) => {
     if (port.name !== UI_PORT_NAME) return;
-    ports.add(port);
+    ports.set(port, null);
+    port.onMessage.addListener((message: unknown) => {
+      if (isViewingMessage(message)) ports.set(port, message.roomId);
+    });
     port.onDisconnect.addListener(() => ports.delete(port));
   });
-  return (event) => {
-    for (const port of ports) port.postMessage(event);
+  return {
+    push(event) {
+      for (const port of ports.keys()) port.postMessage(event);
+    },
+    inView: (roomId) => [...ports.values()].includes(roomId),
   };
 }
 
@@ -82,6 +106,82 @@ export function notifyJoinRequest(event: Extract<PushEvent, { type: 'join-reques
     iconUrl: browser.runtime.getURL('/icon/128.png'),
     title: text.title,
     message: text.body,
+  });
+}
+
+/** Message notifications replace one another per room (`msg:<room>`); a join request's is `join-<room>-<time>`. */
+export function notificationRoom(id: string): string | null {
+  return /^(?:msg:|join-)([0-9a-f]{32})(?:-\d+)?$/.exec(id)?.[1] ?? null;
+}
+
+/** A browser notification for a message: sender and room; the text only when the user turned previews on. */
+export function notifyMessage(notice: MessageNotice, text: { title: string; body: string }): void {
+  void browser.notifications
+    .create(`msg:${notice.roomId}`, { type: 'basic', iconUrl: browser.runtime.getURL('/icon/128.png'), title: text.title, message: text.body })
+    .catch((error: unknown) => console.warn('could not show a notification', error));
+}
+
+/** How the chat panel is opened on a room: what `openChatOn` needs, given by the browser (or a test). */
+export interface PanelOpening {
+  /** Opens the side panel (Chrome) or sidebar (Firefox); must start synchronously in the click's handler. */
+  openPanel(): Promise<void>;
+  /** Asks the panel to show a room (the `openRoomRequest` item the panel watches). */
+  requestRoom(roomId: string): Promise<void>;
+  /** The fallback: the panel's page in a tab. */
+  openTab(url: string): Promise<unknown>;
+  pageUrl: string;
+}
+
+/**
+ * Opens the chat panel on a room: the panel first, synchronously (it needs the user's gesture), then the
+ * room request it picks up. When the panel cannot be opened, the panel's page in a tab, on that room.
+ */
+export function openChatOn(roomId: string | null, how: PanelOpening): Promise<void> {
+  let opened: Promise<void>;
+  try {
+    opened = how.openPanel();
+  } catch (error) {
+    opened = Promise.reject(error);
+  }
+  const requested = roomId ? how.requestRoom(roomId) : Promise.resolve();
+  return Promise.all([opened, requested]).then(
+    () => undefined,
+    async (error: unknown) => {
+      console.warn('could not open the side panel, opening a tab', error);
+      if (roomId) await how.requestRoom(roomId).catch(() => undefined);
+      await how.openTab(how.pageUrl + (roomId ? `?room=${roomId}` : ''));
+    },
+  );
+}
+
+/**
+ * Clicking a notification opens its room in the panel; the `open-chat` keyboard shortcut (manifest
+ * `commands`) opens the panel. Chrome needs a window for `sidePanel.open`, known before the click
+ * (the gesture ends at the first `await`), so the last focused window is tracked.
+ */
+export function listenForPanelOpeners(): void {
+  let windowId: number | undefined;
+  void browser.windows
+    ?.getLastFocused()
+    .then((w) => (windowId ??= w.id))
+    .catch(() => undefined);
+  browser.windows?.onFocusChanged.addListener((id) => {
+    if (id !== browser.windows.WINDOW_ID_NONE) windowId = id;
+  });
+  const how: PanelOpening = {
+    openPanel: () => openSidePanel(windowId),
+    requestRoom: (roomId) => openRoomRequest.setValue(roomId),
+    openTab: (url) => browser.tabs.create({ url }),
+    pageUrl: browser.runtime.getURL('/sidepanel.html'),
+  };
+  browser.notifications.onClicked.addListener((id) => {
+    const roomId = notificationRoom(id);
+    if (!roomId) return;
+    void openChatOn(roomId, how);
+    void browser.notifications.clear(id);
+  });
+  browser.commands?.onCommand.addListener((command) => {
+    if (command === 'open-chat') void openChatOn(null, how);
   });
 }
 

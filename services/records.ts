@@ -26,6 +26,8 @@ export interface StoredIdentity {
 export interface Settings {
   /** Party server address as typed, e.g. `localhost:1999` or `https://chat.example.org`. */
   host: string;
+  /** Show a message's text in its browser notification (off unless the user turned it on; absent: off). */
+  notificationPreviews?: boolean;
 }
 
 /** A message we sent that the server has not acknowledged yet; resent as-is (same id) after reconnecting. */
@@ -84,6 +86,8 @@ export interface RoomRecord {
   retiredEpoch?: number;
   /** We were removed from the room: history stays readable here, nothing new arrives. */
   removed: boolean;
+  /** Muted by the user: its messages never show a browser notification (absent: not muted). */
+  muted?: boolean;
 }
 
 /** How someone's membership changed: a link join, an add by contact code, an approved request, a removal, a leave, a link permission. */

@@ -35,6 +35,8 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     removeMember: (d) => chat.removeMember(d.roomId, d.fingerprint),
     leaveRoom: (d) => chat.leaveRoom(d.roomId),
     importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
+    setRoomMuted: (d) => chat.setRoomMuted(d.roomId, d.muted),
+    setNotificationPreviews: (d) => chat.setNotificationPreviews(d.enabled),
   };
   return async (request) => {
     const handler = handlers[request.type] as ((data: unknown) => Promise<unknown>) | undefined;

@@ -188,6 +188,8 @@ export const useAppStore = defineStore('app', () => {
     errorFor: requests.errorFor,
     init,
     dispose,
+    /** Tells the background which room this page shows, visible and focused (null: none); see `useViewingReport`. */
+    reportViewing: (roomId: string | null): void => requests.backend.value?.setViewing(roomId),
     openRoom,
     createRoom,
     joinByLink,

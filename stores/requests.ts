@@ -31,6 +31,8 @@ export const ACTIONS = [
   'forgetRoom',
   'memberAction',
   'leaveRoom',
+  'setRoomMuted',
+  'setNotificationPreviews',
 ] as const;
 
 export type ActionName = (typeof ACTIONS)[number];

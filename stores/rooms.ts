@@ -149,6 +149,15 @@ export function createRooms({ call, run, quietly }: Requests) {
     }
   }
 
+  /** Mutes (or unmutes) a room's notifications in this browser. Resolves true on success. */
+  async function setRoomMuted(roomId: string, muted: boolean): Promise<boolean> {
+    const room = await run('setRoomMuted', () => call('setRoomMuted', { roomId, muted }));
+    if (!room) return false;
+    applySummary(room);
+    if (roomDetail.value?.id === roomId) roomDetail.value = { ...roomDetail.value, muted: room.muted };
+    return true;
+  }
+
   /** What components use (spread into the store). */
   const api = {
     rooms,
@@ -163,6 +172,7 @@ export function createRooms({ call, run, quietly }: Requests) {
     inviteContact,
     createLink,
     decideRequest,
+    setRoomMuted,
     /** Loads the open room's invite links (admins only). */
     loadLinks: linksAction('loadLinks', (roomId) => call('listLinks', { roomId })),
     /** Revokes one link. Resolves true on success. */

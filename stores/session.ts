@@ -14,11 +14,14 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
   const phase = ref<Phase | 'loading'>('loading');
   const me = ref<MeView | null>(null);
   const host = ref('');
+  /** Whether message notifications show the text (the background's setting). */
+  const notificationPreviews = ref(false);
 
   function applyState(state: AppState): void {
     phase.value = state.phase;
     me.value = state.me;
     host.value = state.host;
+    notificationPreviews.value = state.notificationPreviews;
     rooms.api.rooms.value = state.rooms;
     // Decrypted content must not outlive the unlocked session.
     if (state.phase !== 'ready') {
@@ -45,6 +48,7 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
     phase,
     me,
     host,
+    notificationPreviews,
     /** Reloads the state from the background (also the retry after a failed first load). */
     refresh: async (): Promise<void> => void (await run('load', fetchState)),
     /** Creates the identity (slow: key generation). Resolves true once the phase is `ready`. */
@@ -55,6 +59,8 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
     lock: stateAction('lock', () => call('lock', undefined)),
     /** Changes the server address. Resolves true on success. */
     setHost: stateAction('setHost', (nextHost: string) => call('setHost', { host: nextHost })),
+    /** Turns the message text in notifications on or off. Resolves true on success. */
+    setNotificationPreviews: stateAction('setNotificationPreviews', (enabled: boolean) => call('setNotificationPreviews', { enabled })),
     /** Sets this browser up with an identity exported from another one (only before onboarding). Resolves true once ready. */
     importIdentity: stateAction('importIdentity', (input: { content: string; passphrase: string; host?: string }) => call('importIdentity', input)),
     /** Packs the identity for another browser; needs the identity's passphrase. Resolves the file, or null on failure. */

@@ -9,6 +9,7 @@ import {
   type ResponseOf,
   type Result,
   type UserError,
+  type ViewingMessage,
 } from './protocol-map';
 
 export class BackendError extends Error {
@@ -21,10 +22,28 @@ export interface Backend {
   request<K extends RequestType>(type: K, data: RequestOf<K>): Promise<ResponseOf<K>>;
   /** Calls `listener` for every pushed event until the returned function is called. */
   subscribe(listener: (event: PushEvent) => void): () => void;
+  /** Tells the background which room this page shows while visible and focused (null: none), so that room does not notify. */
+  setViewing(roomId: string | null): void;
 }
 
 export function createExtensionBackend(): Backend {
+  /** The open ports (one per subscription) and the room this page shows, said again on every new port. */
+  const ports = new Set<ReturnType<typeof browser.runtime.connect>>();
+  let viewing: string | null = null;
+  const tell = (port: ReturnType<typeof browser.runtime.connect>) => {
+    const message: ViewingMessage = { kind: 'partychat-viewing', roomId: viewing };
+    try {
+      port.postMessage(message);
+    } catch {
+      // A port that just disconnected: the next one says it again.
+    }
+  };
   return {
+    setViewing(roomId) {
+      if (roomId === viewing) return;
+      viewing = roomId;
+      for (const port of ports) tell(port);
+    },
     async request(type, data) {
       const envelope: RequestEnvelope = { kind: 'partychat-request', type, data };
       const result = (await browser.runtime.sendMessage(envelope)) as Result<never> | undefined;
@@ -37,10 +56,14 @@ export function createExtensionBackend(): Backend {
       let port: ReturnType<typeof browser.runtime.connect> | null = null;
       const connect = () => {
         if (closed) return;
-        port = browser.runtime.connect({ name: UI_PORT_NAME });
-        port.onMessage.addListener((event) => listener(event as PushEvent));
+        const current = browser.runtime.connect({ name: UI_PORT_NAME });
+        port = current;
+        ports.add(current);
+        if (viewing !== null) tell(current);
+        current.onMessage.addListener((event) => listener(event as PushEvent));
         // The worker may be stopped and restarted by the browser; reconnect and ask for a refresh.
-        port.onDisconnect.addListener(() => {
+        current.onDisconnect.addListener(() => {
+          ports.delete(current);
           if (closed) return;
           setTimeout(() => {
             connect();
@@ -51,6 +74,7 @@ export function createExtensionBackend(): Backend {
       connect();
       return () => {
         closed = true;
+        if (port) ports.delete(port);
         port?.disconnect();
       };
     },

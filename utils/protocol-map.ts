@@ -37,6 +37,8 @@ export interface RoomSummary {
   missing: number;
   /** We were removed from this room (or left it): read-only. */
   removed: boolean;
+  /** Muted by the user: no browser notification for its messages. */
+  muted: boolean;
 }
 
 /** joining: talking to the server; pending-approval: an admin must accept; waiting-member: admitted, waiting for an online member to hand over the key; failed: see joinError. */
@@ -141,6 +143,8 @@ export interface AppState {
   me: MeView | null;
   host: string;
   rooms: RoomSummary[];
+  /** Whether message notifications show the text (a setting, off by default). */
+  notificationPreviews: boolean;
 }
 
 export interface ProtocolMap {
@@ -177,6 +181,10 @@ export interface ProtocolMap {
   /** Removes a room we never got into (a failed or abandoned join) from this browser. */
   forgetRoom: { req: { roomId: string }; res: AppState };
   importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };
+  /** Mutes (or unmutes) a room's notifications in this browser. */
+  setRoomMuted: { req: { roomId: string; muted: boolean }; res: RoomSummary };
+  /** Whether message notifications show the message text. */
+  setNotificationPreviews: { req: { enabled: boolean }; res: AppState };
 }
 
 export type RequestType = keyof ProtocolMap;
@@ -238,3 +246,15 @@ export type PushEvent =
   | { type: 'join-request'; roomId: string; roomName: string; name: string };
 
 export const UI_PORT_NAME = 'ui';
+
+/** Sent by a UI page over its `ui` port: the room it shows while visible and focused (null: none), so that room does not notify. */
+export interface ViewingMessage {
+  kind: 'partychat-viewing';
+  roomId: string | null;
+}
+
+export function isViewingMessage(message: unknown): message is ViewingMessage {
+  if (typeof message !== 'object' || message === null) return false;
+  const { kind, roomId } = message as { kind?: unknown; roomId?: unknown };
+  return kind === 'partychat-viewing' && (roomId === null || typeof roomId === 'string');
+}

@@ -31,6 +31,7 @@ export { contactCodeOf, FAKE_EXPORT_PREFIX, fakeFingerprint, fakeId, type FakeCo
 export class FakeBackend implements Backend {
   phase: Phase = 'onboard';
   host = 'localhost:1999';
+  notificationPreviews = false;
   name = '';
   passphrase = '';
   readonly fingerprint = fakeFingerprint('a');
@@ -69,6 +70,13 @@ export class FakeBackend implements Backend {
     const reply = structuredClone(handler(data));
     await this.replyHolds.get(type);
     return reply;
+  }
+
+  /** What the page said it shows, in order (`setViewing`). */
+  readonly viewing: Array<string | null> = [];
+
+  setViewing(roomId: string | null): void {
+    this.viewing.push(roomId);
   }
 
   subscribe(listener: (event: PushEvent) => void): () => void {
@@ -167,6 +175,7 @@ export class FakeBackend implements Backend {
         requests: 0,
         missing: 0,
         removed: false,
+        muted: false,
       },
       myRole: input.myRole ?? 'admin',
       members: [
@@ -393,6 +402,7 @@ export class FakeBackend implements Backend {
       me: ready ? { fingerprint: this.fingerprint, name: this.name, contactCode: contactCodeOf(this.fingerprint) } : null,
       host: this.host,
       rooms: ready ? this.rooms.map((r) => r.summary) : [],
+      notificationPreviews: this.notificationPreviews,
     };
   }
 

@@ -211,5 +211,16 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
     approveRequest: ({ roomId, fingerprint }) => decide(roomId, fingerprint, 'approve'),
     denyRequest: ({ roomId, fingerprint }) => decide(roomId, fingerprint, 'deny'),
     banRequester: ({ roomId, fingerprint }) => decide(roomId, fingerprint, 'ban'),
+    setRoomMuted: ({ roomId, muted }) => {
+      const room = fake.room(roomId);
+      room.summary = { ...room.summary, muted };
+      fake.emit({ type: 'summary', room: room.summary });
+      return room.summary;
+    },
+    setNotificationPreviews: ({ enabled }) => {
+      fake.notificationPreviews = enabled;
+      fake.emit({ type: 'state' });
+      return fake.state();
+    },
   };
 }
