@@ -5,16 +5,15 @@
  * Every dependency (storage, sockets, fetch, clock, UI push) comes in through `ChatDeps`.
  */
 import { MAX_NAME_CHARS } from '@/shared/constants';
-import { CryptoError, formatContactCode, parseContactCode, unlockPrivateKey } from '@/shared/crypto';
+import { CryptoError, formatContactCode, parseContactCode } from '@/shared/crypto';
 import { parseLink } from '@/shared/links';
 import type { RoomSettings } from '@/shared/membership';
 import type { RoomMode } from '@/shared/protocol';
 import type { AppState, CreateLinkOptions, IdentityExport, LinkView, MemberView, MessageView, PushEvent, RoomDetail, RoomSummary } from '@/utils/protocol-map';
 import { connectDirectory, lookupKey, type DirectoryConnection } from './directory';
 import { UserFacingError } from './errors';
-import { formatHost, parseHost, type PartyHost } from './host';
-import { bundleOf, exportFileName, openBundle, sealBundle } from './identity-transfer';
-import type { RoomRecord } from './records';
+import { formatHost } from './host';
+import { adoptIdentity, exportIdentity } from './identity';
 import { openContext, type ChatDeps, type RoomContext } from './room/context';
 import { Sweeper } from './room/expiry';
 import * as links from './room/links';
@@ -25,6 +24,7 @@ import { connectRoom } from './room/router';
 import { RoomRegistry } from './room/registry';
 import { emptyRoom, type RoomSession } from './room/session';
 import { roomDetail, summaries, summary } from './room/views';
+import { Settings } from './settings';
 import { Vault, type Unlocked } from './vault';
 
 export type { ChatDeps } from './room/context';
@@ -35,9 +35,8 @@ const PUBLISH_WAIT_MS = 5_000;
 export class ChatService {
   private readonly vault: Vault;
   private readonly now: () => number;
-  private host: PartyHost;
-  /** The stored setting: notifications show the message text. */
-  private previews = false;
+  /** The server address and the notification preview setting, stored. */
+  private readonly settings: Settings;
   /** Set while unlocked: who we are, this device, history; handed to the room modules. */
   private ctx: RoomContext | null = null;
   private sweeper: Sweeper | null = null;
@@ -49,15 +48,13 @@ export class ChatService {
     this.vault = new Vault(deps.local, deps.session);
     this.rooms = new RoomRegistry(deps.local);
     this.now = deps.now ?? Date.now;
-    this.host = parseHost(deps.defaultHost) ?? { host: deps.defaultHost, secure: false };
+    this.settings = new Settings(deps.local, deps.defaultHost);
   }
 
   /** Restores settings and, if the session is still unlocked (worker restart), reconnects everything. Idempotent. */
   start(): Promise<void> {
     this.started ??= (async () => {
-      const settings = await this.deps.local.get('settings');
-      if (settings) this.host = parseHost(settings.host) ?? this.host;
-      this.previews = settings?.notificationPreviews === true;
+      await this.settings.load();
       const unlocked = await this.vault.resume();
       if (unlocked) await this.open(unlocked);
     })();
@@ -84,9 +81,9 @@ export class ChatService {
     return {
       phase,
       me: identity && this.ctx ? { fingerprint: identity.fingerprint, name: identity.name, contactCode: formatContactCode(identity.fingerprint) } : null,
-      host: formatHost(this.host),
+      host: formatHost(this.settings.host),
       rooms: this.ctx ? summaries(this.rooms.values()) : [],
-      notificationPreviews: this.previews,
+      notificationPreviews: this.settings.previews,
     };
   }
 
@@ -96,7 +93,7 @@ export class ChatService {
     const cleanName = name.trim();
     if (!cleanName || cleanName.length > MAX_NAME_CHARS) throw new UserFacingError('invalid-input', `name must be 1–${MAX_NAME_CHARS} characters`);
     if (passphrase.length < 8) throw new UserFacingError('invalid-input', 'passphrase must be at least 8 characters');
-    if (host !== undefined) await this.saveHost(host);
+    if (host !== undefined) await this.settings.setHost(host);
     await this.open(await this.vault.create(cleanName, passphrase, this.now()));
     // Publishing our key lets others invite us right away; offline, it happens on the next connection.
     await this.directory?.whenReady(PUBLISH_WAIT_MS);
@@ -129,7 +126,7 @@ export class ChatService {
   }
 
   async setHost(input: string): Promise<AppState> {
-    await this.saveHost(input);
+    await this.settings.setHost(input);
     const ctx = this.ctx;
     if (ctx) {
       this.closeAll();
@@ -170,7 +167,7 @@ export class ChatService {
     const fingerprint = parseContactCode(code);
     if (!fingerprint) throw new UserFacingError('invalid-input', 'a contact code is 40 hexadecimal characters');
     membership.checkInvite(ctx, s, fingerprint);
-    await membership.addMember(ctx, s, fingerprint, await lookupKey(this.deps.fetch, this.host, fingerprint));
+    await membership.addMember(ctx, s, fingerprint, await lookupKey(this.deps.fetch, this.settings.host, fingerprint));
     const member = (await this.getRoom(roomId)).members.find((m) => m.fingerprint === fingerprint);
     if (!member) throw new UserFacingError('server', 'the server did not record the new member');
     return member;
@@ -203,7 +200,7 @@ export class ChatService {
   /** Starts joining through a pasted or captured link; progress shows in the room's `joinState`. */
   async joinByLink(url: string): Promise<RoomSummary> {
     const ctx = this.requireContext();
-    const link = links.parseJoinLink(url, this.host);
+    const link = links.parseJoinLink(url, this.settings.host);
     const existing = this.rooms.get(link.room);
     if (existing && !existing.record.joining) return summary(existing);
     const s = existing ?? this.rooms.add(ctx, emptyRoom(link.room, 'ephemeral', this.now()));
@@ -277,35 +274,13 @@ export class ChatService {
   /** Packs the identity, rooms and room keys for another browser, encrypted with the passphrase (which must unlock the identity). */
   async exportIdentity(passphrase: string): Promise<IdentityExport> {
     this.requireContext();
-    const identity = await this.vault.identity();
-    if (!identity) throw new UserFacingError('locked', 'no identity to export');
-    try {
-      await unlockPrivateKey(identity.encryptedPrivateKey, passphrase);
-    } catch {
-      throw new UserFacingError('wrong-passphrase', 'enter the passphrase of this identity to export it');
-    }
-    const bundle = bundleOf(identity, formatHost(this.host), [...this.rooms.values()].map((s) => s.record));
-    return { fileName: exportFileName(identity.name), content: await sealBundle(bundle, passphrase) };
+    return exportIdentity(this.vault, this.rooms, this.settings, passphrase);
   }
 
   /** Sets this browser up with an identity exported elsewhere; backup rooms refill from the server. */
   async importIdentity(content: string, passphrase: string, host?: string): Promise<AppState> {
     await this.start();
-    if (await this.vault.identity()) throw new UserFacingError('invalid-input', 'an identity already exists in this browser');
-    const bundle = await openBundle(content, passphrase);
-    await this.saveHost(host ?? bundle.host);
-    let unlocked: Unlocked;
-    try {
-      unlocked = await this.vault.adopt(bundle.identity, passphrase, this.now());
-    } catch {
-      throw new UserFacingError('bad-import', 'the passphrase does not unlock the identity in this file');
-    }
-    for (const room of bundle.rooms) {
-      const record: RoomRecord = { ...emptyRoom(room.id, room.mode, room.createdAt), name: room.name, keys: room.keys, chain: room.chain, linkSecrets: room.linkSecrets };
-      await this.rooms.persist(unlocked, record);
-    }
-    await this.rooms.saveIndex(bundle.rooms.map((r) => r.id));
-    await this.open(unlocked);
+    await this.open(await adoptIdentity(this.vault, this.rooms, this.settings, { content, passphrase, host }, this.now()));
     return this.getState();
   }
 
@@ -315,7 +290,7 @@ export class ChatService {
   }
 
   get notificationPreviews(): boolean {
-    return this.previews;
+    return this.settings.previews;
   }
 
   isMuted(roomId: string): boolean {
@@ -324,8 +299,7 @@ export class ChatService {
 
   async setNotificationPreviews(enabled: boolean): Promise<AppState> {
     await this.start();
-    this.previews = enabled;
-    await this.saveSettings();
+    await this.settings.setPreviews(enabled);
     this.emit({ type: 'state' });
     return this.getState();
   }
@@ -369,7 +343,7 @@ export class ChatService {
   // ── the unlocked session ──────────────────────────────────────────────────
 
   private async open(unlocked: Unlocked): Promise<void> {
-    const ctx = await openContext(this.deps, unlocked, { now: this.now, host: () => this.host, scheduleSweep: () => this.sweeper?.schedule() });
+    const ctx = await openContext(this.deps, unlocked, { now: this.now, host: () => this.settings.host, scheduleSweep: () => this.sweeper?.schedule() });
     this.ctx = ctx;
     this.sweeper = new Sweeper(() => this.rooms.values(), ctx.history, this.now, ctx.emit);
     await this.rooms.load(ctx);
@@ -407,17 +381,6 @@ export class ChatService {
     } catch (error) {
       console.warn('could not join the captured link', error);
     }
-  }
-
-  private async saveHost(input: string): Promise<void> {
-    const parsed = parseHost(input);
-    if (!parsed) throw new UserFacingError('invalid-input', 'server address must look like localhost:1999 or https://chat.example.org');
-    this.host = parsed;
-    await this.saveSettings();
-  }
-
-  private async saveSettings(): Promise<void> {
-    await this.deps.local.set('settings', { host: formatHost(this.host), notificationPreviews: this.previews });
   }
 
   private requireContext(): RoomContext {
