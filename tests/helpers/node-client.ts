@@ -52,6 +52,13 @@ export function createClient(host: string, options: { local?: TestClient['local'
   return { chat, local, session, events, rejected, frames };
 }
 
+/** A client on `server` with a fresh identity named `name` (passphrase derived from the name). */
+export async function onboardedClient(server: string, name: string): Promise<TestClient> {
+  const client = createClient(server);
+  await client.chat.onboard(name, `${name} passphrase`);
+  return client;
+}
+
 /** A client's stored room record, opened with its vault key (what a test inspects, never the server). */
 export async function storedRoom(client: TestClient, roomId: string): Promise<RoomRecord> {
   const session = await client.session.get('unlocked');

@@ -10,15 +10,11 @@ import { createGenesis, createRecord, parseRecordBody, verifyChain } from '@/sha
 import type { RoomKeyPayload } from '@/shared/payloads';
 import type { RoomServerFrame } from '@/shared/protocol';
 import { startLyingServer, type LyingServer } from '../helpers/adversary/lying-server';
-import { createClient, storedRoom, until, type TestClient } from '../helpers/node-client';
+import { storedRoom, until, type TestClient, onboardedClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
-async function onboarded(name: string, server = host): Promise<TestClient> {
-  const client = createClient(server);
-  await client.chat.onboard(name, `${name} passphrase`);
-  return client;
-}
+const onboarded = (name: string, server = host): Promise<TestClient> => onboardedClient(server, name);
 
 describe('a lying server fakes a whole room for a link joiner', () => {
   let proxy: LyingServer;

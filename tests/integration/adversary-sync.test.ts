@@ -6,15 +6,11 @@
 import { inject } from 'vitest';
 import type { RoomMode } from '@/shared/protocol';
 import { turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
-import { createClient, storedRoom, until, type TestClient } from '../helpers/node-client';
+import { createClient, storedRoom, until, type TestClient, onboardedClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
-async function onboarded(name: string, server = host): Promise<TestClient> {
-  const client = createClient(server);
-  await client.chat.onboard(name, `${name} passphrase`);
-  return client;
-}
+const onboarded = (name: string, server = host): Promise<TestClient> => onboardedClient(server, name);
 
 async function texts(client: TestClient, roomId: string): Promise<string[]> {
   return (await client.chat.listMessages(roomId, 500)).filter((m) => m.kind === 'text').map((m) => m.text);

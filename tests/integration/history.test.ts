@@ -4,17 +4,13 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { PARTY_ROOM } from '@/shared/constants';
 import { fromBase64, toBase64 } from '@/shared/encoding';
-import { createClient, identityKeyOf, until, type TestClient } from '../helpers/node-client';
+import { createClient, identityKeyOf, until, type TestClient, onboardedClient } from '../helpers/node-client';
 import { freePort, startParty } from '../helpers/party-server';
 import { rawSocket, signIn } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
 
-async function onboarded(name: string, server = host): Promise<TestClient> {
-  const client = createClient(server);
-  await client.chat.onboard(name, `${name} passphrase`);
-  return client;
-}
+const onboarded = (name: string, server = host): Promise<TestClient> => onboardedClient(server, name);
 
 async function texts(client: TestClient, roomId: string): Promise<string[]> {
   return (await client.chat.listMessages(roomId, 500)).filter((m) => m.kind === 'text').map((m) => m.text);

@@ -1,13 +1,9 @@
 import { inject } from 'vitest';
-import { createClient, storedRoom, until, type TestClient } from '../helpers/node-client';
+import { createClient, storedRoom, until, type TestClient, onboardedClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
-async function onboarded(name: string): Promise<TestClient> {
-  const client = createClient(host);
-  await client.chat.onboard(name, `${name} passphrase`);
-  return client;
-}
+const onboarded = (name: string): Promise<TestClient> => onboardedClient(host, name);
 
 async function summary(client: TestClient, roomId: string) {
   return (await client.chat.getState()).rooms.find((r) => r.id === roomId);

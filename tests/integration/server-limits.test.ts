@@ -11,7 +11,7 @@ import { deriveLinkKeys, newLinkId, newLinkSecret, parseLink, signJoinProof } fr
 import { createJoinRecord } from '@/shared/membership';
 import { authChallengeText } from '@/shared/protocol';
 import type { CreateLinkOptions } from '@/utils/protocol-map';
-import { createClient, identityKeyOf, until, type TestClient } from '../helpers/node-client';
+import { identityKeyOf, until, type TestClient, onboardedClient } from '../helpers/node-client';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
@@ -21,11 +21,7 @@ const linkOptions = (o: Partial<CreateLinkOptions>): CreateLinkOptions => ({ app
 /** A client address as Cloudflare names it to the worker (`partykit dev` passes the header through). */
 const from = (address: string) => ({ 'CF-Connecting-IP': address });
 
-async function onboarded(name: string): Promise<TestClient> {
-  const client = createClient(host);
-  await client.chat.onboard(name, `${name} passphrase`);
-  return client;
-}
+const onboarded = (name: string): Promise<TestClient> => onboardedClient(host, name);
 
 async function summary(client: TestClient, roomId: string) {
   return (await client.chat.getState()).rooms.find((r) => r.id === roomId);

@@ -4,17 +4,13 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { PARTY_ROOM } from '@/shared/constants';
 import { randomHex } from '@/shared/encoding';
-import { createClient, identityKeyOf, until, type TestClient } from '../helpers/node-client';
+import { identityKeyOf, until, type TestClient, onboardedClient } from '../helpers/node-client';
 import { freePort, startParty } from '../helpers/party-server';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
 
-async function onboarded(name: string, server = host): Promise<TestClient> {
-  const client = createClient(server);
-  await client.chat.onboard(name, `${name} passphrase`);
-  return client;
-}
+const onboarded = (name: string, server = host): Promise<TestClient> => onboardedClient(server, name);
 
 async function connected(client: TestClient, roomId: string) {
   return until(async () => (await client.chat.getState()).rooms.find((r) => r.id === roomId && r.connected && r.hasKey), 'connected with key');

@@ -5,15 +5,11 @@
  * over is read off the frames they sent.
  */
 import { inject } from 'vitest';
-import { createClient, until, type TestClient } from '../helpers/node-client';
+import { createClient, until, type TestClient, onboardedClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
-async function onboarded(name: string): Promise<TestClient> {
-  const client = createClient(host);
-  await client.chat.onboard(name, `${name} passphrase`);
-  return client;
-}
+const onboarded = (name: string): Promise<TestClient> => onboardedClient(host, name);
 
 async function texts(client: TestClient, roomId: string): Promise<string[]> {
   return (await client.chat.listMessages(roomId, 500)).filter((m) => m.kind === 'text').map((m) => m.text);
