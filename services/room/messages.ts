@@ -119,13 +119,14 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   if (fromServer) s.serverSeq = Math.max(s.serverSeq, seq);
   const counter = `${payload.from}:${payload.dev}`;
   const ctr = payload.ctr;
-  const gapsUntil = expiryFor(s, payload.ts);
+  // When this message disappears; the messages it shows were skipped were sent before it, so they disappear by then too.
+  const expiresAt = expiryFor(s, payload.ts);
   const now = ctx.now();
   const fresh = s.edit((record) => {
     if (fromServer) record.lastSeq = Math.max(record.lastSeq, seq);
     const gapsBefore = record.missing[counter]?.length ?? 0;
     const accepted = acceptCounter(record, counter, ctr);
-    if ((record.missing[counter]?.length ?? 0) > gapsBefore && gapsUntil !== null) forgetGapsAfter(record, counter, gapsUntil, now);
+    if ((record.missing[counter]?.length ?? 0) > gapsBefore && expiresAt !== null) forgetGapsAfter(record, counter, expiresAt, now);
     return accepted;
   });
   if (!fresh) {
@@ -135,9 +136,9 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   const mine = envelope.from === ctx.me.identity.fingerprint;
   const stored: StoredMessage = {
     ...textMessage(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', { ...envelope, seq }),
-    expiresAt: expiryFor(s, payload.ts),
+    expiresAt,
   };
-  if (stored.expiresAt !== null && stored.expiresAt <= ctx.now()) {
+  if (expiresAt !== null && expiresAt <= now) {
     await s.save();
     return; // arrived after its timer ran out
   }
