@@ -59,6 +59,16 @@ export async function onboardedClient(server: string, name: string): Promise<Tes
   return client;
 }
 
+/** Alice's new room with Bob invited, both connected and holding the key: where most room tests start. */
+export async function roomOfTwo(server: string, roomName: string, mode: 'ephemeral' | 'backup'): Promise<{ alice: TestClient; bob: TestClient; roomId: string }> {
+  const [alice, bob] = await Promise.all([onboardedClient(server, 'Alice'), onboardedClient(server, 'Bob')]);
+  const roomId = (await alice.chat.createRoom(roomName, mode)).id;
+  await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
+  await alice.chat.inviteContact(roomId, (await bob.chat.getState()).me?.contactCode ?? '');
+  await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'bob joined');
+  return { alice, bob, roomId };
+}
+
 /** A client's stored room record, opened with its vault key (what a test inspects, never the server). */
 export async function storedRoom(client: TestClient, roomId: string): Promise<RoomRecord> {
   const session = await client.session.get('unlocked');

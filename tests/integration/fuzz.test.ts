@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { MAX_FRAME_CHARS, PARTY_ROOM } from '@/shared/constants';
 import { randomHex } from '@/shared/encoding';
 import { roomClientFrameSchema } from '@/shared/protocol';
-import { createClient, identityKeyOf, until, type TestClient } from '../helpers/node-client';
+import { identityKeyOf, roomOfTwo, until, type TestClient } from '../helpers/node-client';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
@@ -174,13 +174,7 @@ describe('the room server under a stream of bad frames', () => {
   let roomId: string;
 
   beforeAll(async () => {
-    alice = createClient(host);
-    bob = createClient(host);
-    await Promise.all([alice.chat.onboard('Alice', 'alice passphrase'), bob.chat.onboard('Bob', 'bob passphrase!')]);
-    roomId = (await alice.chat.createRoom('Fuzzed', 'backup')).id;
-    await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
-    await alice.chat.inviteContact(roomId, (await bob.chat.getState()).me?.contactCode ?? '');
-    await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'bob joined');
+    ({ alice, bob, roomId } = await roomOfTwo(host, 'Fuzzed', 'backup'));
   });
 
   afterAll(() => {

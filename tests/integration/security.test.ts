@@ -3,7 +3,7 @@ import { AUTH_CONTEXT, MAX_FRAME_CHARS, PARTY_ROOM } from '@/shared/constants';
 import { generateIdentity, readPublicKey, sealKeyEnvelope, sealWithGek, signDetached, unlockPrivateKey, type PrivateKey } from '@/shared/crypto';
 import { randomBytes, randomHex, toBase64, utf8 } from '@/shared/encoding';
 import { authChallengeText } from '@/shared/protocol';
-import { createClient, identityKeyOf, roomKeyOf, until, type TestClient } from '../helpers/node-client';
+import { createClient, identityKeyOf, roomOfTwo, roomKeyOf, until, type TestClient } from '../helpers/node-client';
 import { rawSocket, signIn } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
@@ -19,13 +19,7 @@ describe('the room server admits only members and survives bad input', () => {
   let roomId: string;
 
   beforeAll(async () => {
-    alice = createClient(host);
-    bob = createClient(host);
-    await Promise.all([alice.chat.onboard('Alice', 'alice passphrase'), bob.chat.onboard('Bob', 'bob passphrase!')]);
-    roomId = (await alice.chat.createRoom('Security', 'ephemeral')).id;
-    await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
-    await alice.chat.inviteContact(roomId, (await bob.chat.getState()).me?.contactCode ?? '');
-    await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'bob joined');
+    ({ alice, bob, roomId } = await roomOfTwo(host, 'Security', 'ephemeral'));
   });
 
   afterAll(() => {
