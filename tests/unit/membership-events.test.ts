@@ -110,4 +110,16 @@ describe('membership changes in the chat', () => {
     expect(f.s.record.chain.length).toBe(4);
     expect(await storedEvents(f)).toEqual([]);
   });
+
+  it('a lying server relays an add no admin signed: no line, no member, the change is flagged', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, carol] });
+    // Carol is a member, not an admin: the record verifies as hers but she may not add anyone.
+    const forged = await createAddRecord(await verifyChain(f.s.id, f.chain), { fingerprint: erin.fingerprint, publicKey: erin.publicKey, role: 'member' }, carol.privateKey);
+    f.socket.deliver({ type: 'chain', records: [forged] });
+    await f.settle();
+    expect(await storedEvents(f)).toEqual([]);
+    expect(f.s.roster?.members.has(erin.fingerprint)).toBe(false);
+    expect(f.s.record.chain).toEqual(f.chain);
+    expect(f.rejected.join('\n')).toMatch(/membership record rejected/);
+  });
 });
