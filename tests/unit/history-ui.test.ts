@@ -4,30 +4,19 @@
  * message list with scrollback, identity export and import, and removing a failed join.
  */
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
-import { createPinia } from 'pinia';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
 import MessageList from '@/components/MessageList.vue';
 import { DISAPPEAR_CHOICES, INITIAL_SETTINGS } from '@/components/room-settings';
-import App from '@/entrypoints/sidepanel/App.vue';
 import en from '@/locales/en';
 import zhTW from '@/locales/zh-TW';
 import { DEFAULT_SETTINGS, DISAPPEAR_CHOICES_MS } from '@/shared/membership';
-import { MESSAGE_PAGE_SIZE, useAppStore } from '@/stores/app';
+import { MESSAGE_PAGE_SIZE } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
 import type { MessageView } from '@/utils/protocol-map';
+import { sidePanelMounter } from './support/side-panel';
 import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
 
-const mounted: VueWrapper[] = [];
-
-async function mountSidePanel(fake: FakeBackend) {
-  const pinia = createPinia();
-  const store = useAppStore(pinia);
-  await store.init(fake);
-  const wrapper = mount(App, { global: { plugins: [pinia] }, attachTo: document.body });
-  mounted.push(wrapper);
-  await flushPromises();
-  return { wrapper, store };
-}
+const { mounted, mountSidePanel } = sidePanelMounter();
 
 async function openRoom(fake: FakeBackend, roomId: string) {
   const panel = await mountSidePanel(fake);

@@ -6,7 +6,6 @@ import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
 import { createPinia } from 'pinia';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
 import PopupApp from '@/entrypoints/popup/App.vue';
-import App from '@/entrypoints/sidepanel/App.vue';
 import en from '@/locales/en';
 import zhTW from '@/locales/zh-TW';
 import { useAppStore } from '@/stores/app';
@@ -14,18 +13,9 @@ import { roomFromSearch } from '@/composables/useRoomFromUrl';
 import { setLocale } from '@/utils/i18n';
 import type { JoinState, UserErrorCode } from '@/utils/protocol-map';
 import { contactCodeOf, FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
+import { sidePanelMounter } from './support/side-panel';
 
-const mounted: VueWrapper[] = [];
-
-async function mountSidePanel(fake: FakeBackend) {
-  const pinia = createPinia();
-  const store = useAppStore(pinia);
-  await store.init(fake);
-  const wrapper = mount(App, { global: { plugins: [pinia] }, attachTo: document.body });
-  mounted.push(wrapper);
-  await flushPromises();
-  return { wrapper, store };
-}
+const { mounted, mountSidePanel } = sidePanelMounter();
 
 async function openRoom(fake: FakeBackend, roomId: string) {
   const panel = await mountSidePanel(fake);

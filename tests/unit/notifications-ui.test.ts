@@ -1,23 +1,11 @@
 /** The notification settings in the side panel: the per-room mute toggle in the room header, the text-preview toggle by the server address. */
-import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
-import { createPinia } from 'pinia';
+import { flushPromises, type VueWrapper } from '@vue/test-utils';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
-import App from '@/entrypoints/sidepanel/App.vue';
-import { useAppStore } from '@/stores/app';
 import { setLocale, t } from '@/utils/i18n';
+import { sidePanelMounter } from './support/side-panel';
 import { FakeBackend } from './support/fake-backend';
 
-const mounted: VueWrapper[] = [];
-
-async function mountSidePanel(fake: FakeBackend) {
-  const pinia = createPinia();
-  const store = useAppStore(pinia);
-  await store.init(fake);
-  const wrapper = mount(App, { global: { plugins: [pinia] }, attachTo: document.body });
-  mounted.push(wrapper);
-  await flushPromises();
-  return { wrapper, store };
-}
+const { mounted, mountSidePanel } = sidePanelMounter();
 
 const byTestId = (wrapper: VueWrapper, testId: string) => wrapper.find(`[data-testid="${testId}"]`);
 

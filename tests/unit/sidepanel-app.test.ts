@@ -1,24 +1,12 @@
-import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
-import { createPinia } from 'pinia';
+import { flushPromises, type VueWrapper } from '@vue/test-utils';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
-import App from '@/entrypoints/sidepanel/App.vue';
 import en from '@/locales/en';
-import { useAppStore } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
 import { openRoomRequest } from '@/utils/storage-items';
+import { sidePanelMounter } from './support/side-panel';
 import { FakeBackend, fakeFingerprint } from './support/fake-backend';
 
-const mounted: VueWrapper[] = [];
-
-async function mountSidePanel(fake: FakeBackend) {
-  const pinia = createPinia();
-  const store = useAppStore(pinia);
-  await store.init(fake);
-  const wrapper = mount(App, { global: { plugins: [pinia] }, attachTo: document.body });
-  mounted.push(wrapper);
-  await flushPromises();
-  return { wrapper, store };
-}
+const { mounted, mountSidePanel } = sidePanelMounter();
 
 function byTestId(wrapper: VueWrapper, testId: string) {
   return wrapper.find(`[data-testid="${testId}"]`);
