@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../tests/helpers/browser';
+import { onboard as onboardInPanel } from '../tests/e2e/support/flows';
 import { readPublicKey, sealKeyEnvelope, sealWithGek } from '../shared/crypto';
 import { randomBytes, randomHex, toBase64, utf8 } from '../shared/encoding';
 import { roomKeyPayloadSchema, textPayloadSchema, type RoomKeyPayload, type TextPayload } from '../shared/payloads';
@@ -127,14 +128,9 @@ async function floorLatencies(a: Page, b: Page, relayHost: string, count: number
   return out;
 }
 
+/** Onboards through the side panel (tests/e2e/support/flows.ts); resolves the fingerprint (the contact code without spaces, lower case). */
 async function onboard(page: Page, name: string, passphrase: string, host: string): Promise<string> {
-  await page.fill(id('onboard-name'), name);
-  for (const field of await page.locator(id('onboard-passphrase')).all()) await field.fill(passphrase);
-  await page.fill(id('onboard-host'), host);
-  await page.click(id('onboard-submit'));
-  const code = page.locator(id('contact-code'));
-  await code.waitFor({ timeout: 60_000 });
-  return ((await code.textContent()) ?? '').replace(/\s/g, '').toLowerCase();
+  return (await onboardInPanel(page, name, passphrase, host)).replace(/\s/g, '').toLowerCase();
 }
 
 /** Clock offset of a page's `timeOrigin + now()` against this process, midpoint of a round trip. */

@@ -26,7 +26,7 @@ const en = {
   'unlock.busy': 'Unlocking…',
 
   'home.rooms': 'Rooms',
-  'home.noRooms': 'No rooms yet. Join with an invite link or create a room below, or ask someone to invite you with your contact code.',
+  'home.noRooms': 'No rooms yet. Join with an invite link or create a room below, or ask someone to invite you with your contact code (in Settings, ⚙).',
   'home.lock': 'Lock',
 
   'room.mode.ephemeral': 'Ephemeral',
@@ -51,6 +51,11 @@ const en = {
   'contact.copyFailed': 'Could not copy. Select the code and copy it by hand.',
 
   'settings.title': 'Settings',
+  'settings.open': 'Settings',
+  'settings.profile': 'You',
+  'settings.server': 'Server',
+  'settings.lockTitle': 'Lock',
+  'settings.lockHint': 'Locks your key and rooms in this browser until you enter your passphrase again.',
   'settings.host': 'Server address',
   'settings.hostSave': 'Save',
   'settings.hostSaved': 'Saved',

@@ -27,7 +27,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'unlock.busy': '解鎖中…',
 
   'home.rooms': '聊天室',
-  'home.noRooms': '目前沒有聊天室。你可以在下方用邀請連結加入或建立聊天室，或請別人用你的聯絡代碼邀請你。',
+  'home.noRooms': '目前沒有聊天室。你可以在下方用邀請連結加入或建立聊天室，或請別人用你的聯絡代碼（在「設定」⚙ 裡）邀請你。',
   'home.lock': '鎖定',
 
   'room.mode.ephemeral': '不留存',
@@ -52,6 +52,11 @@ const zhTW: Record<keyof typeof en, string> = {
   'contact.copyFailed': '無法複製。請選取代碼後手動複製。',
 
   'settings.title': '設定',
+  'settings.open': '設定',
+  'settings.profile': '你的資料',
+  'settings.server': '伺服器',
+  'settings.lockTitle': '鎖定',
+  'settings.lockHint': '鎖定這個瀏覽器中的金鑰與聊天室，直到你再次輸入密語。',
   'settings.host': '伺服器位址',
   'settings.hostSave': '儲存',
   'settings.hostSaved': '已儲存',

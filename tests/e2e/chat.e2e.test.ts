@@ -1,22 +1,13 @@
 import { inject } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
+import { onboard } from './support/flows';
 
 const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
 const chromiumPath = inject('chromiumPath');
 
 const id = (testid: string) => `[data-testid="${testid}"]`;
-
-async function onboard(page: Page, name: string, passphrase: string): Promise<string> {
-  await page.fill(id('onboard-name'), name);
-  for (const field of await page.locator(id('onboard-passphrase')).all()) await field.fill(passphrase);
-  await page.fill(id('onboard-host'), host);
-  await page.click(id('onboard-submit'));
-  const code = page.locator(id('contact-code'));
-  await code.waitFor({ timeout: 30_000 });
-  return ((await code.textContent()) ?? '').trim();
-}
 
 async function expectMessage(page: Page, text: string): Promise<void> {
   await page.locator(id('message'), { hasText: text }).first().waitFor({ timeout: 15_000 });
@@ -40,8 +31,8 @@ describe('two browser profiles chat through the built extension', () => {
   it('onboards, creates a room, invites by contact code, chats both ways, and keeps history across a restart', async () => {
     const a = await alice.openPanel();
     const b = await bob.openPanel();
-    await onboard(a, 'Alice', 'alice-e2e-passphrase');
-    const bobCode = await onboard(b, 'Bob', 'bob-e2e-passphrase');
+    await onboard(a, 'Alice', 'alice-e2e-passphrase', host);
+    const bobCode = await onboard(b, 'Bob', 'bob-e2e-passphrase', host);
     expect(bobCode.replace(/\s/g, '')).toMatch(/^[0-9A-F]{40}$/i);
 
     await a.fill(id('room-create-name'), 'E2E room');

@@ -13,7 +13,7 @@ import { DEFAULT_SETTINGS, DISAPPEAR_CHOICES_MS } from '@/shared/membership';
 import { MESSAGE_PAGE_SIZE } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
 import type { MessageView } from '@/utils/protocol-map';
-import { sidePanelMounter } from './support/side-panel';
+import { openSettings, sidePanelMounter } from './support/side-panel';
 import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
 
 const { mounted, mountSidePanel } = sidePanelMounter();
@@ -440,6 +440,7 @@ describe('export identity', () => {
       clicked.push(this);
     });
 
+    await openSettings(wrapper);
     await byTestId(wrapper, 'export-passphrase').setValue('not my passphrase');
     await byTestId(wrapper, 'export-submit').trigger('submit');
     await flushPromises();
@@ -492,7 +493,7 @@ describe('import identity', () => {
     await byTestId(wrapper, 'import-submit').trigger('submit');
     await flushPromises();
     expect(fake.callsOf('importIdentity').at(-1)).toEqual({ content: content.trim(), passphrase: 'alice passphrase', host: 'party.example.com' });
-    expect(byTestId(wrapper, 'lock').exists()).toBe(true);
+    expect(byTestId(wrapper, 'home-rooms').exists()).toBe(true);
     expect(byTestId(wrapper, 'import-form').exists()).toBe(false);
     expect(wrapper.text()).toContain('Alice');
   });
@@ -514,7 +515,7 @@ describe('import identity', () => {
     await byTestId(wrapper, 'import-passphrase').setValue('alice passphrase');
     await byTestId(wrapper, 'import-submit').trigger('submit');
     await flushPromises();
-    expect(byTestId(wrapper, 'lock').exists()).toBe(true);
+    expect(byTestId(wrapper, 'home-rooms').exists()).toBe(true);
   });
 
   it('goes back to creating a new identity', async () => {

@@ -2,7 +2,7 @@
 import { flushPromises, type VueWrapper } from '@vue/test-utils';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
 import { setLocale, t } from '@/utils/i18n';
-import { sidePanelMounter } from './support/side-panel';
+import { openSettings, sidePanelMounter } from './support/side-panel';
 import { FakeBackend } from './support/fake-backend';
 
 const { mounted, mountSidePanel } = sidePanelMounter();
@@ -61,6 +61,7 @@ describe('message text in notifications', () => {
   it('is off by default; the checkbox by the server address turns it on and off', async () => {
     const fake = new FakeBackend().setUp();
     const { wrapper, store } = await mountSidePanel(fake);
+    await openSettings(wrapper);
     const box = () => byTestId(wrapper, 'settings-notification-previews');
     expect((box().element as HTMLInputElement).checked).toBe(false);
     expect(wrapper.text()).toContain(t('settings.notificationPreviews'));
@@ -80,6 +81,7 @@ describe('message text in notifications', () => {
   it('a failed change leaves the box as stored and says why', async () => {
     const fake = new FakeBackend().setUp();
     const { wrapper, store } = await mountSidePanel(fake);
+    await openSettings(wrapper);
     fake.failNext('setNotificationPreviews', 'internal');
     const box = () => byTestId(wrapper, 'settings-notification-previews');
     await box().setValue(true);
@@ -93,6 +95,7 @@ describe('message text in notifications', () => {
     const fake = new FakeBackend().setUp();
     fake.notificationPreviews = true;
     const { wrapper } = await mountSidePanel(fake);
+    await openSettings(wrapper);
     expect((byTestId(wrapper, 'settings-notification-previews').element as HTMLInputElement).checked).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { fakeBrowser } from 'wxt/testing/fake-browser';
 import en from '@/locales/en';
 import { setLocale } from '@/utils/i18n';
 import { openRoomRequest } from '@/utils/storage-items';
-import { sidePanelMounter } from './support/side-panel';
+import { openSettings, sidePanelMounter } from './support/side-panel';
 import { FakeBackend, fakeFingerprint } from './support/fake-backend';
 
 const { mounted, mountSidePanel } = sidePanelMounter();
@@ -73,6 +73,7 @@ describe('onboarding', () => {
     expect(fake.callsOf('onboard')).toEqual([{ name: 'Alice', passphrase: 'long enough', host: 'chat.example.com' }]);
     expect(byTestId(wrapper, 'onboard-name').exists()).toBe(false);
     expect(byTestId(wrapper, 'room-create-name').exists()).toBe(true);
+    await openSettings(wrapper);
     expect(byTestId(wrapper, 'contact-code').text()).toBe(fake.fingerprint.toUpperCase().match(/.{4}/g)?.join(' '));
   });
 });
@@ -91,15 +92,23 @@ describe('unlock', () => {
     await byTestId(wrapper, 'unlock-submit').trigger('submit');
     await flushPromises();
     expect(byTestId(wrapper, 'unlock-passphrase').exists()).toBe(false);
-    expect(byTestId(wrapper, 'lock').exists()).toBe(true);
+    expect(byTestId(wrapper, 'home-rooms').exists()).toBe(true);
   });
 
-  it('locks again from the room list', async () => {
-    const fake = new FakeBackend().setUp();
+  it('locks again from the settings view, and unlocking leads back to the room list', async () => {
+    const fake = new FakeBackend().setUp({ passphrase: 'right passphrase' });
     const { wrapper } = await mountSidePanel(fake);
+    expect(byTestId(wrapper, 'lock').exists()).toBe(false);
+    await openSettings(wrapper);
     await byTestId(wrapper, 'lock').trigger('click');
     await flushPromises();
     expect(byTestId(wrapper, 'unlock-passphrase').exists()).toBe(true);
+
+    await byTestId(wrapper, 'unlock-passphrase').setValue('right passphrase');
+    await byTestId(wrapper, 'unlock-submit').trigger('submit');
+    await flushPromises();
+    expect(byTestId(wrapper, 'home-rooms').exists()).toBe(true);
+    expect(byTestId(wrapper, 'settings-view').exists()).toBe(false);
   });
 });
 
@@ -153,6 +162,7 @@ describe('room list', () => {
     const fake = new FakeBackend().setUp();
     const { wrapper } = await mountSidePanel(fake);
     const writeText = vi.spyOn(navigator.clipboard, 'writeText').mockResolvedValue();
+    await openSettings(wrapper);
     await byTestId(wrapper, 'contact-copy').trigger('click');
     await flushPromises();
     expect(writeText).toHaveBeenCalledWith(byTestId(wrapper, 'contact-code').text());
@@ -162,6 +172,7 @@ describe('room list', () => {
   it('saves a new server address', async () => {
     const fake = new FakeBackend().setUp();
     const { wrapper } = await mountSidePanel(fake);
+    await openSettings(wrapper);
     await byTestId(wrapper, 'settings-host').setValue('relay.example.org');
     await byTestId(wrapper, 'settings-host-save').trigger('submit');
     await flushPromises();

@@ -40,8 +40,14 @@ export async function onboard(page: Page, name: string, passphrase: string, host
   for (const field of await page.$$(id('onboard-passphrase'))) await field.type(passphrase);
   await page.locator(id('onboard-host')).fill(host);
   await page.locator(id('onboard-submit')).click();
-  await page.waitForSelector(id('contact-code'), { timeout: 30_000 });
-  return textOf(page, id('contact-code'));
+  await page.waitForSelector(id('settings-open'), { timeout: 30_000 });
+  // The contact code is in the settings view, reached from the home screen's gear.
+  await page.locator(id('settings-open')).click();
+  await page.waitForSelector(id('contact-code'));
+  const code = await textOf(page, id('contact-code'));
+  await page.locator(id('settings-back')).click();
+  await page.waitForSelector(id('home-rooms'));
+  return code;
 }
 
 /** Unlocks after a browser restart and waits for the room list. */
@@ -49,7 +55,7 @@ export async function unlock(page: Page, passphrase: string): Promise<void> {
   await page.waitForSelector(id('unlock-passphrase'), { timeout: 15_000 });
   await page.locator(id('unlock-passphrase')).fill(passphrase);
   await page.locator(id('unlock-submit')).click();
-  await page.waitForSelector(id('lock'), { timeout: 30_000 });
+  await page.waitForSelector(id('home-rooms'), { timeout: 30_000 });
 }
 
 /** Creates a room from the home view and waits until it is open, usable and connected. */

@@ -13,9 +13,23 @@ export async function onboard(page: Page, name: string, passphrase: string, host
   for (const field of await page.locator(id('onboard-passphrase')).all()) await field.fill(passphrase);
   await page.fill(id('onboard-host'), host);
   await page.click(id('onboard-submit'));
-  const code = page.locator(id('contact-code'));
-  await code.waitFor({ timeout: 30_000 });
-  return ((await code.textContent()) ?? '').trim();
+  await page.locator(id('settings-open')).waitFor({ timeout: 30_000 });
+  return readContactCode(page);
+}
+
+/** From the home screen: opens the settings view, reads the contact code, and goes back to the room list. */
+export async function readContactCode(page: Page): Promise<string> {
+  await openSettings(page);
+  const code = ((await page.locator(id('contact-code')).textContent()) ?? '').trim();
+  await page.click(id('settings-back'));
+  await page.locator(id('home-rooms')).waitFor();
+  return code;
+}
+
+/** From the home screen: opens the settings view (server, notifications, contact code, export, Lock). */
+export async function openSettings(page: Page): Promise<void> {
+  await page.click(id('settings-open'));
+  await page.locator(id('settings-view')).waitFor();
 }
 
 /** Unlocks after a browser restart and waits for the room list. */
@@ -23,7 +37,7 @@ export async function unlock(page: Page, passphrase: string): Promise<void> {
   await page.locator(id('unlock-passphrase')).waitFor({ timeout: 15_000 });
   await page.fill(id('unlock-passphrase'), passphrase);
   await page.click(id('unlock-submit'));
-  await page.locator(id('lock')).waitFor({ timeout: 30_000 });
+  await page.locator(id('home-rooms')).waitFor({ timeout: 30_000 });
 }
 
 /** Creates a room from the home view and waits until it is open and usable. */
@@ -76,8 +90,9 @@ export async function openPanel(browser: { openPanel(): Promise<Page> }): Promis
   return page;
 }
 
-/** From the room list's settings: exports the identity and resolves the exported text (also downloaded as a file). */
+/** From the home screen's settings view: exports the identity and resolves the exported text (also downloaded as a file). */
 export async function exportIdentity(page: Page, passphrase: string): Promise<string> {
+  await openSettings(page);
   await page.fill(id('export-passphrase'), passphrase);
   await page.click(id('export-submit'));
   const content = page.locator(id('export-content'));
@@ -96,5 +111,5 @@ export async function importIdentity(
   await page.fill(id('import-host'), input.host);
   if (input.screenshot) await page.screenshot({ path: input.screenshot, fullPage: true });
   await page.click(id('import-submit'));
-  await page.locator(id('lock')).waitFor({ timeout: 60_000 });
+  await page.locator(id('home-rooms')).waitFor({ timeout: 60_000 });
 }

@@ -24,3 +24,9 @@ export function sidePanelMounter(): {
     },
   };
 }
+
+/** From the home screen: opens the settings view (contact code, server, notifications, export, Lock) with its gear. */
+export async function openSettings(wrapper: VueWrapper): Promise<void> {
+  await wrapper.find('[data-testid="settings-open"]').trigger('click');
+  await flushPromises();
+}
