@@ -126,7 +126,7 @@ describe('invite links through the built extension', () => {
     await a.locator(id('invite-link-item')).first().waitFor();
     await a.screenshot({ path: `${SCREENSHOTS}/links-invite-panel-created.png` });
     const link = await a.locator(id('invite-link')).inputValue();
-    await a.click(id('invite-open')); // close the panel: requests show without it
+    await a.click(id('invite-close')); // close the sheet: requests show under the header
 
     await c.fill(id('join-link-input'), link);
     await c.screenshot({ path: `${SCREENSHOTS}/links-join-form.png` });

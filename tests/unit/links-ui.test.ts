@@ -83,6 +83,42 @@ describe('invite panel', () => {
     expect(byTestId(wrapper, 'invite-panel').exists()).toBe(false);
   });
 
+  it('is a sheet over the chat, which stays in place, and Close, Escape or a click beside it close it', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    fake.receive(room.summary.id, { fromName: 'Bob', text: 'still here' });
+    const { wrapper } = await openInvitePanel(fake, room.summary.id);
+
+    const sheet = byTestId(wrapper, 'invite-panel');
+    expect(sheet.attributes('role')).toBe('dialog');
+    expect(sheet.attributes('aria-modal')).toBe('true');
+    expect(sheet.attributes('aria-label')).toBe(en['invite.link.title']);
+    expect(sheet.attributes('id')).toBe(byTestId(wrapper, 'invite-open').attributes('aria-controls'));
+    expect(document.activeElement).toBe(sheet.element);
+    // Over the chat, not in the column above it: the backdrop covers the room view (position: relative).
+    const backdrop = sheet.element.parentElement;
+    expect(backdrop?.classList.contains('sheet-backdrop')).toBe(true);
+    expect(backdrop?.parentElement?.classList.contains('room-view')).toBe(true);
+    expect(byTestId(wrapper, 'message').text()).toContain('still here');
+    expect(byTestId(wrapper, 'composer').exists()).toBe(true);
+
+    await byTestId(wrapper, 'invite-close').trigger('click');
+    expect(byTestId(wrapper, 'invite-panel').exists()).toBe(false);
+    expect(byTestId(wrapper, 'message').text()).toContain('still here');
+
+    await byTestId(wrapper, 'invite-open').trigger('click');
+    await flushPromises();
+    await byTestId(wrapper, 'invite-label').trigger('keydown', { key: 'Escape' });
+    expect(byTestId(wrapper, 'invite-panel').exists()).toBe(false);
+
+    await byTestId(wrapper, 'invite-open').trigger('click');
+    await flushPromises();
+    await byTestId(wrapper, 'invite-panel').find('h2').trigger('click');
+    expect(byTestId(wrapper, 'invite-panel').exists()).toBe(true);
+    await wrapper.find('.sheet-backdrop').trigger('click');
+    expect(byTestId(wrapper, 'invite-panel').exists()).toBe(false);
+  });
+
   it('unchecks and disables the server-held key when approval is required, and says why', async () => {
     const fake = new FakeBackend().setUp();
     const room = fake.addRoom({ name: 'Team' });
