@@ -7,7 +7,8 @@ import { useAppStore } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
 import type { Phase } from '@/utils/protocol-map';
 import { openRoomRequest } from '@/utils/storage-items';
-import { FakeBackend } from './support/fake-backend';
+import { FakeBackend, fakeFingerprint } from './support/fake-backend';
+import { styleOf } from './support/sfc-style';
 
 let windowId: number | undefined;
 const mounted: VueWrapper[] = [];
@@ -91,4 +92,34 @@ it.each<[Phase, string]>([
   expect(wrapper.text()).toContain(text);
   expect(wrapper.find('[data-testid="popup-room"]').exists()).toBe(false);
   expect(wrapper.find('[data-testid="popup-open"]').exists()).toBe(true);
+});
+
+describe('a long room name with every badge', () => {
+  const LONG_NAME = 'The weekend hiking and climbing crew of the northern valleys';
+
+  it('keeps the name in its own element, whole, with the badges in a box of their own after it', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: LONG_NAME, mode: 'backup' });
+    fake.askToJoin(room.summary.id, { name: 'Carol', fingerprint: fakeFingerprint('carol') });
+    fake.receive(room.summary.id, { fromName: 'Bob', text: 'ping' });
+    const wrapper = await mountPopup(fake);
+
+    const item = wrapper.get('[data-testid="popup-room"]');
+    const name = item.get('.name');
+    expect(name.text()).toBe(LONG_NAME);
+    expect(name.attributes('title')).toBe(LONG_NAME);
+    const badges = item.get('.badges');
+    expect([...item.element.children]).toEqual([name.element, badges.element]);
+    for (const testId of ['popup-room-requests', 'popup-room-unread']) expect(badges.find(`[data-testid="${testId}"]`).exists(), testId).toBe(true);
+    expect(badges.find('.mode-badge').text()).toBe(en['room.mode.backup']);
+    expect(name.find('.badges, .mode-badge, [data-testid="popup-room-unread"]').exists()).toBe(false);
+  });
+
+  it('lays out so: the row wraps, the name grows and may shrink to an ellipsis, the badges never shrink and wrap among themselves', () => {
+    const POPUP = 'entrypoints/popup/App.vue';
+    expect(styleOf(POPUP, '.room')).toMatchObject({ display: 'flex', 'flex-wrap': 'wrap' });
+    expect(styleOf(POPUP, '.name')).toMatchObject({ flex: '1 1 auto', 'min-width': '0', 'text-overflow': 'ellipsis', 'white-space': 'nowrap' });
+    expect(styleOf(POPUP, '.badges')).toMatchObject({ flex: 'none', display: 'flex', 'flex-wrap': 'wrap', 'max-width': '100%' });
+    for (const badge of ['.requests', '.missing', '.unread']) expect(styleOf('components/RoomBadges.vue', badge), badge).toMatchObject({ flex: 'none' });
+  });
 });
