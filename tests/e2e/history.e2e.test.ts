@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
+import { launchFresh, type ExtensionBrowser } from '../helpers/browser';
 import { freePort, startParty, type RunningParty } from '../helpers/party-server';
 import { createRoom, enabledComposer, expectMessage, exportIdentity, id, importIdentity, onboard, openPanel, send } from './support/flows';
 
@@ -26,19 +26,11 @@ const launched: ExtensionBrowser[] = [];
 let party: RunningParty | null = null;
 let persistDir = '';
 
-/** A browser with a new profile; one more try if the extension's worker was slow to start. */
-async function launchFresh(name: string, locale?: string): Promise<ExtensionBrowser> {
-  const launch = async (dir: string) => {
-    const browser = await launchWithExtension({ chromiumPath, extensionDir, userDataDir: dir, ...(locale ? { locale } : {}) });
-    launched.push(browser);
-    return browser;
-  };
-  try {
-    return await launch(newProfileDir(name));
-  } catch (error) {
-    if (!/serviceworker/i.test(String(error))) throw error;
-    return launch(newProfileDir(`${name}-retry`));
-  }
+/** A browser with a new profile (one more try if the extension's worker was slow to start), closed after the test. */
+async function launchNew(name: string): Promise<ExtensionBrowser> {
+  const browser = await launchFresh(name, { chromiumPath, extensionDir });
+  launched.push(browser);
+  return browser;
 }
 
 beforeAll(async () => {
@@ -59,7 +51,7 @@ describe('history through the built extension', () => {
     const { host, port } = server;
 
     // Profile A: onboard, create a backup room, send three messages.
-    const alice = await launchFresh('history-alice');
+    const alice = await launchNew('history-alice');
     const a = await openPanel(alice);
     await onboard(a, 'Alice', PASSPHRASE, host);
     await createRoom(a, 'Backup history', 'backup');
@@ -95,7 +87,7 @@ describe('history through the built extension', () => {
     expect(party.host).toBe(host);
 
     // Profile B, newly installed: import the identity, open the room, read the history from the backup.
-    const again = await launchFresh('history-alice-new-profile');
+    const again = await launchNew('history-alice-new-profile');
     const b = await openPanel(again);
     await b.locator(id('import-open')).waitFor({ timeout: 20_000 });
     await importIdentity(b, { content: exported, passphrase: PASSPHRASE, host, screenshot: `${SCREENSHOTS}/history-import.png` });

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { inject } from 'vitest';
 import en from '../../locales/en';
-import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
+import { launchFresh, launchWithExtension, type ExtensionBrowser } from '../helpers/browser';
 import { createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, PANEL_VIEWPORT, send, unlock } from './support/flows';
 
 const host = inject('partyHost');
@@ -26,17 +26,11 @@ async function launch(userDataDir: string): Promise<ExtensionBrowser> {
   return browser;
 }
 
-/**
- * A browser with a new profile. On a busy machine the extension's service worker occasionally takes
- * longer to start than `launchWithExtension` waits; one more try with another new profile then.
- */
-async function launchFresh(name: string): Promise<ExtensionBrowser> {
-  try {
-    return await launch(newProfileDir(name));
-  } catch (error) {
-    if (!/serviceworker/i.test(String(error))) throw error;
-    return launch(newProfileDir(`${name}-retry`));
-  }
+/** A browser with a new profile (one more try if the extension's worker was slow to start), closed after the test. */
+async function launchNew(name: string): Promise<ExtensionBrowser> {
+  const browser = await launchFresh(name, { chromiumPath, extensionDir });
+  launched.push(browser);
+  return browser;
 }
 
 beforeAll(() => mkdirSync(SCREENSHOTS, { recursive: true }));
@@ -54,9 +48,9 @@ afterEach(async () => {
 
 describe('invite links through the built extension', () => {
   it('escrow link while the admin is away: the link opened in a tab joins, chats, and the admin reads it later', async () => {
-    let alice = await launchFresh('links-alice');
+    let alice = await launchNew('links-alice');
     const aliceDir = alice.userDataDir;
-    const carol = await launchFresh('links-carol');
+    const carol = await launchNew('links-carol');
 
     const a = await openPanel(alice);
     await onboard(a, 'Alice', 'alice-links-passphrase', host);
@@ -106,8 +100,8 @@ describe('invite links through the built extension', () => {
   });
 
   it('approval link: the joiner waits, the admin approves, and they chat both ways', async () => {
-    const alice = await launchFresh('approve-alice');
-    const carol = await launchFresh('approve-carol');
+    const alice = await launchNew('approve-alice');
+    const carol = await launchNew('approve-carol');
     const a = await openPanel(alice);
     const c = await openPanel(carol);
     await onboard(a, 'Alice', 'alice-approve-passphrase', host);
@@ -154,8 +148,8 @@ describe('invite links through the built extension', () => {
   });
 
   it('revoked link: refused with the reason; reset turns every link off', async () => {
-    const alice = await launchFresh('revoke-alice');
-    const carol = await launchFresh('revoke-carol');
+    const alice = await launchNew('revoke-alice');
+    const carol = await launchNew('revoke-carol');
     const a = await openPanel(alice);
     const c = await openPanel(carol);
     await onboard(a, 'Alice', 'alice-revoke-passphrase', host);

@@ -27,7 +27,28 @@ export function newProfileDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `partychat-${name}-`));
 }
 
-export async function launchWithExtension(options: { chromiumPath: string; extensionDir: string; userDataDir: string; locale?: string }): Promise<ExtensionBrowser> {
+export interface LaunchOptions {
+  chromiumPath: string;
+  extensionDir: string;
+  userDataDir: string;
+  /** The browser's language (`navigator.languages`), e.g. `zh-TW`; `en-US` when not given. */
+  locale?: string;
+}
+
+/**
+ * A browser with a new profile named after `name`. On a busy machine the extension's service worker
+ * occasionally takes longer to start than `launchWithExtension` waits; one more try with another new profile then.
+ */
+export async function launchFresh(name: string, options: Omit<LaunchOptions, 'userDataDir'>): Promise<ExtensionBrowser> {
+  try {
+    return await launchWithExtension({ ...options, userDataDir: newProfileDir(name) });
+  } catch (error) {
+    if (!/serviceworker/i.test(String(error))) throw error;
+    return launchWithExtension({ ...options, userDataDir: newProfileDir(`${name}-retry`) });
+  }
+}
+
+export async function launchWithExtension(options: LaunchOptions): Promise<ExtensionBrowser> {
   const context = await chromium.launchPersistentContext(options.userDataDir, {
     executablePath: options.chromiumPath,
     headless: true,
