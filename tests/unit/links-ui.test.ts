@@ -106,6 +106,16 @@ describe('invite panel', () => {
     expect(byTestId(wrapper, 'invite-panel').exists()).toBe(false);
     expect(byTestId(wrapper, 'message').text()).toContain('still here');
 
+    // The focus goes to the sheet while it is open and back to the button that opened it.
+    const opener = byTestId(wrapper, 'invite-open').element as HTMLButtonElement;
+    opener.focus();
+    await byTestId(wrapper, 'invite-open').trigger('click');
+    await flushPromises();
+    expect(document.activeElement).toBe(byTestId(wrapper, 'invite-panel').element);
+    await byTestId(wrapper, 'invite-close').trigger('click');
+    await flushPromises();
+    expect(document.activeElement).toBe(opener);
+
     await byTestId(wrapper, 'invite-open').trigger('click');
     await flushPromises();
     await byTestId(wrapper, 'invite-label').trigger('keydown', { key: 'Escape' });
