@@ -9,7 +9,7 @@ import { CryptoError, formatContactCode, parseContactCode } from '@/shared/crypt
 import { parseLink } from '@/shared/links';
 import type { RoomSettings } from '@/shared/membership';
 import type { RoomMode } from '@/shared/protocol';
-import type { AppState, CreateLinkOptions, IdentityExport, LinkView, MemberView, MessageView, PushEvent, RoomDetail, RoomSummary } from '@/utils/protocol-map';
+import type { AppState, CreateLinkOptions, IdentityExport, LinkView, MemberView, MessageView, PushEvent, RoomDetail, RoomSummary, SendOptions } from '@/utils/protocol-map';
 import { connectDirectory, lookupKey, type DirectoryConnection } from './directory';
 import { UserFacingError } from './errors';
 import { formatHost } from './host';
@@ -156,8 +156,23 @@ export class ChatService {
     return messages.listMessages(this.requireContext(), this.rooms.require(roomId), limit, beforeId);
   }
 
-  async sendMessage(roomId: string, text: string): Promise<MessageView> {
-    return messages.sendMessage(this.requireContext(), this.rooms.require(roomId), text);
+  async sendMessage(roomId: string, text: string, options: SendOptions = {}): Promise<MessageView> {
+    return messages.sendMessage(this.requireContext(), this.rooms.require(roomId), text, options);
+  }
+
+  /** Our reaction to a message ('' takes it back). */
+  async react(roomId: string, messageId: string, emoji: string): Promise<MessageView> {
+    return messages.react(this.requireContext(), this.rooms.require(roomId), messageId, emoji);
+  }
+
+  /** Changes one of our own messages for everyone. */
+  async editMessage(roomId: string, messageId: string, text: string): Promise<MessageView> {
+    return messages.editMessage(this.requireContext(), this.rooms.require(roomId), messageId, text);
+  }
+
+  /** Deletes one of our own messages for everyone. */
+  async deleteMessage(roomId: string, messageId: string): Promise<MessageView> {
+    return messages.deleteMessage(this.requireContext(), this.rooms.require(roomId), messageId);
   }
 
   /** Adds the person behind a contact code to the room and sends them the room key. Resolves once the server has recorded it. */

@@ -14,6 +14,10 @@ export const MAX_SERVER_FRAME_CHARS = 4 * 1024 * 1024;
 export const HISTORY_PAGE_CHARS = 256 * 1024;
 /** Longest message text a client will send, in characters. */
 export const MAX_TEXT_CHARS = 8 * 1024;
+/** Characters of the answered message a reply quotes. */
+export const MAX_QUOTE_CHARS = 200;
+/** Longest reaction (one emoji, possibly with modifiers and joiners), in UTF-16 code units. */
+export const MAX_REACTION_CHARS = 16;
 /** Longest display name, in characters. */
 export const MAX_NAME_CHARS = 64;
 /** Longest room name, in characters. */

@@ -17,6 +17,7 @@ export const ACTIONS = [
   'createRoom',
   'openRoom',
   'sendMessage',
+  'messageAction',
   'inviteContact',
   'createLink',
   'loadLinks',
