@@ -164,6 +164,15 @@ const en = {
   'requests.count': 'Join requests: {count}',
   'requests.badge': '{count} to approve',
 
+  'invitations.title': 'Invitations ({count})',
+  'invitations.from': '{name} invited you to “{room}”',
+  'invitations.fromUnnamed': '{name} invited you to a room',
+  'invitations.hint': 'Not one of your contacts: nothing connects to the room until you accept.',
+  'invitations.accept': 'Accept',
+  'invitations.decline': 'Decline',
+  'invitations.block': 'Block',
+  'invitations.blockHint': 'Decline, and drop every invitation from this person from now on',
+
   'popup.open': 'Open chat',
   'popup.locked': 'PartyChat is locked. Open the chat to unlock it.',
   'popup.onboard': 'PartyChat is not set up yet. Open the chat to create your identity.',

@@ -165,6 +165,15 @@ const zhTW: Record<keyof typeof en, string> = {
   'requests.count': '加入請求：{count}',
   'requests.badge': '{count} 人待核准',
 
+  'invitations.title': '邀請（{count}）',
+  'invitations.from': '{name} 邀請你加入「{room}」',
+  'invitations.fromUnnamed': '{name} 邀請你加入一個聊天室',
+  'invitations.hint': '對方不是你的聯絡人：接受之前，不會連線到這個聊天室。',
+  'invitations.accept': '接受',
+  'invitations.decline': '婉拒',
+  'invitations.block': '封鎖',
+  'invitations.blockHint': '婉拒，並從此略過這個人的所有邀請',
+
   'popup.open': '開啟聊天',
   'popup.locked': 'PartyChat 已鎖定。開啟聊天以解鎖。',
   'popup.onboard': 'PartyChat 尚未設定。開啟聊天以建立你的身分。',

@@ -158,6 +158,8 @@ export interface LocalItems {
   settings: Settings;
   /** Ids of the rooms we belong to, newest last. */
   roomIndex: string[];
+  /** Invitation requests waiting for the person, and the senders accepted or blocked (services/invitations.ts), sealed. */
+  invitations: Sealed;
   [room: `room:${string}`]: Sealed;
   /** A page of up to HISTORY_PAGE_SIZE StoredMessage, sealed: `page:<roomId>:<n>`. */
   [page: `page:${string}`]: Sealed;

@@ -40,6 +40,7 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
     setRoomMuted: (d) => chat.setRoomMuted(d.roomId, d.muted),
     setNotificationPreviews: (d) => chat.setNotificationPreviews(d.enabled),
+    decideInvitation: (d) => chat.decideInvitation(d.roomId, d.decision),
   };
   return async (request) => {
     const handler = handlers[request.type] as ((data: unknown) => Promise<unknown>) | undefined;

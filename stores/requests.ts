@@ -34,6 +34,7 @@ export const ACTIONS = [
   'leaveRoom',
   'setRoomMuted',
   'setNotificationPreviews',
+  'decideInvitation',
 ] as const;
 
 export type ActionName = (typeof ACTIONS)[number];

@@ -151,11 +151,29 @@ export interface IdentityExport {
   content: string;
 }
 
+/** An invitation from someone who is not a contact yet: nothing connects to the room until it is accepted. */
+export interface InvitationView {
+  room: string;
+  /** Fingerprint of the inviter (their signature on the invitation checked with their published key). */
+  by: string;
+  /** The inviter's name, from their key. */
+  name: string;
+  contactCode: string;
+  /** The room's name as the inviter gave it (unverified until joined), or null. */
+  roomName: string | null;
+  ts: number;
+}
+
+/** accept: join, and their later invitations join by themselves; decline: drop it; block: drop it and all of theirs for good. */
+export type InvitationDecision = 'accept' | 'decline' | 'block';
+
 export interface AppState {
   phase: Phase;
   me: MeView | null;
   host: string;
   rooms: RoomSummary[];
+  /** Invitations waiting for an answer (empty unless unlocked). */
+  invitations: InvitationView[];
   /** Whether message notifications show the text (a setting, off by default). */
   notificationPreviews: boolean;
 }
@@ -204,6 +222,8 @@ export interface ProtocolMap {
   setRoomMuted: { req: { roomId: string; muted: boolean }; res: RoomSummary };
   /** Whether message notifications show the message text. */
   setNotificationPreviews: { req: { enabled: boolean }; res: AppState };
+  /** Answers an invitation request (see `InvitationDecision`). */
+  decideInvitation: { req: { roomId: string; decision: InvitationDecision }; res: AppState };
 }
 
 export type RequestType = keyof ProtocolMap;

@@ -1,6 +1,7 @@
 import { inject } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
+import { acceptInvitation } from './support/flows';
 
 const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
@@ -54,6 +55,8 @@ describe('two browser profiles chat through the built extension', () => {
     await a.click(id('invite-contact-submit'));
     await a.locator(id('member'), { hasText: 'Bob' }).waitFor({ timeout: 15_000 });
 
+    // Alice is no contact of Bob's yet: her invitation waits on Bob's home view until he accepts it.
+    await acceptInvitation(b, 'Alice');
     const bobsRoom = b.locator(id('room-item'), { hasText: 'E2E room' });
     await bobsRoom.waitFor({ timeout: 20_000 });
     await bobsRoom.click();

@@ -18,6 +18,7 @@ import type {
   RequestOf,
   RequestType,
   ResponseOf,
+  InvitationView,
   MemberChange,
   RoomSettings,
   UserError,
@@ -32,6 +33,8 @@ export class FakeBackend implements Backend {
   phase: Phase = 'onboard';
   host = 'localhost:1999';
   notificationPreviews = false;
+  /** Invitations from non-contacts waiting for an answer (add some to show them). */
+  invitations: InvitationView[] = [];
   name = '';
   passphrase = '';
   readonly fingerprint = fakeFingerprint('a');
@@ -417,6 +420,7 @@ export class FakeBackend implements Backend {
       host: this.host,
       rooms: ready ? this.rooms.map((r) => r.summary) : [],
       notificationPreviews: this.notificationPreviews,
+      invitations: ready ? this.invitations : [],
     };
   }
 

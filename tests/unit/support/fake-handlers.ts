@@ -236,5 +236,13 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       fake.emit({ type: 'state' });
       return fake.state();
     },
+    decideInvitation: ({ roomId, decision }) => {
+      const invitation = fake.invitations.find((i) => i.room === roomId);
+      if (!invitation) failWith('no-room', 'this invitation is no longer waiting');
+      fake.invitations = fake.invitations.filter((i) => i.room !== roomId && (decision !== 'block' || i.by !== invitation.by));
+      if (decision === 'accept') fake.addRoom({ id: roomId, name: invitation.roomName ?? '', myRole: 'member' });
+      fake.emit({ type: 'state' });
+      return fake.state();
+    },
   };
 }
