@@ -286,6 +286,8 @@ export async function browserBench(
     await a.click(id('invite-contact-submit'));
     await a.locator(id('member'), { hasText: 'Bob' }).waitFor({ timeout: 30_000 });
     await a.click(id('members-open')).catch(() => undefined);
+    // Alice is no contact of Bob's yet: her invitation waits as a request until Bob accepts it.
+    await b.locator(`${id('invitation')} ${id('invitation-accept')}`).click({ timeout: 30_000 });
     const bobsRoom = b.locator(id('room-item'), { hasText: 'Bench chat' });
     await bobsRoom.waitFor({ timeout: 30_000 });
     await bobsRoom.click();

@@ -1,25 +1,32 @@
 /**
  * One identity's public directory entry and inbox, at /parties/directory/<fingerprint>.
- * The owner publishes its public key by proving possession of it; anyone may read the key
- * (GET); rooms drop "you were added to room R" pointers here (POST), which the owner's client
- * receives live or on its next connection and then verifies against the room's signed chain.
+ * The owner publishes its public key by proving possession of it; anyone may read the key (GET). An inviter
+ * drops a signed "I added you to room R" notice here (POST, see inbox.ts for what is taken), which the owner's
+ * client receives live or on its next connection, checks itself, and (from someone it does not know) shows as a
+ * request before connecting anywhere.
  */
 import type * as Party from 'partykit/server';
-import { AUTH_CONTEXT, MAX_PENDING_INVITES, PARTY_DIRECTORY } from '../shared/constants';
-import { readPublicKey } from '../shared/crypto';
+import { AUTH_CONTEXT, MAX_INVITE_CHARS, PARTY_DIRECTORY } from '../shared/constants';
+import { readPublicKey, type PublicKey } from '../shared/crypto';
 import { utf8 } from '../shared/encoding';
 import {
   authChallengeText,
   directoryClientFrameSchema,
   fingerprintSchema,
   inviteRequestSchema,
+  inviteSignedText,
   parseFrame,
+  parseInviteFields,
   type DirectoryClientFrame,
   type DirectoryServerFrame,
   type InviteNotice,
 } from '../shared/protocol';
 import { directoryFrameText } from './frames';
 import { clientAddress, CLOSE, json, PeerTable, preflight, sendText, verifyChallenge, type Peer } from './guard';
+import { Inbox } from './inbox';
+
+/** Senders' published keys this entry remembers (a published key never changes, so a remembered one stays right). */
+const SENDER_KEY_CACHE = 256;
 
 type Frame<T extends DirectoryClientFrame['type']> = Extract<DirectoryClientFrame, { type: T }>;
 
@@ -31,13 +38,16 @@ function send(conn: Party.Connection, frame: DirectoryServerFrame): void {
 export default class DirectoryServer implements Party.Server {
   private readonly peers = new PeerTable();
   private publicKey: string | null = null;
-  private invites: InviteNotice[] = [];
+  private readonly inbox: Inbox;
+  private readonly senderKeys = new Map<string, PublicKey>();
 
-  constructor(readonly room: Party.Room) {}
+  constructor(readonly room: Party.Room) {
+    this.inbox = new Inbox(room.storage, room.id);
+  }
 
   async onStart(): Promise<void> {
     this.publicKey = (await this.room.storage.get<string>('key')) ?? null;
-    this.invites = (await this.room.storage.get<InviteNotice[]>('invites')) ?? [];
+    await this.inbox.load();
   }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {
@@ -65,10 +75,7 @@ export default class DirectoryServer implements Party.Server {
       if (frame.type === 'ping') return send(conn, { type: 'pong' });
       if (frame.type === 'auth') return await this.onAuth(peer, frame);
       if (!peer.fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
-      if (frame.type === 'invite-ack') {
-        this.invites = this.invites.filter((i) => i.room !== frame.room);
-        await this.room.storage.put('invites', this.invites);
-      }
+      if (frame.type === 'invite-ack') await this.inbox.ack(frame.room);
     } catch (error) {
       console.error('directory frame failed', error);
       this.peers.fail(peer, 'internal', 'the server could not process this frame');
@@ -82,23 +89,61 @@ export default class DirectoryServer implements Party.Server {
       if (!this.publicKey) return json({ error: 'no key is published for this fingerprint' }, 404);
       return json({ fingerprint: this.room.id, publicKey: this.publicKey });
     }
-    if (req.method === 'POST') {
-      let body: unknown;
-      try {
-        body = await req.json();
-      } catch {
-        return json({ error: 'body must be JSON' }, 400);
-      }
-      const parsed = inviteRequestSchema.safeParse(body);
-      if (!parsed.success) return json({ error: 'body must be {type:"invite", room, by}' }, 400);
-      const notice: InviteNotice = { room: parsed.data.room, by: parsed.data.by, ts: Date.now() };
-      this.invites = [...this.invites.filter((i) => i.room !== notice.room), notice].slice(-MAX_PENDING_INVITES);
-      await this.room.storage.put('invites', this.invites);
-      const text = directoryFrameText({ type: 'invite', invite: notice });
-      for (const p of this.peers.members) sendText(p.conn, text);
-      return json({ ok: true }, 202);
-    }
+    if (req.method === 'POST') return this.onInvite(req);
     return json({ error: 'method not allowed' }, 405);
+  }
+
+  /**
+   * An invitation notice. Only a fingerprint that published its key has an inbox (so junk ids hold nothing);
+   * the notice must pass the inbox's checks (inbox.ts) and verify with the key its sender published.
+   */
+  private async onInvite(req: Party.Request): Promise<Response> {
+    if (!fingerprintSchema.safeParse(this.room.id).success || !this.publicKey) {
+      return json({ error: 'there is no inbox here: no key is published for this fingerprint' }, 404);
+    }
+    const text = await req.text();
+    if (text.length > MAX_INVITE_CHARS + 512) return json({ error: 'the notice is too large' }, 413);
+    let parsed;
+    try {
+      parsed = inviteRequestSchema.safeParse(JSON.parse(text));
+    } catch {
+      return json({ error: 'body must be JSON' }, 400);
+    }
+    const fields = parsed.success ? parseInviteFields(parsed.data.body) : null;
+    if (!parsed.success || !fields) return json({ error: 'body must be {type:"invite", body, sig}: a signed notice' }, 400);
+    const notice: InviteNotice = { room: fields.room, by: fields.by, ts: Date.now(), body: parsed.data.body, sig: parsed.data.sig };
+    const early = this.inbox.refusal(fields, notice, notice.ts);
+    if (early) return json({ error: early.error }, early.status);
+    const key = await this.senderKey(fields.by);
+    if (!key) return json({ error: 'the sender has not published a key' }, 403);
+    if (!(await verifyChallenge(key, utf8(inviteSignedText(notice.body)), notice.sig))) {
+      return json({ error: 'the signature does not verify with the key the sender published' }, 403);
+    }
+    const now = Date.now();
+    const late = this.inbox.refusal(fields, notice, now);
+    if (late) return json({ error: late.error }, late.status);
+    await this.inbox.take(fields, notice, now);
+    const frame = directoryFrameText({ type: 'invite', invite: notice });
+    for (const p of this.peers.members) sendText(p.conn, frame);
+    return json({ ok: true }, 202);
+  }
+
+  /** The key `fp` published in its own directory entry (asked of that entry), or null if none is. */
+  private async senderKey(fp: string): Promise<PublicKey | null> {
+    const known = this.senderKeys.get(fp);
+    if (known) return known;
+    if (fp === this.room.id && this.publicKey) return readPublicKey(this.publicKey);
+    const entry = this.room.context.parties[PARTY_DIRECTORY];
+    if (!entry) throw new Error('directory party is not configured');
+    const res = await entry.get(fp).fetch({ method: 'GET' });
+    if (!res.ok) return null;
+    const body = (await res.json()) as { publicKey?: unknown };
+    if (typeof body.publicKey !== 'string') return null;
+    const key = await readPublicKey(body.publicKey).catch(() => null);
+    if (!key || key.getFingerprint() !== fp) return null;
+    if (this.senderKeys.size >= SENDER_KEY_CACHE) this.senderKeys.clear();
+    this.senderKeys.set(fp, key);
+    return key;
   }
 
   private async onAuth(peer: Peer, frame: Frame<'auth'>): Promise<void> {
@@ -123,6 +168,6 @@ export default class DirectoryServer implements Party.Server {
       this.publicKey = armored;
     }
     if (this.peers.authenticate(peer, frame.fp) === null) return; // closed meanwhile
-    send(peer.conn, { type: 'welcome', you: frame.fp, invites: this.invites });
+    send(peer.conn, { type: 'welcome', you: frame.fp, invites: this.inbox.notices });
   }
 }

@@ -6,7 +6,7 @@
  * pending join requests and, for escrow links, the room key wrapped under the link's secret.
  */
 import type * as Party from 'partykit/server';
-import { AUTH_CONTEXT, HISTORY_PAGE_CHARS, MAX_PENDING_KEYS_PER_MEMBER, PARTY_DIRECTORY, PARTY_ROOM } from '../shared/constants';
+import { AUTH_CONTEXT, HISTORY_PAGE_CHARS, MAX_PENDING_KEYS_PER_MEMBER, PARTY_ROOM } from '../shared/constants';
 import { encryptTo, readPublicKey } from '../shared/crypto';
 import { constantTimeEqual, fromBase64, randomHex, utf8 } from '../shared/encoding';
 import { verifyJoinProof } from '../shared/links';
@@ -20,7 +20,6 @@ import {
   type Envelope,
   type ErrorCode,
   type Escrow,
-  type InviteRequest,
   type JoinRequest,
   type KeyEnvelope,
   type RoomClientFrame,
@@ -466,7 +465,6 @@ export default class RoomServer implements Party.Server {
           this.toAdmins({ type: 'join-resolved', member: body.member, outcome: 'approved' });
         }
         for (const guest of this.guests(body.member)) await this.admit(guest, body.member);
-        if (!wasRequest) await this.notifyInvitee(body.member, fp);
         return;
       }
       case 'link-revoke':
@@ -767,22 +765,6 @@ export default class RoomServer implements Party.Server {
   private toAdmins(frame: RoomServerFrame): void {
     const text = roomFrameText(frame);
     for (const p of this.peers.members) if (this.roster?.members.get(p.fp as string)?.role === 'admin') sendText(p.conn, text);
-  }
-
-  /** Drops a pointer in the invitee's inbox so their client learns of the room even if offline now. */
-  private async notifyInvitee(member: string, by: string): Promise<void> {
-    try {
-      const inbox = this.room.context.parties[PARTY_DIRECTORY];
-      if (!inbox) throw new Error('directory party is not configured');
-      const res = await inbox.get(member).fetch({
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ type: 'invite', room: this.room.id, by } satisfies InviteRequest),
-      });
-      if (!res.ok) throw new Error(`directory answered ${res.status}`);
-    } catch (error) {
-      console.error('could not notify invitee', error);
-    }
   }
 
   private setChain(chain: SignedRecord[]): void {

@@ -8,12 +8,25 @@ import { MAX_NAME_CHARS } from '@/shared/constants';
 import { CryptoError, formatContactCode, parseContactCode } from '@/shared/crypto';
 import { parseLink } from '@/shared/links';
 import type { RoomSettings } from '@/shared/membership';
-import type { RoomMode } from '@/shared/protocol';
-import type { AppState, CreateLinkOptions, IdentityExport, LinkView, MemberView, MessageView, PushEvent, RoomDetail, RoomSummary } from '@/utils/protocol-map';
-import { connectDirectory, lookupKey, type DirectoryConnection } from './directory';
+import type { InviteNotice, RoomMode } from '@/shared/protocol';
+import type {
+  AppState,
+  CreateLinkOptions,
+  IdentityExport,
+  InvitationDecision,
+  LinkView,
+  MemberView,
+  MessageView,
+  PushEvent,
+  RoomDetail,
+  RoomSummary,
+  SendOptions,
+} from '@/utils/protocol-map';
+import { connectDirectory, lookupKey, sendInvitation, type DirectoryConnection } from './directory';
 import { UserFacingError } from './errors';
 import { formatHost } from './host';
 import { adoptIdentity, exportIdentity } from './identity';
+import { checkNotice, Invitations } from './invitations';
 import { openContext, type ChatDeps, type RoomContext } from './room/context';
 import { Sweeper } from './room/expiry';
 import * as links from './room/links';
@@ -41,12 +54,15 @@ export class ChatService {
   private ctx: RoomContext | null = null;
   private sweeper: Sweeper | null = null;
   private readonly rooms: RoomRegistry;
+  /** Invitation requests, and the senders accepted or blocked. */
+  private readonly invitations: Invitations;
   private directory: DirectoryConnection | null = null;
   private started: Promise<void> | null = null;
 
   constructor(private readonly deps: ChatDeps) {
     this.vault = new Vault(deps.local, deps.session);
     this.rooms = new RoomRegistry(deps.local);
+    this.invitations = new Invitations(deps.local);
     this.now = deps.now ?? Date.now;
     this.settings = new Settings(deps.local, deps.defaultHost);
   }
@@ -83,6 +99,7 @@ export class ChatService {
       me: identity && this.ctx ? { fingerprint: identity.fingerprint, name: identity.name, contactCode: formatContactCode(identity.fingerprint) } : null,
       host: formatHost(this.settings.host),
       rooms: this.ctx ? summaries(this.rooms.values()) : [],
+      invitations: this.ctx ? this.invitations.views() : [],
       notificationPreviews: this.settings.previews,
     };
   }
@@ -118,6 +135,7 @@ export class ChatService {
   async lock(): Promise<AppState> {
     this.closeAll();
     this.rooms.clear();
+    this.invitations.clear();
     this.ctx = null;
     this.sweeper = null;
     await this.vault.lock();
@@ -156,8 +174,23 @@ export class ChatService {
     return messages.listMessages(this.requireContext(), this.rooms.require(roomId), limit, beforeId);
   }
 
-  async sendMessage(roomId: string, text: string): Promise<MessageView> {
-    return messages.sendMessage(this.requireContext(), this.rooms.require(roomId), text);
+  async sendMessage(roomId: string, text: string, options: SendOptions = {}): Promise<MessageView> {
+    return messages.sendMessage(this.requireContext(), this.rooms.require(roomId), text, options);
+  }
+
+  /** Our reaction to a message ('' takes it back). */
+  async react(roomId: string, messageId: string, emoji: string): Promise<MessageView> {
+    return messages.react(this.requireContext(), this.rooms.require(roomId), messageId, emoji);
+  }
+
+  /** Changes one of our own messages for everyone. */
+  async editMessage(roomId: string, messageId: string, text: string): Promise<MessageView> {
+    return messages.editMessage(this.requireContext(), this.rooms.require(roomId), messageId, text);
+  }
+
+  /** Deletes one of our own messages for everyone. */
+  async deleteMessage(roomId: string, messageId: string): Promise<MessageView> {
+    return messages.deleteMessage(this.requireContext(), this.rooms.require(roomId), messageId);
   }
 
   /** Adds the person behind a contact code to the room and sends them the room key. Resolves once the server has recorded it. */
@@ -167,10 +200,35 @@ export class ChatService {
     const fingerprint = parseContactCode(code);
     if (!fingerprint) throw new UserFacingError('invalid-input', 'a contact code is 40 hexadecimal characters');
     membership.checkInvite(ctx, s, fingerprint);
-    await membership.addMember(ctx, s, fingerprint, await lookupKey(this.deps.fetch, this.settings.host, fingerprint));
+    const publicKey = await lookupKey(this.deps.fetch, this.settings.host, fingerprint);
+    await membership.addMember(ctx, s, fingerprint, publicKey);
+    // We chose them: their invitations to us join by themselves. They hear of ours through a notice we sign.
+    await this.invitations.accept(ctx.me, fingerprint);
+    try {
+      await sendInvitation(ctx, this.deps.fetch, { fingerprint, publicKey }, { id: roomId, name: s.record.name });
+    } catch (error) {
+      console.warn('the invitee was added but not told', error);
+    }
     const member = (await this.getRoom(roomId)).members.find((m) => m.fingerprint === fingerprint);
     if (!member) throw new UserFacingError('server', 'the server did not record the new member');
     return member;
+  }
+
+  /** Answers an invitation request: accept joins the room (and trusts the sender's later invitations), decline drops it, block drops all of the sender's. */
+  async decideInvitation(roomId: string, decision: InvitationDecision): Promise<AppState> {
+    const ctx = this.requireContext();
+    const request = this.invitations.request(roomId);
+    if (!request) throw new UserFacingError('no-room', 'this invitation is no longer waiting');
+    if (decision === 'accept') {
+      await this.invitations.accept(ctx.me, request.by, roomId);
+      await this.joinInvited(ctx, roomId);
+    } else if (decision === 'block') {
+      await this.invitations.block(ctx.me, request.by);
+    } else {
+      await this.invitations.drop(ctx.me, roomId);
+    }
+    this.emit({ type: 'state' });
+    return this.getState();
   }
 
   /** Creates an invite link: a signed link record, plus the room key escrowed under the link secret if asked. */
@@ -347,6 +405,7 @@ export class ChatService {
     this.ctx = ctx;
     this.sweeper = new Sweeper(() => this.rooms.values(), ctx.history, this.now, ctx.emit);
     await this.rooms.load(ctx);
+    await this.invitations.load(unlocked);
     this.connectAll(ctx);
     await this.sweeper.sweep();
     this.emit({ type: 'state' });
@@ -354,7 +413,7 @@ export class ChatService {
 
   private connectDirectory(ctx: RoomContext): void {
     this.directory?.close();
-    this.directory = connectDirectory(ctx, (roomId) => this.acceptInvite(ctx, roomId));
+    this.directory = connectDirectory(ctx, (notice) => this.onInvitation(ctx, notice));
   }
 
   private connectAll(ctx: RoomContext): void {
@@ -362,8 +421,32 @@ export class ChatService {
     for (const s of this.rooms.values()) connectRoom(ctx, s);
   }
 
+  /**
+   * A notice from our directory. Dropped: a room we hold, a blocked sender, a signature that does not verify with
+   * the sender's published key. A contact's joins at once; anyone else's waits as a request, connecting nowhere.
+   */
+  private async onInvitation(ctx: RoomContext, notice: InviteNotice): Promise<void> {
+    if (this.rooms.get(notice.room) || this.invitations.isBlocked(notice.by)) return;
+    const invitation = await checkNotice(ctx.me, notice, (fp) => lookupKey(this.deps.fetch, this.settings.host, fp));
+    if (!invitation) return ctx.onRejected(notice.room, 'an invitation whose signature does not verify with its sender’s key');
+    if (this.isContact(ctx, invitation.by)) return this.joinInvited(ctx, invitation.room);
+    await this.invitations.add(ctx.me, invitation);
+    this.emit({ type: 'state' });
+  }
+
+  /** Someone we accepted or invited, or a verified member of a room we are in. */
+  private isContact(ctx: RoomContext, fp: string): boolean {
+    if (this.invitations.isAccepted(fp)) return true;
+    const me = ctx.me.identity.fingerprint;
+    for (const s of this.rooms.values()) {
+      if (!s.record.removed && s.roster?.members.has(fp) && s.roster.members.has(me)) return true;
+    }
+    return false;
+  }
+
   /** An invitation is only a pointer: we join the room's connection and trust nothing until its chain verifies. */
-  private async acceptInvite(ctx: RoomContext, roomId: string): Promise<void> {
+  private async joinInvited(ctx: RoomContext, roomId: string): Promise<void> {
+    await this.invitations.drop(ctx.me, roomId);
     if (this.rooms.get(roomId)) return;
     const s = this.rooms.add(ctx, emptyRoom(roomId, 'ephemeral', this.now()));
     await s.save();

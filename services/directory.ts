@@ -1,10 +1,21 @@
 /**
  * Our directory entry on the server: publishing our public key (signing in publishes it), hearing of
- * invitations, and looking up someone else's key by contact code (checked against the fingerprint).
+ * invitations, telling someone we invited them (a signed notice in their inbox), and looking up someone
+ * else's key by contact code (checked against the fingerprint).
  */
 import { PARTY_DIRECTORY } from '@/shared/constants';
-import { readPublicKey } from '@/shared/crypto';
-import { directoryServerFrameSchema, type DirectoryAuthFrame, type DirectoryClientFrame, type DirectoryServerFrame } from '@/shared/protocol';
+import { encryptTo, readPublicKey, signDetached } from '@/shared/crypto';
+import { randomHex, utf8 } from '@/shared/encoding';
+import {
+  directoryServerFrameSchema,
+  inviteSignedText,
+  type DirectoryAuthFrame,
+  type DirectoryClientFrame,
+  type DirectoryServerFrame,
+  type InviteFields,
+  type InviteNotice,
+  type InviteRequest,
+} from '@/shared/protocol';
 import { PartyConnection } from './connection';
 import { UserFacingError } from './errors';
 import { httpUrl, type PartyHost } from './host';
@@ -14,10 +25,10 @@ import { signChallenge } from './room/router';
 export type DirectoryConnection = PartyConnection<DirectoryServerFrame, DirectoryClientFrame>;
 
 /**
- * Connects to our directory entry. An invitation is only a pointer: `onInvite` joins the room's
- * connection, which trusts nothing until its chain verifies; the invitation is then acknowledged.
+ * Connects to our directory entry. Each notice goes to `onInvite` (which checks it and joins, keeps it as a
+ * request, or drops it), and is then acknowledged so the server forgets it.
  */
-export function connectDirectory(ctx: RoomContext, onInvite: (roomId: string) => Promise<void>): DirectoryConnection {
+export function connectDirectory(ctx: RoomContext, onInvite: (notice: InviteNotice) => Promise<void>): DirectoryConnection {
   const me = ctx.me.identity;
   const conn: DirectoryConnection = new PartyConnection({
     target: { ...ctx.host(), party: PARTY_DIRECTORY, room: me.fingerprint },
@@ -30,10 +41,14 @@ export function connectDirectory(ctx: RoomContext, onInvite: (roomId: string) =>
       publicKey: me.publicKey,
     }),
     onFrame: async (frame) => {
-      const rooms = frame.type === 'welcome' ? frame.invites.map((i) => i.room) : frame.type === 'invite' ? [frame.invite.room] : [];
-      for (const room of rooms) {
-        await onInvite(room);
-        conn.send({ type: 'invite-ack', room });
+      const notices = frame.type === 'welcome' ? frame.invites : frame.type === 'invite' ? [frame.invite] : [];
+      for (const notice of notices) {
+        try {
+          await onInvite(notice);
+          conn.send({ type: 'invite-ack', room: notice.room });
+        } catch (error) {
+          console.warn('invitation kept on the server for later:', error);
+        }
       }
       if (frame.type === 'error') console.warn('directory error:', frame.code, frame.message);
     },
@@ -63,4 +78,29 @@ export async function lookupKey(fetchFn: typeof fetch, host: PartyHost, fingerpr
     throw new UserFacingError('contact-key-mismatch', 'the key the server sent does not match the contact code');
   }
   return body.publicKey;
+}
+
+/**
+ * Tells `to` (fingerprint and armored key) that we added them to `room`: a notice signed with our key, naming
+ * them, the room, the time and a fresh nonce, with the room's name encrypted to them, posted to their inbox.
+ */
+export async function sendInvitation(
+  ctx: RoomContext,
+  fetchFn: typeof fetch,
+  to: { fingerprint: string; publicKey: string },
+  room: { id: string; name: string },
+): Promise<void> {
+  const note = room.name ? await encryptTo(await readPublicKey(to.publicKey), utf8(JSON.stringify({ name: room.name }))) : undefined;
+  const fields: InviteFields = { to: to.fingerprint, by: ctx.me.identity.fingerprint, room: room.id, ts: ctx.now(), nonce: randomHex(16), ...(note ? { note } : {}) };
+  const body = JSON.stringify(fields);
+  const request: InviteRequest = { type: 'invite', body, sig: await signDetached(ctx.me.privateKey, utf8(inviteSignedText(body))) };
+  const res = await fetchFn(httpUrl(ctx.host(), `/parties/${PARTY_DIRECTORY}/${to.fingerprint}`), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(request),
+  });
+  if (!res.ok) {
+    const answer = (await res.json().catch(() => ({}))) as { error?: unknown };
+    throw new UserFacingError('server', `the server did not deliver the invitation (${res.status}): ${String(answer.error ?? '')}`);
+  }
 }

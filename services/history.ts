@@ -84,20 +84,45 @@ export class History {
 
   /** Updates a recent message in place (e.g. `sending` → `sent`); returns it, or null if not found in the last pages. */
   async update(room: RoomRecord, id: string, patch: Partial<StoredMessage>): Promise<StoredMessage | null> {
-    for (let index = room.pages - 1; index >= Math.max(0, room.pages - UPDATE_SEARCH_PAGES); index--) {
+    return this.modify(room, id, (message) => {
+      Object.assign(message, patch);
+      return true;
+    });
+  }
+
+  /**
+   * Finds a message among the newest `pages` pages and lets `change` alter it in place; the page is written
+   * if `change` returns true. Returns the message (changed or not), or null if it is not there.
+   */
+  async modify(room: RoomRecord, id: string, change: (message: StoredMessage) => boolean, pages = UPDATE_SEARCH_PAGES): Promise<StoredMessage | null> {
+    for (let index = room.pages - 1; index >= Math.max(0, room.pages - pages); index--) {
       const messages = await this.readPage(room.id, index);
       const found = messages.find((m) => m.id === id);
       if (found) {
-        Object.assign(found, patch);
-        await this.writePage(room.id, index, messages);
+        if (change(found)) await this.writePage(room.id, index, messages);
         return found;
       }
     }
     return null;
   }
 
-  /** The newest `limit` messages, or those just before `beforeId`, oldest first. Pages known to be needed are read together. */
-  async list(room: RoomRecord, limit: number, beforeId?: string): Promise<StoredMessage[]> {
+  /** Lets `change` alter any message of the newest `pages` pages in place; writes the pages it changed and returns the changed messages. */
+  async modifyEach(room: RoomRecord, change: (message: StoredMessage) => boolean, pages: number): Promise<StoredMessage[]> {
+    const changed: StoredMessage[] = [];
+    for (let index = room.pages - 1; index >= Math.max(0, room.pages - pages); index--) {
+      const messages = await this.readPage(room.id, index);
+      const here = messages.filter(change);
+      if (here.length) await this.writePage(room.id, index, messages);
+      changed.push(...here);
+    }
+    return changed;
+  }
+
+  /**
+   * The newest `limit` messages `keep` lets through, or those just before `beforeId`, oldest first. Pages known to
+   * be needed are read together.
+   */
+  async list(room: RoomRecord, limit: number, beforeId?: string, keep: (message: StoredMessage) => boolean = () => true): Promise<StoredMessage[]> {
     const out: StoredMessage[] = [];
     let skipping = beforeId !== undefined;
     let index = room.pages - 1;
@@ -113,7 +138,7 @@ export class History {
             if (message.id === beforeId) skipping = false;
             continue;
           }
-          out.push(message);
+          if (keep(message)) out.push(message);
         }
       }
     }

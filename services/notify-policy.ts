@@ -23,7 +23,7 @@ export interface MessageNotice {
 }
 
 export function messageNotice({ event, previews, inView }: NotifyInput): MessageNotice | null {
-  if (event.type !== 'message') return null;
+  if (event.type !== 'message' || event.updated) return null;
   const { message, room } = event;
   // Only someone else's typed message, as it arrives (not our own or its status changing, not a room event); pages of
   // older history load only while their room is in view.

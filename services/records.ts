@@ -88,6 +88,10 @@ export interface RoomRecord {
   removed: boolean;
   /** Muted by the user: its messages never show a browser notification (absent: not muted). */
   muted?: boolean;
+  /** Id of the newest text shown as the room's preview (absent in records from before message actions). */
+  lastId?: string;
+  /** Actions that arrived before their target (at most MAX_PENDING_ACTIONS). */
+  pendingActions?: PendingAction[];
 }
 
 /** How someone's membership changed: a link join, an add by contact code, an approved request, a removal, a leave, a link permission. */
@@ -97,6 +101,21 @@ export type MemberChange = 'joined' | 'added' | 'approved' | 'removed' | 'left' 
 export type RoomEvent =
   | { type: 'settings'; settings: RoomSettings; by: string; byName: string }
   | { type: 'member'; change: MemberChange; member: string; memberName: string; by: string; byName: string };
+
+/** What an action message did to its target (kept with the action's envelope, to hand to a member who missed it). */
+export type MessageAction =
+  | { type: 'react'; target: string; emoji: string }
+  | { type: 'edit'; target: string; text: string }
+  | { type: 'delete'; target: string };
+
+/** An action whose target had not arrived (or was beyond the pages searched): applied when the target turns up. */
+export interface PendingAction {
+  from: string;
+  ts: number;
+  action: MessageAction;
+  /** When it stops waiting (the room's timer, or a day). */
+  until: number;
+}
 
 /** One message as kept in local history. */
 export interface StoredMessage {
@@ -108,8 +127,21 @@ export interface StoredMessage {
   seq: number | null;
   mine: boolean;
   status: MessageStatus;
-  kind: 'text' | 'event';
+  /** 'action': a reaction, edit or delete, applied to its target and never shown itself (see `action`). */
+  kind: 'text' | 'event' | 'action';
   event: RoomEvent | null;
+  action?: MessageAction;
+  /** The sender's device and counter (texts since message actions), so deleting it can name them. */
+  dev?: string;
+  ctr?: number;
+  /** The message this one answers, as quoted by its sender, with the name we knew them by. */
+  reply?: { id: string; from: string; fromName: string; text: string };
+  /** One reaction per member (fingerprint → emoji) and when they chose it (a later choice wins). */
+  reactions?: Record<string, { emoji: string; ts: number }>;
+  /** When its author last edited it. */
+  editedAt?: number;
+  /** Deleted by its author for everyone: text, quote, reactions and envelope are gone. */
+  deleted?: true;
   /** The key epoch it was sent at (to re-seal an unsent message after a rotation). */
   epoch?: number;
   /** The original signed envelope, kept so we can hand it to a member who missed it (ephemeral sync). */
@@ -126,6 +158,8 @@ export interface LocalItems {
   settings: Settings;
   /** Ids of the rooms we belong to, newest last. */
   roomIndex: string[];
+  /** Invitation requests waiting for the person, and the senders accepted or blocked (services/invitations.ts), sealed. */
+  invitations: Sealed;
   [room: `room:${string}`]: Sealed;
   /** A page of up to HISTORY_PAGE_SIZE StoredMessage, sealed: `page:<roomId>:<n>`. */
   [page: `page:${string}`]: Sealed;

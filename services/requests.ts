@@ -15,7 +15,10 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     createRoom: (d) => chat.createRoom(d.name, d.mode),
     getRoom: (d) => chat.getRoom(d.roomId),
     listMessages: (d) => chat.listMessages(d.roomId, d.limit, d.beforeId),
-    sendMessage: (d) => chat.sendMessage(d.roomId, d.text),
+    sendMessage: (d) => chat.sendMessage(d.roomId, d.text, d.options),
+    react: (d) => chat.react(d.roomId, d.messageId, d.emoji),
+    editMessage: (d) => chat.editMessage(d.roomId, d.messageId, d.text),
+    deleteMessage: (d) => chat.deleteMessage(d.roomId, d.messageId),
     inviteContact: (d) => chat.inviteContact(d.roomId, d.code),
     markRead: (d) => chat.markRead(d.roomId),
     createLink: (d) => chat.createLink(d.roomId, d.options),
@@ -37,6 +40,7 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
     setRoomMuted: (d) => chat.setRoomMuted(d.roomId, d.muted),
     setNotificationPreviews: (d) => chat.setNotificationPreviews(d.enabled),
+    decideInvitation: (d) => chat.decideInvitation(d.roomId, d.decision),
   };
   return async (request) => {
     const handler = handlers[request.type] as ((data: unknown) => Promise<unknown>) | undefined;

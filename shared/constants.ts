@@ -14,6 +14,10 @@ export const MAX_SERVER_FRAME_CHARS = 4 * 1024 * 1024;
 export const HISTORY_PAGE_CHARS = 256 * 1024;
 /** Longest message text a client will send, in characters. */
 export const MAX_TEXT_CHARS = 8 * 1024;
+/** Characters of the answered message a reply quotes. */
+export const MAX_QUOTE_CHARS = 200;
+/** Longest reaction (one emoji, possibly with modifiers and joiners), in UTF-16 code units. */
+export const MAX_REACTION_CHARS = 16;
 /** Longest display name, in characters. */
 export const MAX_NAME_CHARS = 64;
 /** Longest room name, in characters. */
@@ -26,10 +30,28 @@ export const RATE_LIMIT_BURST = 60;
 export const HEARTBEAT_MS = 20_000;
 /** Undelivered key envelopes the room keeps per member. */
 export const MAX_PENDING_KEYS_PER_MEMBER = 64;
-/** Undelivered invitation notices the directory keeps per identity. */
-export const MAX_PENDING_INVITES = 100;
+/** Undelivered invitation notices the directory keeps per identity (see also MAX_INBOX_CHARS). */
+export const MAX_PENDING_INVITES = 20;
+/** Characters of undelivered notices (their signed text and signature) the directory keeps per identity. */
+export const MAX_INBOX_CHARS = 24 * 1024;
+/** Largest invitation POST body, in characters. */
+export const MAX_INVITE_CHARS = 4 * 1024;
+/** Largest encrypted note (the room name for the invitee) in a notice, base64 characters. */
+export const MAX_INVITE_NOTE_CHARS = 2 * 1024;
+/** How old a notice's signed time may be when it is posted; older ones are refused as stale (a captured POST expires). */
+export const INVITE_FRESH_MS = 10 * 60_000;
+/** How far ahead of the server's clock a notice's signed time may be. */
+export const INVITE_CLOCK_SKEW_MS = 60_000;
+/** The window the invitation rate limits count in. */
+export const INVITE_WINDOW_MS = 10 * 60_000;
+/** Notices one sender may leave in one inbox per window. */
+export const MAX_INVITES_PER_SENDER = 5;
+/** Notices one inbox accepts per window, from all senders. */
+export const MAX_INVITES_PER_INBOX = 30;
 /** Members a room may hold. */
 export const MAX_MEMBERS = 1000;
+/** Context string in front of every signed invitation notice, so no other signature (auth, records) passes for one. */
+export const INVITE_CONTEXT = 'partychat/invite/v1';
 /** Context string mixed into every auth signature so it can't be reused elsewhere. */
 export const AUTH_CONTEXT = 'partychat/auth/v1';
 /** The default party host when the build sets none. */

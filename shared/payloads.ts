@@ -4,25 +4,60 @@
  * reject a message moved between rooms, a forged sender, a replay, and can notice a gap.
  */
 import { z } from 'zod';
-import { MAX_ROOM_NAME_CHARS, MAX_TEXT_CHARS } from './constants';
+import { MAX_QUOTE_CHARS, MAX_REACTION_CHARS, MAX_ROOM_NAME_CHARS, MAX_TEXT_CHARS } from './constants';
 import { sha256Hex } from './encoding';
 import { parseRecordBody, type Roster } from './membership';
 import { epochSchema, fingerprintSchema, messageIdSchema, modeSchema, roomIdSchema, type SignedRecord } from './protocol';
 
-export const textPayloadSchema = z.object({
+/** A browser installation's id (16 hex), part of every message counter. */
+const deviceSchema = z.string().regex(/^[0-9a-f]{16}$/);
+
+/** What every message payload says about itself: where, under which key, who, from which device, its counter, its id and time. */
+const messageFields = {
   v: z.literal(1),
-  t: z.literal('text'),
   room: roomIdSchema,
   epoch: epochSchema,
   from: fingerprintSchema,
   /** The sending installation: counters run per identity and device, so a person's two browsers never collide. */
-  dev: z.string().regex(/^[0-9a-f]{16}$/),
+  dev: deviceSchema,
   ctr: z.number().int().min(1),
   id: messageIdSchema,
   ts: z.number(),
+};
+
+/** The message a reply answers, quoted as the replier saw it (their words: the receiver shows its own copy when it holds one). */
+export const quoteSchema = z.object({ id: messageIdSchema, from: fingerprintSchema, text: z.string().max(MAX_QUOTE_CHARS) });
+export type Quote = z.infer<typeof quoteSchema>;
+
+export const textPayloadSchema = z.object({
+  ...messageFields,
+  t: z.literal('text'),
   text: z.string().min(1).max(MAX_TEXT_CHARS),
+  reply: quoteSchema.optional(),
 });
 export type TextPayload = z.infer<typeof textPayloadSchema>;
+
+/**
+ * Actions on an earlier message (`target`, in the same room), each a signed message like any other, with its own
+ * counter, so replays and gaps are caught the same way. Every member may react (one reaction each, `emoji` '' takes
+ * it back); only the target's author may edit or delete it (receivers check the signed `from` against the
+ * target's). A delete names the target's device and counter (`tdev`, `tctr`) when known, so a member who never
+ * received the deleted message does not count it as missing, and drops it if a copy still turns up.
+ */
+export const reactPayloadSchema = z.object({ ...messageFields, t: z.literal('react'), target: messageIdSchema, emoji: z.string().max(MAX_REACTION_CHARS).regex(/^\S*$/u) });
+export const editPayloadSchema = z.object({ ...messageFields, t: z.literal('edit'), target: messageIdSchema, text: z.string().min(1).max(MAX_TEXT_CHARS) });
+export const deletePayloadSchema = z.object({
+  ...messageFields,
+  t: z.literal('delete'),
+  target: messageIdSchema,
+  tdev: deviceSchema.optional(),
+  tctr: z.number().int().min(1).optional(),
+});
+export type ActionPayload = z.infer<typeof reactPayloadSchema> | z.infer<typeof editPayloadSchema> | z.infer<typeof deletePayloadSchema>;
+
+/** Anything sealed under a room key by a member: a text or an action on one. */
+export const messagePayloadSchema = z.discriminatedUnion('t', [textPayloadSchema, reactPayloadSchema, editPayloadSchema, deletePayloadSchema]);
+export type MessagePayload = z.infer<typeof messagePayloadSchema>;
 
 /**
  * A room key, signed by the member who hands it out, inside an envelope only its recipients can open.

@@ -3,7 +3,7 @@
  * inbound (client → server) and outbound (server → client) kept apart, validated at both edges.
  */
 import { z } from 'zod';
-import { MAX_FRAME_CHARS, MAX_MEMBERS } from './constants';
+import { INVITE_CONTEXT, MAX_FRAME_CHARS, MAX_INVITE_CHARS, MAX_INVITE_NOTE_CHARS, MAX_MEMBERS } from './constants';
 
 export const fingerprintSchema = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'fingerprint must be 40 or 64 lowercase hex characters');
 export const roomIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'room id must be 32 lowercase hex characters');
@@ -218,8 +218,42 @@ export type DirectoryClientFrame = z.infer<typeof directoryClientFrameSchema>;
 export type DirectoryClientFrameOf<T extends DirectoryClientFrame['type']> = Extract<DirectoryClientFrame, { type: T }>;
 export type DirectoryAuthFrame = DirectoryClientFrameOf<'auth'>;
 
-export const inviteNoticeSchema = z.object({ room: roomIdSchema, by: fingerprintSchema, ts: z.number() });
+/**
+ * What an invitation notice says, as its sender signed it: the inbox it is for (`to`), the sender (`by`), the room,
+ * the signed time and a random nonce (so a captured POST is refused once seen, and everywhere once stale), and an
+ * optional note encrypted to the invitee (the room's name, so a request can say which room).
+ */
+export const inviteFieldsSchema = z
+  .object({
+    to: fingerprintSchema,
+    by: fingerprintSchema,
+    room: roomIdSchema,
+    ts: z.number().int().min(0),
+    nonce: z.string().regex(/^[0-9a-f]{32}$/, 'nonce must be 32 lowercase hex characters'),
+    note: base64(MAX_INVITE_NOTE_CHARS).optional(),
+  })
+  .strict();
+export type InviteFields = z.infer<typeof inviteFieldsSchema>;
+
+/** A notice as the directory keeps and hands it to its owner: room and sender read from `body`, the server's receipt time, and the signed text with its signature, which the owner checks itself. */
+export const inviteNoticeSchema = z.object({
+  room: roomIdSchema,
+  by: fingerprintSchema,
+  ts: z.number(),
+  body: z.string().max(MAX_INVITE_CHARS),
+  sig: base64(2048),
+});
 export type InviteNotice = z.infer<typeof inviteNoticeSchema>;
+
+/** The fields of a notice's signed JSON text, or null when it is not one. */
+export function parseInviteFields(body: string): InviteFields | null {
+  try {
+    const parsed = inviteFieldsSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
 
 // ── directory → client ──────────────────────────────────────────────────────
 export const directoryServerFrameSchema = z.discriminatedUnion('type', [
@@ -234,8 +268,11 @@ export type DirectoryServerFrameOf<T extends DirectoryServerFrame['type']> = Ext
 export type DirectoryChallengeFrame = DirectoryServerFrameOf<'challenge'>;
 export type DirectoryWelcomeFrame = DirectoryServerFrameOf<'welcome'>;
 
-/** Body of `POST /parties/directory/<fp>`: a room tells an identity it was added. */
-export const inviteRequestSchema = z.object({ type: z.literal('invite'), room: roomIdSchema, by: fingerprintSchema });
+/**
+ * Body of `POST /parties/directory/<fp>`: the inviter tells an identity it was added to a room. `body` is the JSON
+ * text of `InviteFields`, `sig` the sender's detached signature over `inviteSignedText(body)`.
+ */
+export const inviteRequestSchema = z.object({ type: z.literal('invite'), body: z.string().max(MAX_INVITE_CHARS), sig: base64(2048) }).strict();
 export type InviteRequest = z.infer<typeof inviteRequestSchema>;
 
 export type ParseResult<T> = { ok: true; frame: T } | { ok: false; code: ErrorCode; message: string };
@@ -259,6 +296,11 @@ export function parseFrame<T>(schema: z.ZodType<T>, raw: unknown, maxChars = MAX
     return { ok: false, code: 'bad-frame', message: `invalid frame: ${where}${issue?.message ?? 'unknown problem'}` };
   }
   return { ok: true, frame: result.data };
+}
+
+/** The text an invitation notice's signature covers: the notice's JSON text behind its own context string. */
+export function inviteSignedText(body: string): string {
+  return `${INVITE_CONTEXT}\n${body}`;
 }
 
 /** The text every auth signature covers: binds the party, the room and the server's fresh nonce. */

@@ -21,7 +21,7 @@ import { createRooms } from './rooms';
 import { createSession } from './session';
 
 export { compareMessages, mergeMessages, upsertMessage } from './message-order';
-export { LOAD_OLDER_TIMEOUT_MS, MESSAGE_PAGE_SIZE, OLDER_PAGE_SIZE, type OlderState } from './messages';
+export { LOAD_OLDER_TIMEOUT_MS, MESSAGE_PAGE_SIZE, OLDER_PAGE_SIZE, type MessageActionRequest, type OlderState } from './messages';
 export { ACTIONS, toUserError, type ActionName } from './requests';
 export type { MemberAction, RequestDecision } from './rooms';
 

@@ -4,7 +4,7 @@
  * history first, then the server's backup in backup rooms).
  */
 import { computed, reactive } from 'vue';
-import type { MessageView } from '@/utils/protocol-map';
+import type { MessageView, SendOptions } from '@/utils/protocol-map';
 import { countNew, mergeMessages, upsertMessage } from './message-order';
 import type { Requests } from './requests';
 import type { Rooms } from './rooms';
@@ -18,6 +18,12 @@ export const MESSAGE_PAGE_SIZE = 60;
 export const OLDER_PAGE_SIZE = 100;
 /** How long to wait for the server's backup to answer a request for older messages. */
 export const LOAD_OLDER_TIMEOUT_MS = 15_000;
+
+/** What the user did to a message: reacted ('' takes a reaction back), edited or deleted their own. */
+export type MessageActionRequest =
+  | { type: 'react'; messageId: string; emoji: string }
+  | { type: 'edit'; messageId: string; text: string }
+  | { type: 'delete'; messageId: string };
 
 /** Where loading a room's earlier history stands (rooms opened in this session). */
 export interface OlderState {
@@ -122,12 +128,24 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
     if (held && !expiredIds.get(roomId)?.has(message.id)) upsertMessage(held, message);
   }
 
-  /** Sends a message to a room. Resolves true once the background accepted it (status `sending`). */
-  async function sendMessage(roomId: string, text: string): Promise<boolean> {
-    const message = await run('sendMessage', () => call('sendMessage', { roomId, text }));
+  /** Sends a message (optionally a reply) to a room. Resolves true once the background accepted it (status `sending`). */
+  async function sendMessage(roomId: string, text: string, options: SendOptions = {}): Promise<boolean> {
+    const message = await run('sendMessage', () => call('sendMessage', { roomId, text, ...(options.replyTo ? { options } : {}) }));
     if (!message) return false;
     upsertMessage(messagesByRoom[roomId] ?? (messagesByRoom[roomId] = []), message);
     rooms.patchRoomSummary(roomId, { lastText: message.text, lastTs: message.ts });
+    return true;
+  }
+
+  /** Reacts to, edits or deletes a message; the changed message replaces the shown one. Resolves true if it went out. */
+  async function messageAction(roomId: string, action: MessageActionRequest): Promise<boolean> {
+    const changed = await run('messageAction', () => {
+      if (action.type === 'react') return call('react', { roomId, messageId: action.messageId, emoji: action.emoji });
+      if (action.type === 'edit') return call('editMessage', { roomId, messageId: action.messageId, text: action.text });
+      return call('deleteMessage', { roomId, messageId: action.messageId });
+    });
+    if (!changed) return false;
+    upsertIfHeld(roomId, changed);
     return true;
   }
 
@@ -227,6 +245,7 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
     olderByRoom,
     currentMessages,
     sendMessage,
+    messageAction,
     loadOlderMessages,
     canLoadOlder,
     olderWaitsForConnection,

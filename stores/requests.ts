@@ -17,6 +17,7 @@ export const ACTIONS = [
   'createRoom',
   'openRoom',
   'sendMessage',
+  'messageAction',
   'inviteContact',
   'createLink',
   'loadLinks',
@@ -33,6 +34,7 @@ export const ACTIONS = [
   'leaveRoom',
   'setRoomMuted',
   'setNotificationPreviews',
+  'decideInvitation',
 ] as const;
 
 export type ActionName = (typeof ACTIONS)[number];

@@ -4,7 +4,7 @@
  * `applyState`, which also forgets the rooms' decrypted content once the session is no longer ready.
  */
 import { ref } from 'vue';
-import type { AppState, IdentityExport, MeView, Phase } from '@/utils/protocol-map';
+import type { AppState, IdentityExport, InvitationDecision, InvitationView, MeView, Phase } from '@/utils/protocol-map';
 import type { Messages } from './messages';
 import type { ActionName, Requests } from './requests';
 import type { Rooms } from './rooms';
@@ -16,12 +16,15 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
   const host = ref('');
   /** Whether message notifications show the text (the background's setting). */
   const notificationPreviews = ref(false);
+  /** Invitations from people who are not contacts yet, waiting for an answer. */
+  const invitations = ref<InvitationView[]>([]);
 
   function applyState(state: AppState): void {
     phase.value = state.phase;
     me.value = state.me;
     host.value = state.host;
     notificationPreviews.value = state.notificationPreviews;
+    invitations.value = state.invitations;
     rooms.api.rooms.value = state.rooms;
     // Decrypted content must not outlive the unlocked session.
     if (state.phase !== 'ready') {
@@ -49,6 +52,7 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
     me,
     host,
     notificationPreviews,
+    invitations,
     /** Reloads the state from the background (also the retry after a failed first load). */
     refresh: async (): Promise<void> => void (await run('load', fetchState)),
     /** Creates the identity (slow: key generation). Resolves true once the phase is `ready`. */
@@ -61,6 +65,8 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
     setHost: stateAction('setHost', (nextHost: string) => call('setHost', { host: nextHost })),
     /** Turns the message text in notifications on or off. Resolves true on success. */
     setNotificationPreviews: stateAction('setNotificationPreviews', (enabled: boolean) => call('setNotificationPreviews', { enabled })),
+    /** Accepts (joins), declines or blocks an invitation request. Resolves true on success. */
+    decideInvitation: stateAction('decideInvitation', (roomId: string, decision: InvitationDecision) => call('decideInvitation', { roomId, decision })),
     /** Sets this browser up with an identity exported from another one (only before onboarding). Resolves true once ready. */
     importIdentity: stateAction('importIdentity', (input: { content: string; passphrase: string; host?: string }) => call('importIdentity', input)),
     /** Packs the identity for another browser; needs the identity's passphrase. Resolves the file, or null on failure. */

@@ -130,6 +130,19 @@ export interface MessageView {
   kind: 'text' | 'event';
   event: RoomEventView | null;
   expiresAt: number | null;
+  /** The message this one answers: our own copy's text when we hold it, else the sender's quote. */
+  reply: { id: string; from: string; fromName: string; text: string } | null;
+  /** Reactions grouped by emoji, in the order first chosen; `mine` when one of them is ours. */
+  reactions: Array<{ emoji: string; count: number; mine: boolean }>;
+  /** Its author changed the text after sending it. */
+  edited: boolean;
+  /** Its author deleted it for everyone: `text` is empty. */
+  deleted: boolean;
+}
+
+/** How a message is sent: optionally as a reply to one in the same room. */
+export interface SendOptions {
+  replyTo?: string;
 }
 
 /** An identity bundle to carry to another browser: passphrase-encrypted, armored. */
@@ -138,11 +151,29 @@ export interface IdentityExport {
   content: string;
 }
 
+/** An invitation from someone who is not a contact yet: nothing connects to the room until it is accepted. */
+export interface InvitationView {
+  room: string;
+  /** Fingerprint of the inviter (their signature on the invitation checked with their published key). */
+  by: string;
+  /** The inviter's name, from their key. */
+  name: string;
+  contactCode: string;
+  /** The room's name as the inviter gave it (unverified until joined), or null. */
+  roomName: string | null;
+  ts: number;
+}
+
+/** accept: join, and their later invitations join by themselves; decline: drop it; block: drop it and all of theirs for good. */
+export type InvitationDecision = 'accept' | 'decline' | 'block';
+
 export interface AppState {
   phase: Phase;
   me: MeView | null;
   host: string;
   rooms: RoomSummary[];
+  /** Invitations waiting for an answer (empty unless unlocked). */
+  invitations: InvitationView[];
   /** Whether message notifications show the text (a setting, off by default). */
   notificationPreviews: boolean;
 }
@@ -156,7 +187,13 @@ export interface ProtocolMap {
   createRoom: { req: { name: string; mode: RoomMode }; res: RoomSummary };
   getRoom: { req: { roomId: string }; res: RoomDetail };
   listMessages: { req: { roomId: string; limit?: number; beforeId?: string }; res: MessageView[] };
-  sendMessage: { req: { roomId: string; text: string }; res: MessageView };
+  sendMessage: { req: { roomId: string; text: string; options?: SendOptions }; res: MessageView };
+  /** Our reaction to a message ('' takes it back); returns the message as it is now. */
+  react: { req: { roomId: string; messageId: string; emoji: string }; res: MessageView };
+  /** Changes the text of one of our own messages for everyone. */
+  editMessage: { req: { roomId: string; messageId: string; text: string }; res: MessageView };
+  /** Deletes one of our own messages for everyone. */
+  deleteMessage: { req: { roomId: string; messageId: string }; res: MessageView };
   inviteContact: { req: { roomId: string; code: string }; res: MemberView };
   markRead: { req: { roomId: string }; res: void };
   createLink: { req: { roomId: string; options: CreateLinkOptions }; res: LinkView };
@@ -185,6 +222,8 @@ export interface ProtocolMap {
   setRoomMuted: { req: { roomId: string; muted: boolean }; res: RoomSummary };
   /** Whether message notifications show the message text. */
   setNotificationPreviews: { req: { enabled: boolean }; res: AppState };
+  /** Answers an invitation request (see `InvitationDecision`). */
+  decideInvitation: { req: { roomId: string; decision: InvitationDecision }; res: AppState };
 }
 
 export type RequestType = keyof ProtocolMap;
@@ -238,8 +277,8 @@ export type PushEvent =
   /** Made by the UI's own connection after it reconnected to a restarted worker: events may have been missed. */
   | { type: 'resync' }
   | { type: 'room'; roomId: string }
-  /** A message arrived or changed; `room` is the room's summary after it (unread count, preview). */
-  | { type: 'message'; roomId: string; message: MessageView; room: RoomSummary }
+  /** A message arrived or changed (`updated`: an edit, delete or reaction changed one already shown); `room` is the room's summary after it (unread count, preview). */
+  | { type: 'message'; roomId: string; message: MessageView; room: RoomSummary; updated?: true }
   /** Only a room's summary changed (e.g. marked read). */
   | { type: 'summary'; room: RoomSummary }
   | { type: 'expired'; roomId: string; ids: string[] }

@@ -4,7 +4,7 @@ import type { PushEvent } from '@/utils/protocol-map';
 import type { History } from '../history';
 import { forgetExpiredGaps } from './counters';
 import type { RoomSession } from './session';
-import { PREVIEW_CHARS, summary } from './views';
+import { refreshPreview, summary } from './views';
 
 /** The room's disappearing-timer changes in chain order, parsed once per chain length. */
 export function timerChanges(s: RoomSession): Array<{ ts: number; ms: number | null }> {
@@ -30,8 +30,6 @@ export function expiryFor(s: RoomSession, ts: number): number | null {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Slack after a due time, so the sweep finds the message expired. */
 const SWEEP_SLACK_MS = 50;
-/** Newest stored entries looked at for the preview after a sweep (room events have no text). */
-const PREVIEW_SCAN = 20;
 
 /** Deletes expired messages in every room, and keeps one timer set for the next one due. */
 export class Sweeper {
@@ -53,7 +51,7 @@ export class Sweeper {
         if (!ids.length && !gapsGone) return;
         if (ids.length) {
           this.emit({ type: 'expired', roomId: s.id, ids });
-          await this.refreshPreview(s);
+          await refreshPreview(this.history, s);
         }
         await s.save();
         this.emit({ type: 'summary', room: summary(s) });
@@ -61,15 +59,6 @@ export class Sweeper {
       });
     }
     this.schedule();
-  }
-
-  /** The room list shows the newest message still held, not one that disappeared. */
-  private async refreshPreview(s: RoomSession): Promise<void> {
-    const recent = await s.edit((record) => this.history.list(record, PREVIEW_SCAN));
-    const newest = recent.filter((m) => m.kind !== 'event').at(-1);
-    s.edit((record) => {
-      record.lastText = newest ? newest.text.slice(0, PREVIEW_CHARS) : null;
-    });
   }
 
   schedule(): void {

@@ -14,7 +14,7 @@ import {
   roomKeyIsFor,
   roomKeyPayload,
   roomKeyPayloadSchema,
-  textPayloadSchema,
+  messagePayloadSchema,
   type EscrowPayload,
   type KeyGrant,
   type RoomKeyPayload,
@@ -229,7 +229,7 @@ export async function resealOutbox(ctx: RoomContext, s: RoomSession): Promise<vo
     const old = s.keyFor(item.epoch);
     if (!old) continue;
     const plain = await openWithGek(fromBase64(old), item.ct, ctx.me.privateKey.toPublic()).catch(() => null);
-    const payload = plain ? parsePayload(textPayloadSchema, fromUtf8(plain)) : null;
+    const payload = plain ? parsePayload(messagePayloadSchema, fromUtf8(plain)) : null;
     if (!payload) continue;
     const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify({ ...payload, epoch })), ctx.me.privateKey);
     s.edit((record) => {

@@ -1,16 +1,17 @@
 /**
- * Messages: sending (counter, outbox, ack), taking in what arrives (live, backup, older pages, peers)
+ * Messages: sending (counter, outbox, ack) texts and actions on them (reactions, edits, deletes: see actions.ts), taking in what arrives (live, backup, older pages, peers)
  * with one set of checks, catching up (backup paging, peer sync) and reading history for the UI.
  */
-import { MAX_TEXT_CHARS, MESSAGE_ID_BYTES } from '@/shared/constants';
+import { MAX_QUOTE_CHARS, MAX_REACTION_CHARS, MAX_TEXT_CHARS, MESSAGE_ID_BYTES } from '@/shared/constants';
 import { openWithGek, readPublicKey, sealWithGek } from '@/shared/crypto';
 import { fromBase64, fromUtf8, randomHex, utf8 } from '@/shared/encoding';
-import { parsePayload, textPayloadSchema, type TextPayload } from '@/shared/payloads';
+import { messagePayloadSchema, parsePayload, type ActionPayload, type MessagePayload, type Quote } from '@/shared/payloads';
 import { MAX_PAGE_MESSAGES, type Envelope, type RoomServerFrame } from '@/shared/protocol';
-import type { MessageView } from '@/utils/protocol-map';
+import type { MessageView, SendOptions } from '@/utils/protocol-map';
 import { UserFacingError } from '../errors';
 import type { OutboxItem, RoomRecord, StoredMessage } from '../records';
 import { mayRead, readableSince } from './access';
+import { actionOf, applyAction, applyPending, TARGET_SEARCH_PAGES } from './actions';
 import { describe, type RoomContext } from './context';
 import { acceptCounter, forgetGapsAfter } from './counters';
 import { expiryFor } from './expiry';
@@ -30,80 +31,160 @@ const ENVELOPE_OVERHEAD_CHARS = 300;
 /** Where an envelope came from: the same checks apply to all of them. */
 export type Source = 'live' | 'history' | 'older' | 'peer';
 
-function textMessage(payload: TextPayload, fromName: string, mine: boolean, status: StoredMessage['status'], env: Envelope | null): Omit<StoredMessage, 'expiresAt'> {
-  return { id: payload.id, from: payload.from, fromName, text: payload.text, ts: payload.ts, seq: env?.seq ?? null, mine, status, kind: 'text', event: null, env };
+/** A message's history entry: a text shown in the chat, or an action kept (hidden) for its envelope. */
+function storedFrom(payload: MessagePayload, fromName: string, mine: boolean, status: StoredMessage['status'], env: Envelope | null): Omit<StoredMessage, 'expiresAt'> {
+  const base = { id: payload.id, from: payload.from, fromName, ts: payload.ts, seq: env?.seq ?? null, mine, status, event: null, env };
+  if (payload.t !== 'text') return { ...base, text: '', kind: 'action', action: actionOf(payload) };
+  return { ...base, text: payload.text, kind: 'text', dev: payload.dev, ctr: payload.ctr };
 }
 
 function noteLast(record: RoomRecord, message: StoredMessage): void {
   record.lastText = message.text.slice(0, PREVIEW_CHARS);
   record.lastTs = message.ts;
+  record.lastId = message.id;
 }
 
-/** Our history of a room, in server order, for the UI. */
+/** Our history of a room, in server order, for the UI (actions are folded into their targets, never listed). */
 export async function listMessages(ctx: RoomContext, s: RoomSession, limit: number, beforeId?: string): Promise<MessageView[]> {
-  const messages = await s.edit((record) => ctx.history.list(record, Math.min(Math.max(limit, 1), 500), beforeId));
+  const messages = await s.edit((record) => ctx.history.list(record, Math.min(Math.max(limit, 1), 500), beforeId, (m) => m.kind !== 'action'));
   // Catch-up can store an older message after a newer one arrived live; show them in server order.
   const order = (m: StoredMessage) => m.seq ?? Number.MAX_SAFE_INTEGER;
+  const me = ctx.me.identity.fingerprint;
   return messages
     .map((m, i) => ({ m, i }))
     .sort((a, b) => order(a.m) - order(b.m) || a.i - b.i)
-    .map(({ m }) => toView(s.id, m));
+    .map(({ m }) => toView(s.id, m, me));
 }
 
-/** Seals, counts and sends one message; it waits in the outbox until the server acknowledges it. */
-export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string): Promise<MessageView> {
+function checkText(text: string): void {
   if (!text.trim()) throw new UserFacingError('invalid-input', 'message is empty');
   if (text.length > MAX_TEXT_CHARS) throw new UserFacingError('invalid-input', `messages are at most ${MAX_TEXT_CHARS} characters`);
+}
+
+/** Seals, counts and sends one message (optionally a reply); it waits in the outbox until the server acknowledges it. */
+export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string, options: SendOptions = {}): Promise<MessageView> {
+  checkText(text);
   return s.run(async () => {
-    if (s.record.removed) throw new UserFacingError('removed', 'you are no longer a member of this room');
-    const me = ctx.me.identity;
-    // Under the room's current key, unless a member who left holds it or it has not reached us yet: then the message
-    // waits in the outbox, sealed under the newest key we hold, and `resealOutbox` sends it under the next (attack 3).
-    const current = Math.max(s.currentEpoch(), s.serverEpoch);
-    const ready = maySendAt(s, current);
-    const epoch = ready ? current : s.currentEpoch();
-    const gek = s.keyFor(epoch);
-    if (!gek) throw new UserFacingError('no-key', 'the key for this room has not arrived yet');
-    const ctr = s.record.myCtr + 1;
-    const payload: TextPayload = { v: 1, t: 'text', room: s.id, epoch, from: me.fingerprint, dev: ctx.device, ctr, id: randomHex(MESSAGE_ID_BYTES), ts: ctx.now(), text };
-    const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), ctx.me.privateKey);
-    const stored: StoredMessage = { ...textMessage(payload, me.name, true, 'sending', null), expiresAt: expiryFor(s, payload.ts), epoch };
-    const item: OutboxItem = { id: payload.id, epoch, ct, unwritten: true };
-    s.edit((record) => {
-      record.myCtr = ctr;
-      record.peerCtr[`${payload.from}:${payload.dev}`] = ctr;
-      record.outbox.push(item);
-      noteLast(record, stored);
-    });
-    // The counter and the outbox are on disk before the frame leaves (a restart resends it, never reuses the
-    // counter); the history page is written after, off the path to the other members (see `restoreSent`).
-    await s.save();
-    if (ready) s.send({ type: 'msg', id: payload.id, epoch, ct });
-    await s.edit((record) => ctx.history.append(record, stored));
-    if (stored.expiresAt !== null) ctx.scheduleSweep();
-    s.edit((record) => {
-      const held = record.outbox.find((o) => o.id === item.id);
-      if (held) delete held.unwritten;
-    });
-    await s.save();
-    return toView(s.id, stored);
+    let reply: Quote | undefined;
+    if (options.replyTo !== undefined) {
+      const answered = await findTarget(ctx, s, options.replyTo);
+      if (!answered || answered.kind !== 'text' || answered.deleted) throw new UserFacingError('invalid-input', 'the message you reply to is not here any more');
+      reply = { id: answered.id, from: answered.from, text: answered.text.slice(0, MAX_QUOTE_CHARS) };
+    }
+    const stored = await sealAndSend(ctx, s, { t: 'text', text, ...(reply ? { reply } : {}) });
+    if (reply) stored.reply = await quoteFor(ctx, s, reply);
+    return toView(s.id, stored, ctx.me.identity.fingerprint);
   });
+}
+
+/** Our reaction to a message ('' takes it back). */
+export async function react(ctx: RoomContext, s: RoomSession, messageId: string, emoji: string): Promise<MessageView> {
+  if (emoji.length > MAX_REACTION_CHARS || /\s/u.test(emoji)) throw new UserFacingError('invalid-input', 'a reaction is one emoji');
+  return act(ctx, s, messageId, { t: 'react', target: messageId, emoji }, () => null);
+}
+
+/** Changes the text of one of our own messages, for everyone. */
+export async function editMessage(ctx: RoomContext, s: RoomSession, messageId: string, text: string): Promise<MessageView> {
+  checkText(text);
+  return act(ctx, s, messageId, { t: 'edit', target: messageId, text }, ownOnly('edit'));
+}
+
+/** Deletes one of our own messages, for everyone. */
+export async function deleteMessage(ctx: RoomContext, s: RoomSession, messageId: string): Promise<MessageView> {
+  return act(ctx, s, messageId, { t: 'delete', target: messageId }, ownOnly('delete'));
+}
+
+function ownOnly(verb: string): (target: StoredMessage, me: string) => string | null {
+  return (target, me) => (target.from === me ? null : `you can only ${verb} your own messages`);
+}
+
+/** Sends an action on a message we hold, after `refuse` had its say, and applies it here. */
+async function act(ctx: RoomContext, s: RoomSession, messageId: string, body: ActionBody, refuse: (target: StoredMessage, me: string) => string | null): Promise<MessageView> {
+  return s.run(async () => {
+    const me = ctx.me.identity.fingerprint;
+    const target = await findTarget(ctx, s, messageId);
+    if (!target || target.kind !== 'text' || target.deleted) throw new UserFacingError('invalid-input', 'that message is not here any more');
+    const refusal = refuse(target, me);
+    if (refusal) throw new UserFacingError('invalid-input', refusal);
+    // A delete names the deleted message's device and counter, so members who never got it don't miss it.
+    const sent = body.t === 'delete' && target.dev && target.ctr ? { ...body, tdev: target.dev, tctr: target.ctr } : body;
+    const stored = await sealAndSend(ctx, s, sent);
+    if (!stored.action) throw new Error('an action was stored without its action');
+    const changed = await applyAction(ctx, s, me, stored.ts, stored.action, stored.expiresAt);
+    await s.save();
+    return toView(s.id, changed ?? target, me);
+  });
+}
+
+function findTarget(ctx: RoomContext, s: RoomSession, id: string): Promise<StoredMessage | null> {
+  return s.edit((record) => ctx.history.modify(record, id, () => false, TARGET_SEARCH_PAGES));
+}
+
+/** The quote a reply shows: our own copy of the answered message when we hold it, else what the replier quoted. */
+async function quoteFor(ctx: RoomContext, s: RoomSession, quote: Quote): Promise<NonNullable<StoredMessage['reply']>> {
+  const held = await findTarget(ctx, s, quote.id);
+  const fromName = held?.fromName ?? s.roster?.members.get(quote.from)?.name ?? '';
+  const text = held && held.kind === 'text' && held.from === quote.from ? held.text.slice(0, MAX_QUOTE_CHARS) : quote.text;
+  return { id: quote.id, from: quote.from, fromName, text };
+}
+
+type PayloadFields = 'v' | 'room' | 'epoch' | 'from' | 'dev' | 'ctr' | 'id' | 'ts';
+type Body<P> = P extends MessagePayload ? Omit<P, PayloadFields> : never;
+type ActionBody = Body<ActionPayload>;
+
+/**
+ * Seals, counts and sends one payload (a text or an action), and keeps it in history; it waits in the outbox
+ * until the server acknowledges it. Runs in the room's queue (the caller's `s.run`).
+ */
+async function sealAndSend(ctx: RoomContext, s: RoomSession, body: Body<MessagePayload>): Promise<StoredMessage> {
+  if (s.record.removed) throw new UserFacingError('removed', 'you are no longer a member of this room');
+  const me = ctx.me.identity;
+  // Under the room's current key, unless a member who left holds it or it has not reached us yet: then the message
+  // waits in the outbox, sealed under the newest key we hold, and `resealOutbox` sends it under the next (attack 3).
+  const current = Math.max(s.currentEpoch(), s.serverEpoch);
+  const ready = maySendAt(s, current);
+  const epoch = ready ? current : s.currentEpoch();
+  const gek = s.keyFor(epoch);
+  if (!gek) throw new UserFacingError('no-key', 'the key for this room has not arrived yet');
+  const ctr = s.record.myCtr + 1;
+  const payload = { v: 1, room: s.id, epoch, from: me.fingerprint, dev: ctx.device, ctr, id: randomHex(MESSAGE_ID_BYTES), ts: ctx.now(), ...body } as MessagePayload;
+  const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), ctx.me.privateKey);
+  const stored: StoredMessage = { ...storedFrom(payload, me.name, true, 'sending', null), expiresAt: expiryFor(s, payload.ts), epoch };
+  const item: OutboxItem = { id: payload.id, epoch, ct, unwritten: true };
+  s.edit((record) => {
+    record.myCtr = ctr;
+    record.peerCtr[`${payload.from}:${payload.dev}`] = ctr;
+    record.outbox.push(item);
+    if (stored.kind === 'text') noteLast(record, stored);
+  });
+  // The counter and the outbox are on disk before the frame leaves (a restart resends it, never reuses the
+  // counter); the history page is written after, off the path to the other members (see `restoreSent`).
+  await s.save();
+  if (ready) s.send({ type: 'msg', id: payload.id, epoch, ct });
+  await s.edit((record) => ctx.history.append(record, stored));
+  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  s.edit((record) => {
+    const held = record.outbox.find((o) => o.id === item.id);
+    if (held) delete held.unwritten;
+  });
+  await s.save();
+  return stored;
 }
 
 /**
  * Takes in one envelope, live from the server, from the backup, or from a member (peer sync): the same
  * checks for all: a verified sender, their signature inside, the envelope matching what was signed,
- * and a per-device counter that drops duplicates and records gaps.
+ * and a per-device counter that drops duplicates and records gaps. Then a text is shown, an action applied.
  */
 export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelope, source: Source): Promise<void> {
   const sender = s.roster?.members.get(envelope.from);
   if (!sender) return s.reject(`message from ${envelope.from}, who is not in the verified membership`);
   const gek = s.keyFor(envelope.epoch);
   if (!gek) return s.reject(`no key for epoch ${envelope.epoch}`);
-  let payload: TextPayload | null;
+  let payload: MessagePayload | null;
   try {
     const plain = await openWithGek(fromBase64(gek), envelope.ct, await readPublicKey(sender.publicKey));
-    payload = parsePayload(textPayloadSchema, fromUtf8(plain));
+    payload = parsePayload(messagePayloadSchema, fromUtf8(plain));
   } catch (error) {
     return s.reject(`message rejected (${source}): ${describe(error)}`);
   }
@@ -135,22 +216,39 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   }
   const mine = envelope.from === ctx.me.identity.fingerprint;
   const stored: StoredMessage = {
-    ...textMessage(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', { ...envelope, seq }),
+    ...storedFrom(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', { ...envelope, seq }),
     expiresAt,
   };
   if (expiresAt !== null && expiresAt <= now) {
     await s.save();
     return; // arrived after its timer ran out
   }
+  if (payload.t !== 'text') return ingestAction(ctx, s, payload, stored);
+  if (payload.reply) stored.reply = await quoteFor(ctx, s, payload.reply);
+  applyPending(s, stored);
   s.edit((record) => {
     if (!mine && source !== 'older') record.unread += 1;
-    noteLast(record, stored);
+    if (!stored.deleted) noteLast(record, stored);
   });
   // Shown before it is written: the write follows in this room's queue, so nothing reads a half-done state,
   // and if the worker dies in between, the message comes back from the backup or a member (lastSeq and
   // the counter were not saved either).
-  emitMessage(ctx, s, stored);
+  if (!stored.deleted) emitMessage(ctx, s, stored);
   await s.edit((record) => ctx.history.append(record, stored));
+  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  await s.save();
+}
+
+/** An action that passed every check of `ingest`: kept (for its envelope), then applied to its target. */
+async function ingestAction(ctx: RoomContext, s: RoomSession, payload: ActionPayload, stored: StoredMessage): Promise<void> {
+  if (payload.t === 'delete' && payload.tdev !== undefined && payload.tctr !== undefined) {
+    // The deleted message counts as received (its author said it existed and is gone): no gap for it, and a copy
+    // that turns up later is dropped as a duplicate. Only the signer's own counters can be touched this way.
+    const { tdev, tctr } = payload;
+    s.edit((record) => acceptCounter(record, `${payload.from}:${tdev}`, tctr));
+  }
+  await s.edit((record) => ctx.history.append(record, stored));
+  if (stored.action) await applyAction(ctx, s, payload.from, payload.ts, stored.action, stored.expiresAt);
   if (stored.expiresAt !== null) ctx.scheduleSweep();
   await s.save();
 }
@@ -178,9 +276,9 @@ export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: n
 async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Promise<StoredMessage | null> {
   const gek = s.keyFor(env.epoch);
   const plain = gek ? await openWithGek(fromBase64(gek), env.ct, ctx.me.privateKey.toPublic()).catch(() => null) : null;
-  const payload = plain ? parsePayload(textPayloadSchema, fromUtf8(plain)) : null;
+  const payload = plain ? parsePayload(messagePayloadSchema, fromUtf8(plain)) : null;
   if (!payload || payload.id !== env.id) return null;
-  const stored: StoredMessage = { ...textMessage(payload, ctx.me.identity.name, true, 'sent', env), expiresAt: expiryFor(s, payload.ts) };
+  const stored: StoredMessage = { ...storedFrom(payload, ctx.me.identity.name, true, 'sent', env), expiresAt: expiryFor(s, payload.ts) };
   if (stored.expiresAt !== null && stored.expiresAt <= ctx.now()) return null;
   await s.edit((record) => ctx.history.append(record, stored));
   if (stored.expiresAt !== null) ctx.scheduleSweep();

@@ -1,8 +1,9 @@
-/** What the UI sees of a room: its summary, its details, its messages. Reads only. */
+/** What the UI sees of a room: its summary, its details, its messages, and the preview the room list shows. */
 import { formatContactCode, openWithGek, readPublicKey } from '@/shared/crypto';
 import { fromBase64, fromUtf8 } from '@/shared/encoding';
 import { DEFAULT_SETTINGS, type LinkState } from '@/shared/membership';
 import type { JoinRequestView, MemberView, MessageView, RoomDetail, RoomEventView, RoomSummary } from '@/utils/protocol-map';
+import type { History } from '../history';
 import type { RoomEvent, StoredMessage } from '../records';
 import type { RoomContext } from './context';
 import { currentEpoch, type DeepReadonly, type RoomSession } from './session';
@@ -102,7 +103,7 @@ function eventView(event: DeepReadonly<RoomEvent> | null | undefined): RoomEvent
   return { type: 'member', change: event.change, member: event.member, memberName: event.memberName, by: event.by, byName: event.byName };
 }
 
-export function toView(roomId: string, m: DeepReadonly<StoredMessage>): MessageView {
+export function toView(roomId: string, m: DeepReadonly<StoredMessage>, me: string): MessageView {
   return {
     id: m.id,
     roomId,
@@ -113,13 +114,44 @@ export function toView(roomId: string, m: DeepReadonly<StoredMessage>): MessageV
     mine: m.mine,
     status: m.status,
     seq: m.seq,
-    kind: m.kind ?? 'text',
+    kind: m.kind === 'event' ? 'event' : 'text',
     event: eventView(m.event),
     expiresAt: m.expiresAt ?? null,
+    reply: m.reply ? { ...m.reply } : null,
+    reactions: reactionCounts(m.reactions, me),
+    edited: m.editedAt !== undefined,
+    deleted: m.deleted === true,
   };
 }
 
-/** Tells the UI about a new or changed message, with the room's summary after it (no separate state event: one per message is enough). */
-export function emitMessage(ctx: RoomContext, s: RoomSession, stored: StoredMessage): void {
-  ctx.emit({ type: 'message', roomId: s.id, message: toView(s.id, stored), room: summary(s) });
+/** Reactions grouped by emoji, in the order they were first chosen. */
+function reactionCounts(reactions: DeepReadonly<StoredMessage['reactions']>, me: string): MessageView['reactions'] {
+  const byEmoji = new Map<string, { emoji: string; count: number; mine: boolean; ts: number }>();
+  for (const [who, { emoji, ts }] of Object.entries(reactions ?? {})) {
+    const entry = byEmoji.get(emoji) ?? { emoji, count: 0, mine: false, ts };
+    entry.count += 1;
+    entry.mine ||= who === me;
+    entry.ts = Math.min(entry.ts, ts);
+    byEmoji.set(emoji, entry);
+  }
+  return [...byEmoji.values()].sort((a, b) => a.ts - b.ts).map(({ emoji, count, mine }) => ({ emoji, count, mine }));
+}
+
+/**
+ * Tells the UI about a new or changed message (`updated`: an action changed one already shown), with the room's
+ * summary after it (no separate state event: one per message is enough). Actions themselves are never shown.
+ */
+export function emitMessage(ctx: RoomContext, s: RoomSession, stored: StoredMessage, updated = false): void {
+  if (stored.kind === 'action') return;
+  const message = toView(s.id, stored, ctx.me.identity.fingerprint);
+  ctx.emit({ type: 'message', roomId: s.id, message, room: summary(s), ...(updated ? { updated: true as const } : {}) });
+}
+
+/** The room list shows the newest message still held and not deleted (after a sweep, an edit or a delete). */
+export async function refreshPreview(history: History, s: RoomSession): Promise<void> {
+  const [newest] = await s.edit((record) => history.list(record, 1, undefined, (m) => m.kind === 'text' && !m.deleted));
+  s.edit((record) => {
+    record.lastText = newest ? newest.text.slice(0, PREVIEW_CHARS) : null;
+    record.lastId = newest?.id;
+  });
 }

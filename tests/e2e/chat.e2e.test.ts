@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
-import { onboard } from './support/flows';
+import { acceptInvitation, onboard } from './support/flows';
 
 const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
@@ -45,6 +45,8 @@ describe('two browser profiles chat through the built extension', () => {
     await a.click(id('invite-contact-submit'));
     await a.locator(id('member'), { hasText: 'Bob' }).waitFor({ timeout: 15_000 });
 
+    // Alice is no contact of Bob's yet: her invitation waits on Bob's home view until he accepts it.
+    await acceptInvitation(b, 'Alice');
     const bobsRoom = b.locator(id('room-item'), { hasText: 'E2E room' });
     await bobsRoom.waitFor({ timeout: 20_000 });
     await bobsRoom.click();
@@ -73,5 +75,33 @@ describe('two browser profiles chat through the built extension', () => {
     await b.click(id('send'));
     await expectMessage(again, 'Welcome back');
     await again.screenshot({ path: 'test-results/e2e-alice-after-restart.png' });
+
+    // Message actions, as people use them: Bob replies to Alice's message and reacts to it; she edits it, then deletes it.
+    const row = (page: Page, text: string) => page.locator(id('message'), { hasText: text }).first();
+    await row(b, 'Hello from Alice').hover();
+    await row(b, 'Hello from Alice').locator(id('message-reply')).click();
+    await b.locator(id('composer-reply'), { hasText: 'Alice' }).waitFor();
+    await b.fill(id('composer'), 'Answering that');
+    await b.press(id('composer'), 'Enter');
+    await row(again, 'Answering that').locator(id('message-quote'), { hasText: 'Hello from Alice' }).waitFor({ timeout: 15_000 });
+
+    await row(b, 'Hello from Alice').hover();
+    await row(b, 'Hello from Alice').locator(id('message-react')).click();
+    await row(b, 'Hello from Alice').locator(`${id('reaction-choice')}[data-emoji="👍"]`).click();
+    await row(again, 'Hello from Alice').locator(`${id('reaction')}[data-emoji="👍"]`).waitFor({ timeout: 15_000 });
+
+    await row(again, 'Hello from Alice').hover();
+    await row(again, 'Hello from Alice').locator(id('message-edit')).click();
+    await again.fill(id('composer'), 'Hello from Alice (edited)');
+    await again.press(id('composer'), 'Enter');
+    await row(b, 'Hello from Alice (edited)').locator(id('message-edited')).waitFor({ timeout: 15_000 });
+
+    await row(again, 'Hello from Alice (edited)').hover();
+    await row(again, 'Hello from Alice (edited)').locator(id('message-delete')).click();
+    await again.click(id('delete-confirm-yes'));
+    await b.locator(`${id('message')}[data-deleted]`, { hasText: 'This message was deleted' }).waitFor({ timeout: 15_000 });
+    await expect(b.locator(id('message'), { hasText: 'Hello from Alice (edited)' }).count()).resolves.toBe(0);
+    // The quote in Bob's reply goes too.
+    await row(b, 'Answering that').locator(id('message-quote'), { hasText: 'This message was deleted' }).waitFor({ timeout: 15_000 });
   });
 });

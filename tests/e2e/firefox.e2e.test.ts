@@ -14,7 +14,7 @@ import { inject } from 'vitest';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
 import { launchFirefoxWithExtension, type FirefoxWithExtension } from '../helpers/firefox';
 import * as ff from './support/firefox-flows';
-import { createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, send } from './support/flows';
+import { acceptInvitation, createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, send } from './support/flows';
 
 const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
@@ -84,6 +84,9 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
   it('Firefox creates an ephemeral room, invites Chromium by contact code, and they chat both ways', async () => {
     await ff.createRoom(f, 'Fox den', 'ephemeral');
     await ff.inviteByContact(f, chrisCode, 'Chris');
+    // Fiona is no contact of Chris's yet: the invitation waits until Chris accepts it. (They then share a room,
+    // so Chris's invitation below joins Fiona by itself.)
+    await acceptInvitation(c, 'Fiona');
 
     const room = c.locator(id('room-item'), { hasText: 'Fox den' });
     await room.waitFor({ timeout: 20_000 });
@@ -113,6 +116,27 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
     await ff.send(f, 'Backed up from Firefox');
     await expectMessage(c, 'Backed up from Firefox');
     await expect(c.locator(id('message'), { hasText: 'Backed up from Firefox' }).first().textContent()).resolves.toContain('Fiona');
+
+    // Message actions across the two browsers: Firefox reacts to Chromium's message and answers it, Chromium edits
+    // it, Firefox deletes its answer.
+    const chromeRow = () => c.locator(id('message'), { hasText: 'Backed up from Chromium' }).first();
+    await ff.clickInMessage(f, 'Backed up from Chromium', id('message-react'));
+    await ff.clickInMessage(f, 'Backed up from Chromium', `${id('reaction-choice')}[data-emoji="❤️"]`);
+    await chromeRow().locator(`${id('reaction')}[data-emoji="❤️"]`).waitFor({ timeout: 15_000 });
+    await ff.clickInMessage(f, 'Backed up from Chromium', id('message-reply'));
+    await f.waitForSelector(id('composer-reply'));
+    await ff.send(f, 'Firefox answers');
+    await c.locator(id('message'), { hasText: 'Firefox answers' }).first().locator(id('message-quote'), { hasText: 'Backed up from Chromium' }).waitFor({ timeout: 15_000 });
+    await chromeRow().hover();
+    await chromeRow().locator(id('message-edit')).click();
+    await c.fill(id('composer'), 'Backed up from Chromium, edited');
+    await c.press(id('composer'), 'Enter');
+    await ff.waitForText(f, id('message-edited'), '');
+    await ff.waitForText(f, id('message'), 'Backed up from Chromium, edited');
+    await ff.clickInMessage(f, 'Firefox answers', id('message-delete'));
+    await f.locator(id('delete-confirm-yes')).click();
+    await c.locator(`${id('message')}[data-deleted]`).waitFor({ timeout: 15_000 });
+    await expect(c.locator(id('message'), { hasText: 'Firefox answers' }).count()).resolves.toBe(0);
   });
 
   it('an invite link opened in a Firefox tab never reaches the server: the extension joins and opens the room', async () => {

@@ -24,6 +24,14 @@ export function recordingFactory(inner: SocketFactory, frames: string[]): Socket
   };
 }
 
+/** Wraps a socket factory so every socket opened is recorded as `<party>/<room>`. */
+export function targetRecordingFactory(inner: SocketFactory, opened: string[]): SocketFactory {
+  return (target) => {
+    opened.push(`${target.party}/${target.room}`);
+    return inner(target);
+  };
+}
+
 export interface TestClient {
   chat: ChatService;
   local: ReturnType<typeof memoryStore<LocalItems>>;
@@ -31,6 +39,8 @@ export interface TestClient {
   events: PushEvent[];
   rejected: string[];
   frames: string[];
+  /** Every socket the client opened, as `<party>/<room>` (e.g. `main/<room id>`, `directory/<fingerprint>`). */
+  opened: string[];
 }
 
 export function createClient(host: string, options: { local?: TestClient['local']; session?: TestClient['session'] } = {}): TestClient {
@@ -39,17 +49,18 @@ export function createClient(host: string, options: { local?: TestClient['local'
   const events: PushEvent[] = [];
   const rejected: string[] = [];
   const frames: string[] = [];
+  const opened: string[] = [];
   const chat = new ChatService({
     local,
     session,
-    openSocket: recordingFactory(nodeSocketFactory, frames),
+    openSocket: targetRecordingFactory(recordingFactory(nodeSocketFactory, frames), opened),
     fetch: (input, init) => fetch(input, init),
     defaultHost: host,
     emit: (e) => events.push(e),
     onRejected: (_room, reason) => rejected.push(reason),
     confirmTimeoutMs: 15_000,
   });
-  return { chat, local, session, events, rejected, frames };
+  return { chat, local, session, events, rejected, frames, opened };
 }
 
 /** A client on `server` with a fresh identity named `name` (passphrase derived from the name). */
@@ -64,9 +75,23 @@ export async function roomOfTwo(server: string, roomName: string, mode: 'ephemer
   const [alice, bob] = await Promise.all([onboardedClient(server, 'Alice'), onboardedClient(server, 'Bob')]);
   const roomId = (await alice.chat.createRoom(roomName, mode)).id;
   await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
-  await alice.chat.inviteContact(roomId, (await bob.chat.getState()).me?.contactCode ?? '');
+  await invite(alice, roomId, bob);
   await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'bob joined');
   return { alice, bob, roomId };
+}
+
+/**
+ * `admin` invites `invitee` into the room by contact code, and the invitee takes the invitation: it shows as a
+ * request when the admin is not yet a contact of theirs (accepted here), else the invitee joins by itself.
+ * Resolves once the invitee lists the room.
+ */
+export async function invite(admin: TestClient, roomId: string, invitee: TestClient): Promise<void> {
+  await admin.chat.inviteContact(roomId, (await invitee.chat.getState()).me?.contactCode ?? '');
+  const state = await until(async () => {
+    const s = await invitee.chat.getState();
+    return s.rooms.some((r) => r.id === roomId) || s.invitations.some((i) => i.room === roomId) ? s : null;
+  }, 'the invitation to arrive');
+  if (!state.rooms.some((r) => r.id === roomId)) await invitee.chat.decideInvitation(roomId, 'accept');
 }
 
 /** A client's stored room record, opened with its vault key (what a test inspects, never the server). */

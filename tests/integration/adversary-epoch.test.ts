@@ -17,7 +17,7 @@ import { fromBase64, toBase64, utf8 } from '@/shared/encoding';
 import type { RoomClientFrame, RoomMode } from '@/shared/protocol';
 import { startLyingServer, type LyingServer, type SeenFrame } from '../helpers/adversary/lying-server';
 import { turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
-import { createClient, identityKeyOf, storedRoom, until, type TestClient } from '../helpers/node-client';
+import { createClient, identityKeyOf, storedRoom, until, type TestClient, invite } from '../helpers/node-client';
 
 const upstream = inject('partyHost');
 
@@ -77,7 +77,7 @@ describe('issue 9, attacks 3 and 7: key epochs after a member leaves', () => {
       ids[name] = id;
       await until(async () => (await summary(alice, id))?.connected, 'alice connected');
       for (const invitee of [bob, malloryClient]) {
-        await alice.chat.inviteContact(id, (await invitee.chat.getState()).me?.contactCode ?? '');
+        await invite(alice, id, invitee);
         await until(async () => (await summary(invitee, id))?.hasKey && (await summary(invitee, id))?.connected, 'invitee holds the key');
       }
     }

@@ -6,7 +6,7 @@
 import { inject } from 'vitest';
 import type { RoomMode } from '@/shared/protocol';
 import { turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
-import { createClient, storedRoom, until, type TestClient, onboardedClient } from '../helpers/node-client';
+import { createClient, storedRoom, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
@@ -31,7 +31,7 @@ describe('a member raises another member\'s lastSeq with a forged sync-reply seq
       const id = (await alice.chat.createRoom(`${mode} room`, mode)).id;
       await until(async () => (await alice.chat.getRoom(id)).connected, 'alice connected');
       for (const invitee of [bob, malloryClient]) {
-        await alice.chat.inviteContact(id, (await invitee.chat.getState()).me?.contactCode ?? '');
+        await invite(alice, id, invitee);
         await until(async () => (await invitee.chat.getState()).rooms.find((r) => r.id === id && r.hasKey && r.connected), 'invitee holds the key');
       }
       ids.set(mode, id);

@@ -10,7 +10,7 @@ import { createRecord, verifyChain } from '@/shared/membership';
 import type { RoomServerFrame, SignedRecord } from '@/shared/protocol';
 import { startLyingServer, type LyingServer } from '../helpers/adversary/lying-server';
 import { publishedKey, turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
-import { createClient, identityKeyOf, storedRoom, until, type TestClient } from '../helpers/node-client';
+import { createClient, identityKeyOf, storedRoom, until, type TestClient, invite } from '../helpers/node-client';
 
 const upstream = inject('partyHost');
 
@@ -41,7 +41,7 @@ describe('a lying server and a hostile member, against defences that exist', () 
     roomId = (await alice.chat.createRoom('Adversary', 'ephemeral')).id;
     await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
     for (const invitee of [bob, malloryClient]) {
-      await alice.chat.inviteContact(roomId, (await invitee.chat.getState()).me?.contactCode ?? '');
+      await invite(alice, roomId, invitee);
       await until(async () => (await invitee.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'invitee holds the key');
     }
     // Mallory's own frames go straight to the real server (the proxy lies to Alice and Bob).

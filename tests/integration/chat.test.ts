@@ -2,7 +2,7 @@ import { inject } from 'vitest';
 import { fromBase64, toHex } from '@/shared/encoding';
 import { memoryStore } from '@/services/store';
 import type { LocalItems } from '@/services/records';
-import { createClient, roomKeyOf, until, type TestClient } from '../helpers/node-client';
+import { createClient, roomKeyOf, until, type TestClient, invite } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
@@ -47,6 +47,9 @@ describe('two clients chat through a real party server', () => {
     const bobCode = (await bob.chat.getState()).me?.contactCode ?? '';
     const member = await alice.chat.inviteContact(roomId, bobCode);
     expect(member).toMatchObject({ name: 'Bob', role: 'member' });
+    // Alice is no contact of Bob's yet: her invitation waits for Bob to accept it.
+    await until(async () => (await bob.chat.getState()).invitations.find((i) => i.room === roomId && i.name === 'Alice'), 'the request');
+    await bob.chat.decideInvitation(roomId, 'accept');
 
     const room = await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey), 'bob holds the key');
     expect(room.name).toBe('Weekend plans');
@@ -126,7 +129,7 @@ describe('a worker that stops right after sending', () => {
     await Promise.all([cy.chat.onboard('Cy', 'cy passphrase here'), dee.chat.onboard('Dee', 'dee passphrase here')]);
     const id = (await cy.chat.createRoom('Stops', 'ephemeral')).id;
     await until(async () => (await cy.chat.getRoom(id)).connected, 'cy connected');
-    await cy.chat.inviteContact(id, (await dee.chat.getState()).me?.contactCode ?? '');
+    await invite(cy, id, dee);
     await until(async () => (await dee.chat.getRoom(id).catch(() => null))?.connected, 'dee connected');
 
     pagesFail = true;

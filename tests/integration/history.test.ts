@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { PARTY_ROOM } from '@/shared/constants';
 import { fromBase64, toBase64 } from '@/shared/encoding';
-import { createClient, identityKeyOf, until, type TestClient, onboardedClient } from '../helpers/node-client';
+import { createClient, identityKeyOf, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
 import { freePort, startParty } from '../helpers/party-server';
 import { rawSocket, signIn } from '../helpers/raw-socket';
 
@@ -34,7 +34,7 @@ async function roomWith(mode: 'ephemeral' | 'backup', ...names: string[]) {
   const roomId = (await admin.chat.createRoom(`${mode} room`, mode)).id;
   await connected(admin, roomId);
   for (const other of rest) {
-    await admin.chat.inviteContact(roomId, (await other.chat.getState()).me?.contactCode ?? '');
+    await invite(admin, roomId, other);
     await connected(other, roomId);
   }
   return { roomId, clients: [admin, ...rest] };
@@ -185,7 +185,7 @@ describe('backup rooms: the server keeps an encrypted backup', () => {
     await until(async () => (await lea.chat.listMessages(roomId)).every((m) => m.status === 'sent'), 'stored');
 
     const max = await onboarded('Max');
-    await lea.chat.inviteContact(roomId, (await max.chat.getState()).me?.contactCode ?? '');
+    await invite(lea, roomId, max);
     await connected(max, roomId);
     await lea.chat.sendMessage(roomId, 'after max joined');
     await until(async () => (await texts(max, roomId)).includes('after max joined'), 'max gets new messages');
@@ -193,7 +193,7 @@ describe('backup rooms: the server keeps an encrypted backup', () => {
 
     await lea.chat.setRoomSettings(roomId, { disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null });
     const ned = await onboarded('Ned');
-    await lea.chat.inviteContact(roomId, (await ned.chat.getState()).me?.contactCode ?? '');
+    await invite(lea, roomId, ned);
     await connected(ned, roomId);
     // Earlier history can arrive in more than one piece (backup page, peer sync); wait for all of it.
     await until(async () => (await texts(ned, roomId)).length >= 2, 'ned reads earlier history');

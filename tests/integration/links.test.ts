@@ -5,7 +5,7 @@ import { toHex } from '@/shared/encoding';
 import { deriveLinkKeys, newLinkId, newLinkSecret, parseLink, toBase64Url } from '@/shared/links';
 import { createRecord, verifyChain } from '@/shared/membership';
 import type { CreateLinkOptions } from '@/utils/protocol-map';
-import { createClient, identityKeyOf, roomKeyOf, until, type TestClient } from '../helpers/node-client';
+import { createClient, identityKeyOf, roomKeyOf, until, type TestClient, invite } from '../helpers/node-client';
 import { rawSocket, signIn } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
@@ -34,7 +34,7 @@ describe('invite links', () => {
     everyone.push(admin, member);
     roomId = (await admin.chat.createRoom('Link room', 'ephemeral')).id;
     await until(async () => (await room(admin, roomId))?.connected, 'admin connected');
-    await admin.chat.inviteContact(roomId, (await member.chat.getState()).me?.contactCode ?? '');
+    await invite(admin, roomId, member);
     await until(async () => (await room(member, roomId))?.hasKey, 'member has key');
   });
 

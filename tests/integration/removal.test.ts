@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { createClient, storedRoom, until, type TestClient, onboardedClient } from '../helpers/node-client';
+import { createClient, storedRoom, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
@@ -15,7 +15,7 @@ describe('removing members rotates the room key', () => {
     const roomId = (await ada.chat.createRoom('Rotating', 'ephemeral')).id;
     await until(async () => (await summary(ada, roomId))?.connected, 'ada connected');
     for (const other of [bo, cy]) {
-      await ada.chat.inviteContact(roomId, (await other.chat.getState()).me?.contactCode ?? '');
+      await invite(ada, roomId, other);
       await until(async () => (await summary(other, roomId))?.hasKey && (await summary(other, roomId))?.connected, 'joined');
     }
     const link = await ada.chat.createLink(roomId, { approval: false, escrow: true, expiresInMs: null, maxUses: null, label: '' });
@@ -61,7 +61,7 @@ describe('removing members rotates the room key', () => {
     const [eli, fox, gil] = await Promise.all([onboarded('Eli'), onboarded('Fox'), onboarded('Gil')]);
     const roomId = (await eli.chat.createRoom('Archive', 'backup')).id;
     await until(async () => (await summary(eli, roomId))?.connected, 'eli connected');
-    await eli.chat.inviteContact(roomId, (await fox.chat.getState()).me?.contactCode ?? '');
+    await invite(eli, roomId, fox);
     await until(async () => (await summary(fox, roomId))?.hasKey, 'fox joined');
     await eli.chat.sendMessage(roomId, 'epoch zero');
     await eli.chat.removeMember(roomId, fox.chat.fingerprint ?? '');
@@ -71,7 +71,7 @@ describe('removing members rotates the room key', () => {
     await until(async () => (await eli.chat.listMessages(roomId)).every((m) => m.kind !== 'text' || m.status === 'sent'), 'stored');
     await eli.chat.setRoomSettings(roomId, { disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null });
 
-    await eli.chat.inviteContact(roomId, (await gil.chat.getState()).me?.contactCode ?? '');
+    await invite(eli, roomId, gil);
     // The server's confirmation to Eli can arrive before Gil's directory has told Gil of the invite.
     await until(async () => (await summary(gil, roomId))?.hasKey, 'gil has the room and its key', 20_000);
     await until(async () => (await gil.chat.listMessages(roomId)).filter((m) => m.kind === 'text').length === 2, 'gil reads both epochs', 20_000);

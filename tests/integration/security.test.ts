@@ -3,7 +3,7 @@ import { AUTH_CONTEXT, MAX_FRAME_CHARS, PARTY_ROOM } from '@/shared/constants';
 import { generateIdentity, readPublicKey, sealKeyEnvelope, sealWithGek, signDetached, unlockPrivateKey, type PrivateKey } from '@/shared/crypto';
 import { randomBytes, randomHex, toBase64, utf8 } from '@/shared/encoding';
 import { authChallengeText } from '@/shared/protocol';
-import { createClient, identityKeyOf, roomOfTwo, roomKeyOf, until, type TestClient } from '../helpers/node-client';
+import { createClient, identityKeyOf, roomOfTwo, roomKeyOf, until, type TestClient, invite } from '../helpers/node-client';
 import { rawSocket, signIn } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
@@ -63,7 +63,7 @@ describe('the room server admits only members and survives bad input', () => {
   it('rejects a message whose signed sender is not the member who sent it (forged sender)', async () => {
     const carol = createClient(host);
     await carol.chat.onboard('Carol', 'carol passphrase');
-    await alice.chat.inviteContact(roomId, (await carol.chat.getState()).me?.contactCode ?? '');
+    await invite(alice, roomId, carol);
     await until(async () => (await carol.chat.getState()).rooms.find((r) => r.id === roomId)?.hasKey, 'carol holds the key');
     const gek = await roomKeyOf(carol, roomId);
     const carolKey = await identityKeyOf(carol);
@@ -85,7 +85,7 @@ describe('the room server admits only members and survives bad input', () => {
   it('keeps the room key it holds when another member sends a different one for the same epoch', async () => {
     const dave = createClient(host);
     await dave.chat.onboard('Dave', 'dave passphrase');
-    await alice.chat.inviteContact(roomId, (await dave.chat.getState()).me?.contactCode ?? '');
+    await invite(alice, roomId, dave);
     await until(async () => (await dave.chat.getState()).rooms.find((r) => r.id === roomId)?.hasKey, 'dave holds the key');
     const daveKey = await identityKeyOf(dave);
     dave.chat.closeAll();
@@ -174,6 +174,8 @@ describe('the room server admits only members and survives bad input', () => {
     await alice.chat.sendMessage(roomId, 'welcome Dave');
 
     const back = createClient(host, { local: dave.local, session: dave.session });
+    await until(async () => (await back.chat.getState()).invitations.find((i) => i.room === roomId), 'the invitation, on the next connection');
+    await back.chat.decideInvitation(roomId, 'accept');
     const room = await until(async () => (await back.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey), 'dave gets the key');
     expect(room.name).toBe('Security');
     expect((await back.chat.getRoom(roomId)).members.some((m) => m.name === 'Dave' && m.me)).toBe(true);

@@ -11,7 +11,7 @@ import { deriveLinkKeys, newLinkId, newLinkSecret, parseLink, signJoinProof } fr
 import { createJoinRecord } from '@/shared/membership';
 import { authChallengeText } from '@/shared/protocol';
 import type { CreateLinkOptions } from '@/utils/protocol-map';
-import { identityKeyOf, until, type TestClient, onboardedClient } from '../helpers/node-client';
+import { identityKeyOf, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
@@ -199,7 +199,7 @@ describe('what a removed member and a joiner with a foreign proof receive, on th
     const roomId = (await ada.chat.createRoom('Cut off', 'ephemeral')).id;
     await until(async () => (await summary(ada, roomId))?.connected, 'ada connected');
     for (const other of [bo, cy]) {
-      await ada.chat.inviteContact(roomId, (await other.chat.getState()).me?.contactCode ?? '');
+      await invite(ada, roomId, other);
       await until(async () => (await summary(other, roomId))?.hasKey && (await summary(other, roomId))?.connected, 'joined');
     }
     cy.chat.closeAll();

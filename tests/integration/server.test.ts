@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { PARTY_ROOM } from '@/shared/constants';
 import { randomHex } from '@/shared/encoding';
-import { identityKeyOf, until, type TestClient, onboardedClient } from '../helpers/node-client';
+import { identityKeyOf, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
 import { freePort, startParty } from '../helpers/party-server';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
 
@@ -44,7 +44,7 @@ describe('presence: members hear when the set of online members changes, and onl
     const [ann, ben] = await Promise.all([onboarded('Ann'), onboarded('Ben')]);
     const roomId = (await ann.chat.createRoom('presence room', 'ephemeral')).id;
     await connected(ann, roomId);
-    await ann.chat.inviteContact(roomId, (await ben.chat.getState()).me?.contactCode ?? '');
+    await invite(ann, roomId, ben);
     await connected(ben, roomId);
     ben.chat.closeAll();
     const annFp = ann.chat.fingerprint as string;

@@ -5,7 +5,7 @@
  * over is read off the frames they sent.
  */
 import { inject } from 'vitest';
-import { createClient, until, type TestClient, onboardedClient } from '../helpers/node-client';
+import { createClient, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
@@ -48,7 +48,7 @@ describe('ephemeral rooms: members hand a newcomer only what it may read', () =>
     const [ann, ben, cat0] = await Promise.all([onboarded('Ann'), onboarded('Ben'), onboarded('Cat')]);
     const roomId = (await ann.chat.createRoom('ephemeral room', 'ephemeral')).id;
     await connected(ann, roomId);
-    await ann.chat.inviteContact(roomId, (await ben.chat.getState()).me?.contactCode ?? '');
+    await invite(ann, roomId, ben);
     await connected(ben, roomId);
     if (share) await ann.chat.setRoomSettings(roomId, { disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null });
     const before = [await ann.chat.sendMessage(roomId, 'before the join 1'), await ben.chat.sendMessage(roomId, 'before the join 2')];
@@ -57,7 +57,7 @@ describe('ephemeral rooms: members hand a newcomer only what it may read', () =>
     await allSent(ben, roomId);
 
     // Cat joins (her first catch-up asks for everything since 0), then is away while Ann writes.
-    await ann.chat.inviteContact(roomId, (await cat0.chat.getState()).me?.contactCode ?? '');
+    await invite(ann, roomId, cat0);
     await connected(cat0, roomId);
     const catFp = cat0.chat.fingerprint ?? '';
     cat0.chat.closeAll();

@@ -3,9 +3,10 @@ import { createPinia, setActivePinia } from 'pinia';
 import { mergeMessages, MESSAGE_PAGE_SIZE, OLDER_PAGE_SIZE, upsertMessage, useAppStore, type AppStore } from '@/stores/app';
 import type { MessageStatus, MessageView, UserErrorCode } from '@/utils/protocol-map';
 import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
+import { NO_ACTIONS } from './support/fake-data';
 
 function message(id: string, ts: number, status: MessageStatus = 'received'): MessageView {
-  return { id, roomId: 'r', from: 'f', fromName: 'F', text: `text ${id}`, ts, mine: status !== 'received', status, seq: null, kind: 'text', event: null, expiresAt: null };
+  return { id, roomId: 'r', from: 'f', fromName: 'F', text: `text ${id}`, ts, mine: status !== 'received', status, seq: null, kind: 'text', event: null, expiresAt: null, ...NO_ACTIONS };
 }
 
 async function started(fake: FakeBackend): Promise<AppStore> {

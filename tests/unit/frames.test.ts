@@ -70,8 +70,8 @@ describe('room frames built as text', () => {
 
 describe('directory frames built as text', () => {
   it.each<[string, DirectoryServerFrame]>([
-    ['invite', { type: 'invite', invite: { room, by: ann, ts: 9 } }],
-    ['welcome', { type: 'welcome', you: ann, invites: [{ room, by: ben, ts: 9 }] }],
+    ['invite', { type: 'invite', invite: { room, by: ann, ts: 9, body: '{"to":"…"}', sig: 'c2ln' } }],
+    ['welcome', { type: 'welcome', you: ann, invites: [{ room, by: ben, ts: 9, body: '{"to":"…"}', sig: 'c2ln' }] }],
     ['challenge', { type: 'challenge', nonce: 'ff'.repeat(16), room: ann }],
   ])('%s parses back to the frame it stands for', (_name, frame) => {
     expect(directoryServerFrameSchema.parse(JSON.parse(directoryFrameText(frame)))).toStrictEqual(frame);

@@ -15,6 +15,7 @@ import { setLocale } from '@/utils/i18n';
 import type { MessageView } from '@/utils/protocol-map';
 import { openSettings, sidePanelMounter } from './support/side-panel';
 import { FakeBackend, fakeFingerprint, fakeId } from './support/fake-backend';
+import { NO_ACTIONS } from './support/fake-data';
 
 const { mounted, mountSidePanel } = sidePanelMounter();
 
@@ -48,6 +49,7 @@ function textMessage(i: number): MessageView {
     kind: 'text',
     event: null,
     expiresAt: null,
+    ...NO_ACTIONS,
   };
 }
 

@@ -8,6 +8,7 @@ import { setMuted } from '@/services/room/preferences';
 import { unseal } from '@/services/sealed';
 import { memoryStore } from '@/services/store';
 import type { MessageView, PushEvent, RoomSummary } from '@/utils/protocol-map';
+import { NO_ACTIONS } from './support/fake-data';
 import { fakeSocketFactory, person, roomFixture } from './support/room-fixture';
 
 const ROOM = 'r1';
@@ -40,6 +41,7 @@ const message: MessageView = {
   kind: 'text',
   event: null,
   expiresAt: null,
+  ...NO_ACTIONS,
 };
 const arrived = (m: Partial<MessageView> = {}, r: Partial<RoomSummary> = {}): PushEvent => ({ type: 'message', roomId: ROOM, message: { ...message, ...m }, room: { ...room, ...r } });
 
@@ -53,6 +55,7 @@ describe('message notifications: the policy', () => {
     { name: 'our own message', event: arrived({ mine: true, status: 'sent' }), previews: false, inView: [], notice: null },
     { name: 'our own message as it is sent', event: arrived({ mine: true, status: 'sending' }), previews: false, inView: [], notice: null },
     { name: 'a room event (timer changed)', event: arrived({ kind: 'event' }), previews: false, inView: [], notice: null },
+    { name: 'an edit, delete or reaction changing a message already shown', event: { ...arrived({ edited: true }), updated: true } as PushEvent, previews: true, inView: [], notice: null },
     { name: 'a room we were removed from', event: arrived({}, { removed: true }), previews: false, inView: [], notice: null },
     { name: 'a join request is not a message', event: { type: 'join-request', roomId: ROOM, roomName: 'Book club', name: 'Joe' } as PushEvent, previews: true, inView: [], notice: null },
     { name: 'a summary is not a message', event: { type: 'summary', room } as PushEvent, previews: true, inView: [], notice: null },

@@ -30,6 +30,33 @@ export async function clickWithText(page: Page, selector: string, text: string, 
   if (!clicked) throw new Error(`no ${selector} with "${text}" to click`);
 }
 
+/**
+ * Clicks `selector` inside the message row whose text contains `text`, once it is there (a row's actions only
+ * show on hover; a DOM click needs none).
+ */
+export async function clickInMessage(page: Page, text: string, selector: string, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(
+    (rowSelector: string, wanted: string, inner: string) =>
+      [...document.querySelectorAll(rowSelector)].some((row) => (row.textContent ?? '').includes(wanted) && row.querySelector(inner)),
+    { timeout, polling: 200 },
+    id('message'),
+    text,
+    selector,
+  );
+  const clicked = await page.evaluate(
+    (rowSelector: string, wanted: string, inner: string) => {
+      const row = [...document.querySelectorAll(rowSelector)].find((r) => (r.textContent ?? '').includes(wanted) && r.querySelector(inner));
+      const target = row?.querySelector(inner) as HTMLElement | null | undefined;
+      target?.click();
+      return !!target;
+    },
+    id('message'),
+    text,
+    selector,
+  );
+  if (!clicked) throw new Error(`no ${selector} in a message with "${text}" to click`);
+}
+
 export async function textOf(page: Page, selector: string): Promise<string> {
   return page.$eval(selector, (el) => (el.textContent ?? '').trim());
 }

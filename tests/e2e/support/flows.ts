@@ -68,6 +68,13 @@ export async function createInviteLink(
   return link.inputValue();
 }
 
+/** On the home view: accepts the invitation from `name` (someone who is not a contact yet, so it waits as a request). */
+export async function acceptInvitation(page: Page, name: string): Promise<void> {
+  const request = page.locator(id('invitation'), { hasText: name });
+  await request.waitFor({ timeout: 20_000 });
+  await request.locator(id('invitation-accept')).click();
+}
+
 /** Sends a message from the open room and waits until the server has acknowledged it. */
 export async function send(page: Page, text: string): Promise<void> {
   await page.fill(id('composer'), text);

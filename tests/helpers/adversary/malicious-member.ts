@@ -8,13 +8,13 @@ import { PARTY_ROOM } from '@/shared/constants';
 import { readPublicKey, sealKeyEnvelope, sealWithGek, signDetached, type PrivateKey, type PublicKey } from '@/shared/crypto';
 import { fromBase64, randomHex, utf8 } from '@/shared/encoding';
 import { createRecord, verifyChainPrefix, type RecordBody, type RecordFields, type Roster } from '@/shared/membership';
-import type { RoomKeyPayload, TextPayload } from '@/shared/payloads';
+import type { MessagePayload, RoomKeyPayload, TextPayload } from '@/shared/payloads';
 import type { Envelope, KeyEnvelope, SignedRecord } from '@/shared/protocol';
 import { identityKeyOf, storedRoom, type TestClient } from '../node-client';
 import { rawSocket, signIn, type RawSocket } from '../raw-socket';
 
-/** A text payload with any field chosen; whatever is left out gets the honest value. */
-export type TextFields = Partial<TextPayload> & Record<string, unknown>;
+/** A message payload (a text by default, or an action: `t`, `target`…) with any field chosen; whatever is left out gets the honest value. */
+export type TextFields = Partial<Omit<TextPayload, 't'>> & { t?: MessagePayload['t'] } & Record<string, unknown>;
 /** A room key payload with any field chosen (`to` or `head`, `gek`, `epoch`…). */
 export type RoomKeyFields = Partial<RoomKeyPayload> & Record<string, unknown>;
 

@@ -18,12 +18,13 @@ import type {
   RequestOf,
   RequestType,
   ResponseOf,
+  InvitationView,
   MemberChange,
   RoomSettings,
   UserError,
   UserErrorCode,
 } from '@/utils/protocol-map';
-import { contactCodeOf, failWith, fakeFingerprint, fakeId, normalizeCode, type FakeContact, type FakeRoom } from './fake-data';
+import { contactCodeOf, failWith, fakeFingerprint, fakeId, NO_ACTIONS, normalizeCode, type FakeContact, type FakeRoom } from './fake-data';
 import { fakeHandlers } from './fake-handlers';
 
 export { contactCodeOf, FAKE_EXPORT_PREFIX, fakeFingerprint, fakeId, type FakeContact, type FakeRoom } from './fake-data';
@@ -32,6 +33,8 @@ export class FakeBackend implements Backend {
   phase: Phase = 'onboard';
   host = 'localhost:1999';
   notificationPreviews = false;
+  /** Invitations from non-contacts waiting for an answer (add some to show them). */
+  invitations: InvitationView[] = [];
   name = '';
   passphrase = '';
   readonly fingerprint = fakeFingerprint('a');
@@ -322,6 +325,7 @@ export class FakeBackend implements Backend {
       kind: 'text',
       event: null,
       expiresAt: null,
+      ...NO_ACTIONS,
     });
     const onServer = options.onServer ?? 0;
     const all = Array.from({ length: onServer + count }, (_, i) => make(i + 1));
@@ -346,6 +350,7 @@ export class FakeBackend implements Backend {
       kind: 'event',
       event: { type: 'settings', settings: { ...settings }, byName },
       expiresAt: null,
+      ...NO_ACTIONS,
     };
     room.messages.push(event);
     this.emit({ type: 'message', roomId, message: event, room: room.summary });
@@ -369,11 +374,23 @@ export class FakeBackend implements Backend {
       kind: 'event',
       event: { type: 'member', change, member: member.fingerprint, memberName: member.name, by: by.fingerprint, byName: by.name },
       expiresAt: null,
+      ...NO_ACTIONS,
     };
     room.messages.push(event);
     this.emit({ type: 'message', roomId, message: event, room: room.summary });
     this.emit({ type: 'room', roomId });
     return event;
+  }
+
+  /** A message changed by a reaction, edit or delete (ours, or `receive`d from someone else): stored and pushed as updated. */
+  changeMessage(roomId: string, messageId: string, change: (message: MessageView) => Partial<MessageView>): MessageView {
+    const room = this.room(roomId);
+    const held = room.messages.find((m) => m.id === messageId);
+    if (!held) failWith('invalid-input', 'that message is not here any more');
+    const changed = { ...held, ...change(held) };
+    room.messages = room.messages.map((m) => (m.id === messageId ? changed : m));
+    this.emit({ type: 'message', roomId, message: changed, room: room.summary, updated: true });
+    return changed;
   }
 
   /** Messages whose timer ran out are deleted and an `expired` event is pushed. */
@@ -403,6 +420,7 @@ export class FakeBackend implements Backend {
       host: this.host,
       rooms: ready ? this.rooms.map((r) => r.summary) : [],
       notificationPreviews: this.notificationPreviews,
+      invitations: ready ? this.invitations : [],
     };
   }
 
@@ -415,7 +433,7 @@ export class FakeBackend implements Backend {
   /** A new text message in a room (numbered unless still sending; with the room's disappearing timer). */
   message(roomId: string, fields: Pick<MessageView, 'from' | 'fromName' | 'text' | 'mine' | 'status'>): MessageView {
     const seq = fields.status === 'sending' ? null : this.nextSeq();
-    return { id: fakeId(), roomId, ts: this.tick(), seq, kind: 'text', event: null, expiresAt: this.expiryFor(roomId), ...fields };
+    return { id: fakeId(), roomId, ts: this.tick(), seq, kind: 'text', event: null, expiresAt: this.expiryFor(roomId), ...NO_ACTIONS, ...fields };
   }
 
   private nextSeq(): number {

@@ -37,6 +37,9 @@ export interface FakeContact {
   verified?: boolean;
 }
 
+/** The message-action fields of a message nobody replied with, reacted to, edited or deleted. */
+export const NO_ACTIONS: Pick<MessageView, 'reply' | 'reactions' | 'edited' | 'deleted'> = { reply: null, reactions: [], edited: false, deleted: false };
+
 /** What `exportIdentity` produces in the fake: recognisable, and checked again by `importIdentity`. */
 export const FAKE_EXPORT_PREFIX = '-----BEGIN PGP MESSAGE-----\nfake identity export for ';
 

@@ -83,16 +83,30 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       if (end < 0) return [];
       return messages.slice(Math.max(0, end - (limit ?? 100)), end);
     },
-    sendMessage: ({ roomId, text }) => {
+    sendMessage: ({ roomId, text, options }) => {
       const room = fake.room(roomId);
       if (!room.summary.hasKey) failWith('no-key', 'no key for this room yet');
+      const answered = options?.replyTo ? room.messages.find((m) => m.id === options.replyTo) : undefined;
+      if (options?.replyTo && !answered) failWith('invalid-input', 'the message you reply to is not here any more');
       const message = fake.message(roomId, { from: fake.fingerprint, fromName: fake.name, text, mine: true, status: 'sending' });
+      if (answered) message.reply = { id: answered.id, from: answered.from, fromName: answered.fromName, text: answered.text };
       room.messages.push(message);
       room.summary = { ...room.summary, lastText: text, lastTs: message.ts };
       fake.pending.push(message);
       if (fake.deliverBeforeReply) fake.deliverPending();
       return message;
     },
+    react: ({ roomId, messageId, emoji }) =>
+      fake.changeMessage(roomId, messageId, (m) => {
+        const others = m.reactions.map((r) => (r.mine ? { ...r, count: r.count - 1, mine: false } : r)).filter((r) => r.count > 0);
+        const same = others.find((r) => r.emoji === emoji);
+        if (same) return { reactions: others.map((r) => (r === same ? { ...r, count: r.count + 1, mine: true } : r)) };
+        return { reactions: emoji ? [...others, { emoji, count: 1, mine: true }] : others };
+      }),
+    editMessage: ({ roomId, messageId, text }) =>
+      fake.changeMessage(roomId, messageId, (m) => (m.mine ? { text, edited: true } : failWith('invalid-input', 'you can only edit your own messages'))),
+    deleteMessage: ({ roomId, messageId }) =>
+      fake.changeMessage(roomId, messageId, (m) => (m.mine ? { text: '', deleted: true, reply: null, reactions: [], edited: false } : failWith('invalid-input', 'you can only delete your own messages'))),
     inviteContact: ({ roomId, code }) => {
       const room = fake.room(roomId);
       if (room.myRole !== 'admin') failWith('not-admin', 'only admins invite');
@@ -219,6 +233,14 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
     },
     setNotificationPreviews: ({ enabled }) => {
       fake.notificationPreviews = enabled;
+      fake.emit({ type: 'state' });
+      return fake.state();
+    },
+    decideInvitation: ({ roomId, decision }) => {
+      const invitation = fake.invitations.find((i) => i.room === roomId);
+      if (!invitation) failWith('no-room', 'this invitation is no longer waiting');
+      fake.invitations = fake.invitations.filter((i) => i.room !== roomId && (decision !== 'block' || i.by !== invitation.by));
+      if (decision === 'accept') fake.addRoom({ id: roomId, name: invitation.roomName ?? '', myRole: 'member' });
       fake.emit({ type: 'state' });
       return fake.state();
     },
