@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import type { StoredMessage } from '@/services/records';
 import type { MessageView } from '@/utils/protocol-map';
 import { turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
-import { createClient, onboardedClient, storedRoom, until, type TestClient } from '../helpers/node-client';
+import { createClient, invite, onboardedClient, storedRoom, until, type TestClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
@@ -59,7 +59,7 @@ describe.each(['backup', 'ephemeral'] as const)('message actions in a %s room', 
     roomId = (await alice.chat.createRoom(`actions ${mode}`, mode)).id;
     await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
     for (const invitee of [bob, c, m]) {
-      await alice.chat.inviteContact(roomId, (await invitee.chat.getState()).me?.contactCode ?? '');
+      await invite(alice, roomId, invitee);
       await until(async () => (await invitee.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'invitee holds the key');
     }
     mallory = await turnMalicious(m, roomId, host);
