@@ -18,6 +18,7 @@ import type {
   RequestOf,
   RequestType,
   ResponseOf,
+  LinkPreviewView,
   MemberChange,
   RoomSettings,
   UserError,
@@ -32,6 +33,10 @@ export class FakeBackend implements Backend {
   phase: Phase = 'onboard';
   host = 'localhost:1999';
   notificationPreviews = false;
+  /** An invite link opened in a tab, waiting for the person's answer. */
+  capturedLink: string | null = null;
+  /** What `previewLink` answers for a link (by default a sealed preview of a room named after nothing). */
+  linkPreview: Partial<LinkPreviewView> = {};
   name = '';
   passphrase = '';
   readonly fingerprint = fakeFingerprint('a');
@@ -403,6 +408,7 @@ export class FakeBackend implements Backend {
       host: this.host,
       rooms: ready ? this.rooms.map((r) => r.summary) : [],
       notificationPreviews: this.notificationPreviews,
+      capturedLink: this.capturedLink,
     };
   }
 
