@@ -336,7 +336,7 @@ const en = {
   'preview.by': 'Invited by {name}',
   'preview.approval': 'An admin must approve you before you get in.',
   'preview.noApproval': 'You get in right away; no admin needs to approve.',
-  'preview.members': '{count} members (as the server says)',
+  'preview.members': 'Members: {count} (as the server says)',
   'preview.sealed': 'The room’s name and who invited you come from the link itself: the server could neither read nor change them.',
   'preview.unsealed': 'This link was made by an older PartyChat: the room’s name is unknown, and everything shown comes from the server alone.',
   'preview.member': 'You are already in this room.',

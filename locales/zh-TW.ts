@@ -329,7 +329,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'preview.by': '邀請人：{name}',
   'preview.approval': '須經管理員核准才能加入。',
   'preview.noApproval': '可立即加入，不需管理員核准。',
-  'preview.members': '{count} 位成員（伺服器所述）',
+  'preview.members': '成員：{count} 位（伺服器所述）',
   'preview.sealed': '聊天室名稱與邀請人來自連結本身：伺服器無法讀取或更改。',
   'preview.unsealed': '這個連結由舊版 PartyChat 建立：聊天室名稱不明，顯示的所有內容都只來自伺服器。',
   'preview.member': '你已經在這個聊天室裡。',
