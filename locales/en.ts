@@ -147,7 +147,8 @@ const en = {
   'join.title': 'Join with an invite link',
   'join.input': 'Invite link',
   'join.placeholder': 'Paste a link like http://…/join/…#…',
-  'join.submit': 'Join',
+  'join.submit': 'Preview',
+  'join.checking': 'Checking…',
   'join.busy': 'Joining…',
   'join.unnamedRoom': 'Room you are joining',
   'join.state.joining': 'Joining…',
@@ -361,6 +362,24 @@ const en = {
 
   'capture.opening': 'Opening the invite in PartyChat…',
   'capture.invalid': 'This is not a complete PartyChat invite link (its # part is missing or damaged). Ask for the link again, or paste it into PartyChat under “Join with a link”.',
+
+  'preview.title': 'You were invited to a room',
+  'preview.loading': 'Asking the server about this link…',
+  'preview.unnamed': 'Room name unknown',
+  'preview.by': 'Invited by {name}',
+  'preview.approval': 'An admin must approve you before you get in.',
+  'preview.noApproval': 'You get in right away; no admin needs to approve.',
+  'preview.members': 'Members: {count} (as the server says)',
+  'preview.sealed': 'The room’s name and who invited you come from the link itself: the server could neither read nor change them.',
+  'preview.unsealed': 'This link was made by an older PartyChat: the room’s name is unknown, and everything shown comes from the server alone.',
+  'preview.member': 'You are already in this room.',
+  'preview.privacy': 'Nothing about you (your name, your key) reaches the room until you choose Join.',
+  'preview.confirm': 'Join',
+  'preview.open': 'Open',
+  'preview.busy': 'Joining…',
+  'preview.dismiss': 'Dismiss',
+  'error.preview-forged':
+    'The server’s description of this invite link does not match the link itself (the room name sealed in it was swapped or changed), so PartyChat did not join and sent nothing about you. The server may be misbehaving; tell the person who sent the link.',
 } as const;
 
 export default en;

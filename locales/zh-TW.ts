@@ -148,7 +148,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'join.title': '用邀請連結加入',
   'join.input': '邀請連結',
   'join.placeholder': '貼上類似 http://…/join/…#… 的連結',
-  'join.submit': '加入',
+  'join.submit': '預覽',
+  'join.checking': '檢查中…',
   'join.busy': '加入中…',
   'join.unnamedRoom': '正在加入的聊天室',
   'join.state.joining': '加入中…',
@@ -354,6 +355,23 @@ const zhTW: Record<keyof typeof en, string> = {
 
   'capture.opening': '正在 PartyChat 中開啟邀請…',
   'capture.invalid': '這不是完整的 PartyChat 邀請連結（# 之後的部分遺失或損壞）。請再向對方要一次連結，或在 PartyChat 的「用連結加入」貼上它。',
+
+  'preview.title': '你受邀加入聊天室',
+  'preview.loading': '正在向伺服器查詢這個連結…',
+  'preview.unnamed': '聊天室名稱不明',
+  'preview.by': '邀請人：{name}',
+  'preview.approval': '須經管理員核准才能加入。',
+  'preview.noApproval': '可立即加入，不需管理員核准。',
+  'preview.members': '成員：{count} 位（伺服器所述）',
+  'preview.sealed': '聊天室名稱與邀請人來自連結本身：伺服器無法讀取或更改。',
+  'preview.unsealed': '這個連結由舊版 PartyChat 建立：聊天室名稱不明，顯示的所有內容都只來自伺服器。',
+  'preview.member': '你已經在這個聊天室裡。',
+  'preview.privacy': '在你選擇「加入」之前，你的任何資訊（名稱、金鑰）都不會傳到聊天室。',
+  'preview.confirm': '加入',
+  'preview.open': '開啟',
+  'preview.busy': '加入中…',
+  'preview.dismiss': '略過',
+  'error.preview-forged': '伺服器對這個邀請連結的描述與連結本身不符（連結中封存的聊天室名稱被調換或竄改），因此 PartyChat 沒有加入，也沒有傳送任何關於你的資訊。伺服器可能有問題，請告知傳送連結給你的人。',
 };
 
 export default zhTW;

@@ -9,7 +9,7 @@ import type * as Party from 'partykit/server';
 import { AUTH_CONTEXT, HISTORY_PAGE_CHARS, MAX_PENDING_KEYS_PER_MEMBER, PARTY_ROOM } from '../shared/constants';
 import { encryptTo, readPublicKey } from '../shared/crypto';
 import { constantTimeEqual, fromBase64, randomHex, utf8 } from '../shared/encoding';
-import { verifyJoinProof } from '../shared/links';
+import { verifyJoinProof, verifyPreviewProof } from '../shared/links';
 import { applyRecord, ChainError, parseRecordBody, type LinkState, type RecordBody, type Roster } from '../shared/membership';
 import {
   authChallengeText,
@@ -67,6 +67,13 @@ interface TimerSpan {
 
 type Frame<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
 
+/** How a kind of non-member link frame (a join, a preview) is limited: one per connection, and per client address. */
+interface GuestGate {
+  what: 'join' | 'preview';
+  seen: WeakSet<Peer>;
+  byAddress: KeyedBuckets;
+}
+
 /** Sends one room frame to one connection. */
 function send(conn: Party.Connection, frame: RoomServerFrame): void {
   sendText(conn, roomFrameText(frame));
@@ -98,10 +105,10 @@ export default class RoomServer implements Party.Server {
   /** The online members as a JSON array and as a presence frame; null after a change until next needed. */
   private presence: { online: Json<string[]>; frame: string } | null = null;
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Connections that sent a join frame (one each). */
-  private readonly joined = new WeakSet<Peer>();
-  /** Join attempts per client address, taken before anything is checked. */
-  private readonly joinsByAddress = new KeyedBuckets(20, 20 / 60);
+  /** Join frames: one per connection, and attempts per client address, taken before anything is checked. */
+  private readonly joinGate: GuestGate = { what: 'join', seen: new WeakSet<Peer>(), byAddress: new KeyedBuckets(20, 20 / 60) };
+  /** Link previews: one per connection, and per client address, taken before anything is checked. */
+  private readonly previewGate: GuestGate = { what: 'preview', seen: new WeakSet<Peer>(), byAddress: new KeyedBuckets(20, 20 / 60) };
   /** Join attempts per identity, taken once its challenge signature and the link proof check out. */
   private readonly joinsByIdentity = new KeyedBuckets(10, 10 / 60);
   /** A generous ceiling per link, charged only by joiners who proved they hold its secret. */
@@ -183,6 +190,7 @@ export default class RoomServer implements Party.Server {
       if (frame.type === 'ping') return send(conn, { type: 'pong' });
       if (frame.type === 'auth') return await this.serial(() => this.onAuth(peer, frame));
       if (frame.type === 'join') return await this.serial(() => this.onJoin(peer, frame));
+      if (frame.type === 'preview') return await this.onPreview(peer, frame);
       // The sender as it was when the frame arrived: a handler that waits in the queue must not see the null a close leaves.
       const fp = peer.fp;
       if (!fp) return this.peers.fail(peer, 'not-authenticated', 'authenticate before sending frames');
@@ -312,15 +320,8 @@ export default class RoomServer implements Party.Server {
    * link id taken from a URL cannot lock out the people who hold the link.
    */
   private async onJoin(peer: Peer, frame: Frame<'join'>): Promise<void> {
-    if (peer.fp) return this.peers.fail(peer, 'bad-frame', 'this connection is already a member');
-    if (!this.roster) return this.peers.fail(peer, 'no-room', 'no room exists with this id', { close: CLOSE.noRoom });
-    if (this.joined.has(peer)) return this.peers.fail(peer, 'bad-frame', 'one join per connection', { close: CLOSE.linkRefused });
-    this.joined.add(peer);
-    if (!this.joinsByAddress.take(peer.address)) return this.peers.fail(peer, 'rate-limited', 'too many join attempts; wait a minute', { close: CLOSE.busy });
-    const link = this.findLink(frame.link);
-    if (!link || !(await verifyJoinProof(link.pub, this.room.id, link.id, frame.fp, frame.proof))) {
-      return this.peers.fail(peer, 'link-invalid', 'this invite link is not valid, or its secret does not match', { close: CLOSE.linkRefused });
-    }
+    const link = await this.guestLink(peer, frame.link, this.joinGate, (l) => verifyJoinProof(l.pub, this.room.id, l.id, frame.fp, frame.proof));
+    if (!link || !this.roster) return;
     let joinerKey;
     try {
       joinerKey = await readPublicKey(frame.key);
@@ -379,9 +380,50 @@ export default class RoomServer implements Party.Server {
     }
   }
 
+  /**
+   * Someone holding a link asks what it is, before deciding to join: it proves the link secret over this connection's
+   * challenge nonce and says nothing about itself (no identity, no key, no name). As for a join, nothing about the link
+   * is told before the proof checks out; then the answer is the link's sealed preview (which only holders of the secret
+   * open) and what the server says about approval and the member count. One per connection, limited per client address.
+   */
+  private async onPreview(peer: Peer, frame: Frame<'preview'>): Promise<void> {
+    const link = await this.guestLink(peer, frame.link, this.previewGate, (l) => verifyPreviewProof(l.pub, this.room.id, l.id, peer.nonce, frame.proof));
+    if (!link) return;
+    try {
+      this.checkLinkOpen(link);
+    } catch (error) {
+      if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message, { close: CLOSE.linkRefused });
+      throw error;
+    }
+    send(peer.conn, { type: 'link-preview', link: link.id, preview: link.preview, approval: link.approval, members: this.existingRoster.members.size });
+  }
+
+  /**
+   * What a non-member's link frame (a join or a preview) passes before anything about the link is told: a connection
+   * not signed in, to a room that exists, one such frame per connection, the per-address limit (taken before any
+   * check), then the proof of the link secret, refused the same way whether the link exists or not. Returns the link,
+   * or undefined once the connection has been refused.
+   */
+  private async guestLink(peer: Peer, linkId: string, gate: GuestGate, proves: (link: LinkState) => Promise<boolean>): Promise<LinkState | undefined> {
+    if (peer.fp) return void this.peers.fail(peer, 'bad-frame', 'this connection is already a member');
+    if (!this.roster) return void this.peers.fail(peer, 'no-room', 'no room exists with this id', { close: CLOSE.noRoom });
+    if (gate.seen.has(peer)) return void this.peers.fail(peer, 'bad-frame', `one ${gate.what} per connection`, { close: CLOSE.linkRefused });
+    gate.seen.add(peer);
+    if (!gate.byAddress.take(peer.address)) return void this.peers.fail(peer, 'rate-limited', `too many ${gate.what} attempts; wait a minute`, { close: CLOSE.busy });
+    const link = this.findLink(linkId);
+    if (!link || !(await proves(link))) {
+      return void this.peers.fail(peer, 'link-invalid', 'this invite link is not valid, or its secret does not match', { close: CLOSE.linkRefused });
+    }
+    return link;
+  }
+
   private checkLinkUsable(link: LinkState, fp: string): void {
-    const roster = this.existingRoster;
-    if (roster.banned.has(fp)) throw new Refusal('banned', 'an admin has banned you from this room');
+    if (this.existingRoster.banned.has(fp)) throw new Refusal('banned', 'an admin has banned you from this room');
+    this.checkLinkOpen(link);
+  }
+
+  /** Refuses a link that was revoked, expired or used up. */
+  private checkLinkOpen(link: LinkState): void {
     if (!link.active) throw new Refusal('link-invalid', 'this invite link was revoked or reset by an admin');
     if (link.expires !== null && Date.now() > link.expires) throw new Refusal('link-expired', 'this invite link has expired');
     if (link.maxUses !== null && link.uses >= link.maxUses) throw new Refusal('link-used-up', 'this invite link has been used as many times as allowed');

@@ -14,6 +14,7 @@ import type {
   CreateLinkOptions,
   IdentityExport,
   InvitationDecision,
+  LinkPreviewView,
   LinkView,
   MemberView,
   MessageView,
@@ -33,6 +34,7 @@ import * as links from './room/links';
 import * as membership from './room/membership';
 import * as messages from './room/messages';
 import { setMuted } from './room/preferences';
+import { askPreview, previewView } from './room/preview';
 import { connectRoom } from './room/router';
 import { RoomRegistry } from './room/registry';
 import { emptyRoom, type RoomSession } from './room/session';
@@ -101,6 +103,7 @@ export class ChatService {
       rooms: this.ctx ? summaries(this.rooms.values()) : [],
       invitations: this.ctx ? this.invitations.views() : [],
       notificationPreviews: this.settings.previews,
+      capturedLink: (await this.deps.session.get('capturedLink')) ?? null,
     };
   }
 
@@ -114,7 +117,6 @@ export class ChatService {
     await this.open(await this.vault.create(cleanName, passphrase, this.now()));
     // Publishing our key lets others invite us right away; offline, it happens on the next connection.
     await this.directory?.whenReady(PUBLISH_WAIT_MS);
-    await this.joinCapturedLink();
     return this.getState();
   }
 
@@ -128,7 +130,6 @@ export class ChatService {
       if (error instanceof CryptoError && error.code === 'wrong-passphrase') throw new UserFacingError('wrong-passphrase', error.message);
       throw error;
     }
-    await this.joinCapturedLink();
     return this.getState();
   }
 
@@ -255,10 +256,25 @@ export class ChatService {
     return this.listLinks(roomId);
   }
 
-  /** Starts joining through a pasted or captured link; progress shows in the room's `joinState`. */
+  /**
+   * What a pasted or captured link says about its room, before joining. Asked over a connection of its own that
+   * proves only the link secret: the room learns nothing about who looks (see room/preview.ts).
+   */
+  async previewLink(url: string): Promise<LinkPreviewView> {
+    await this.start();
+    const link = links.parseJoinLink(url, this.settings.host);
+    const held = this.ctx ? this.rooms.get(link.room) : undefined;
+    if (held && !held.record.joining) {
+      return { roomId: held.id, roomName: held.record.name, createdBy: null, approval: false, members: held.roster?.members.size ?? 0, sealed: false, member: true };
+    }
+    return previewView(link, await askPreview(this.deps.openSocket, this.settings.host, link));
+  }
+
+  /** Joins through a link the person confirmed after its preview; progress shows in the room's `joinState`. */
   async joinByLink(url: string): Promise<RoomSummary> {
     const ctx = this.requireContext();
     const link = links.parseJoinLink(url, this.settings.host);
+    await this.forgetCapturedLink(url);
     const existing = this.rooms.get(link.room);
     if (existing && !existing.record.joining) return summary(existing);
     const s = existing ?? this.rooms.add(ctx, emptyRoom(link.room, 'ephemeral', this.now()));
@@ -270,14 +286,22 @@ export class ChatService {
     return summary(s);
   }
 
-  /** A link opened in a tab: join now, or after unlocking. Returns the room id when joining started. */
-  async captureLink(url: string): Promise<string | null> {
+  /**
+   * A link opened in a tab (the join page hands it over): kept, never joined, until the person has seen its preview
+   * and confirmed it (`joinByLink`) or dismissed it; while locked it waits for the unlock and then for that answer.
+   */
+  async captureLink(url: string): Promise<void> {
     await this.start();
-    if (!this.ctx) {
-      await this.deps.session.set('capturedLink', url);
-      return parseLink(url)?.room ?? null;
-    }
-    return (await this.joinByLink(url)).id;
+    if (!parseLink(url)) throw new UserFacingError('not-a-link', 'this is not a PartyChat invite link (or its # part is missing)');
+    await this.deps.session.set('capturedLink', url);
+    this.emit({ type: 'state' });
+  }
+
+  /** Forgets a captured link the person did not want. */
+  async dismissLink(url: string): Promise<AppState> {
+    await this.forgetCapturedLink(url);
+    this.emit({ type: 'state' });
+    return this.getState();
   }
 
   setLinkPermission(roomId: string, fingerprint: string, allowed: boolean): Promise<RoomDetail> {
@@ -455,15 +479,9 @@ export class ChatService {
     this.emit({ type: 'state' });
   }
 
-  private async joinCapturedLink(): Promise<void> {
-    const url = await this.deps.session.get('capturedLink');
-    if (!url) return;
-    await this.deps.session.remove('capturedLink');
-    try {
-      await this.joinByLink(url);
-    } catch (error) {
-      console.warn('could not join the captured link', error);
-    }
+  /** Drops the captured link if it is `url` (a link captured since stays). */
+  private async forgetCapturedLink(url: string): Promise<void> {
+    if ((await this.deps.session.get('capturedLink')) === url) await this.deps.session.remove('capturedLink');
   }
 
   private requireContext(): RoomContext {

@@ -69,11 +69,11 @@ export async function redirectInviteLinks(buildHost: string | undefined): Promis
 }
 
 /**
- * An invite link opened in a tab: the extension's join page sends it here; we start joining (or keep
- * it until unlock) and turn the tab into the chat page, so nobody copies and pastes anything. Only the
- * extension's own join page may hand links over.
+ * An invite link opened in a tab: the extension's join page sends it here; the background keeps it (it never
+ * joins on its own) and the tab turns into the chat page, which shows the link's preview to confirm or dismiss
+ * (after unlocking, if locked). Only the extension's own join page may hand links over.
  */
-export function listenForCapturedLinks(capture: (url: string) => Promise<string | null>): void {
+export function listenForCapturedLinks(capture: (url: string) => Promise<void>): void {
   const joinPage = browser.runtime.getURL(JOIN_PAGE_PATH);
   browser.runtime.onMessage.addListener((message: unknown, sender: Browser.runtime.MessageSender) => {
     if (!isCaptureMessage(message)) return undefined;
@@ -87,13 +87,9 @@ export function listenForCapturedLinks(capture: (url: string) => Promise<string 
     }
     if (!isJoinPath(url.pathname)) return undefined;
     void capture(message.url)
-      .catch((error) => {
-        console.warn('could not start joining from a captured link', error);
-        return null;
-      })
-      .then((roomId) => {
-        const page = browser.runtime.getURL('/sidepanel.html') + (roomId ? `?room=${roomId}` : '');
-        if (tabId !== undefined) void browser.tabs.update(tabId, { url: page });
+      .catch((error) => console.warn('could not keep the captured link', error))
+      .then(() => {
+        if (tabId !== undefined) void browser.tabs.update(tabId, { url: browser.runtime.getURL('/sidepanel.html') });
       });
     return undefined;
   });

@@ -175,6 +175,6 @@ export interface UnlockedSession {
 
 export interface SessionItems {
   unlocked: UnlockedSession;
-  /** An invite link captured while locked (or before onboarding), joined once unlocked. */
+  /** An invite link opened in a tab, kept until the person confirms (joins) or dismisses it after its preview. */
   capturedLink: string;
 }

@@ -6,10 +6,15 @@
  * the link with a room of its own. Links made before the pin (a 32-byte fragment) parse with `genesis: null`
  * and are refused by the extension. From the secret both sides derive
  * (HKDF-SHA-256): an Ed25519 key whose public half goes into the admin-signed link record, so a
- * joiner proves it held the secret by signing its own fingerprint; and an AES-256 key that wraps
- * the escrowed room key, which the server stores but cannot open.
+ * joiner proves it held the secret by signing its own fingerprint; an AES-256 key that wraps
+ * the escrowed room key, which the server stores but cannot open; and an AES-256-GCM key that seals the
+ * link's preview (room name, creator's name, approval), which anyone holding the link reads before
+ * joining and the server can neither read nor forge. A previewer proves it holds the secret by signing
+ * the server's challenge nonce with the link key, so the server learns nothing about who looks.
  */
-import { fromBase64, randomBytes, toBase64, toHex, utf8 } from './encoding';
+import { z } from 'zod';
+import { MAX_NAME_CHARS } from './constants';
+import { fromBase64, fromUtf8, randomBytes, toBase64, toHex, utf8 } from './encoding';
 
 export const LINK_SECRET_BYTES = 32;
 export const LINK_ID_BYTES = 16;
@@ -18,6 +23,9 @@ export const WRAP_KEY_BYTES = 32;
 export const GENESIS_PIN_BYTES = 32;
 const ED25519_PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 const JOIN_PROOF_CONTEXT = 'partychat/join/v1';
+const PREVIEW_PROOF_CONTEXT = 'partychat/preview/v1';
+const PREVIEW_SEAL_CONTEXT = 'partychat/link-preview/v1';
+const GCM_IV_BYTES = 12;
 
 export interface LinkKeys {
   /** Signs join proofs. */
@@ -26,7 +34,21 @@ export interface LinkKeys {
   publicKey: string;
   /** Wraps the escrowed room key (used as an OpenPGP session key). */
   wrapKey: Uint8Array;
+  /** Seals the link's preview (AES-256-GCM). */
+  previewKey: Uint8Array;
 }
+
+/** What a link tells someone holding it before they join: sealed by its creator, read with the link secret. */
+export interface LinkPreviewText {
+  /** The room's name. */
+  room: string;
+  /** The display name of the member who created the link. */
+  by: string;
+  /** Whether an admin must approve a joiner. */
+  approval: boolean;
+}
+
+const linkPreviewTextSchema = z.object({ room: z.string().max(MAX_NAME_CHARS * 4), by: z.string().max(MAX_NAME_CHARS * 4), approval: z.boolean() });
 
 export interface ParsedLink {
   /** Party host (host[:port]) and whether it is reached over TLS. */
@@ -60,29 +82,89 @@ export async function deriveLinkKeys(secret: Uint8Array): Promise<LinkKeys> {
   const signingKey = await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, { name: 'Ed25519' }, true, ['sign']);
   const jwk = (await crypto.subtle.exportKey('jwk', signingKey)) as JsonWebKey;
   const publicKey = toBase64(fromBase64Url(jwk.x ?? ''));
-  return { signingKey, publicKey, wrapKey: await hkdf(secret, 'partychat link wrap key', WRAP_KEY_BYTES) };
+  return {
+    signingKey,
+    publicKey,
+    wrapKey: await hkdf(secret, 'partychat link wrap key', WRAP_KEY_BYTES),
+    previewKey: await hkdf(secret, 'partychat link preview key', WRAP_KEY_BYTES),
+  };
 }
 
-function proofText(room: string, link: string, member: string): Uint8Array {
-  return utf8(`${JOIN_PROOF_CONTEXT}\n${room}\n${link}\n${member}`);
+function proofText(context: string, room: string, link: string, subject: string): Uint8Array {
+  return utf8(`${context}\n${room}\n${link}\n${subject}`);
 }
 
-/** Proves the joiner (`member`, a fingerprint) held the link secret, bound to this room and link. */
-export async function signJoinProof(keys: LinkKeys, room: string, link: string, member: string): Promise<string> {
-  const sig = await crypto.subtle.sign({ name: 'Ed25519' }, keys.signingKey, proofText(room, link, member) as BufferSource);
+async function signProof(keys: LinkKeys, text: Uint8Array): Promise<string> {
+  const sig = await crypto.subtle.sign({ name: 'Ed25519' }, keys.signingKey, text as BufferSource);
   return toBase64(new Uint8Array(sig));
 }
 
-/** Checks a join proof against the link record's public key; never throws. */
-export async function verifyJoinProof(publicKey: string, room: string, link: string, member: string, proof: string): Promise<boolean> {
+/** Checks a proof against the link record's public key; never throws. */
+async function verifyProof(publicKey: string, text: Uint8Array, proof: string): Promise<boolean> {
   try {
     const raw = fromBase64(publicKey);
     const sig = fromBase64(proof);
     if (raw.length !== 32 || sig.length !== 64) return false;
     const key = await crypto.subtle.importKey('raw', raw as BufferSource, { name: 'Ed25519' }, false, ['verify']);
-    return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig as BufferSource, proofText(room, link, member) as BufferSource);
+    return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig as BufferSource, text as BufferSource);
   } catch {
     return false;
+  }
+}
+
+/** Proves the joiner (`member`, a fingerprint) held the link secret, bound to this room and link. */
+export function signJoinProof(keys: LinkKeys, room: string, link: string, member: string): Promise<string> {
+  return signProof(keys, proofText(JOIN_PROOF_CONTEXT, room, link, member));
+}
+
+/** Checks a join proof against the link record's public key; never throws. */
+export function verifyJoinProof(publicKey: string, room: string, link: string, member: string, proof: string): Promise<boolean> {
+  return verifyProof(publicKey, proofText(JOIN_PROOF_CONTEXT, room, link, member), proof);
+}
+
+/** Proves a previewer holds the link secret, bound to the server's challenge `nonce`: no identity goes with it. */
+export function signPreviewProof(keys: LinkKeys, room: string, link: string, nonce: string): Promise<string> {
+  return signProof(keys, proofText(PREVIEW_PROOF_CONTEXT, room, link, nonce));
+}
+
+/** Checks a preview proof against the link record's public key; never throws. */
+export function verifyPreviewProof(publicKey: string, room: string, link: string, nonce: string, proof: string): Promise<boolean> {
+  return verifyProof(publicKey, proofText(PREVIEW_PROOF_CONTEXT, room, link, nonce), proof);
+}
+
+async function previewCipher(secret: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
+  const { previewKey } = await deriveLinkKeys(secret);
+  return crypto.subtle.importKey('raw', previewKey as BufferSource, 'AES-GCM', false, [usage]);
+}
+
+/** The bytes as an ArrayBuffer of their own (what every runtime's AES-GCM parameters take). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+/** Binds a sealed preview to its room and link. */
+function previewParams(iv: Uint8Array, room: string, link: string): { name: string; iv: ArrayBuffer; additionalData: ArrayBuffer } {
+  return { name: 'AES-GCM', iv: ownBuffer(iv), additionalData: ownBuffer(utf8(`${PREVIEW_SEAL_CONTEXT}\n${room}\n${link}`)) };
+}
+
+/** Seals a link's preview under its secret (AES-256-GCM, bound to the room and link): base64 of IV and ciphertext. */
+export async function sealLinkPreview(secret: Uint8Array, room: string, link: string, preview: LinkPreviewText): Promise<string> {
+  const iv = randomBytes(GCM_IV_BYTES);
+  const ct = await crypto.subtle.encrypt(previewParams(iv, room, link), await previewCipher(secret, 'encrypt'), ownBuffer(utf8(JSON.stringify(preview))));
+  return toBase64(new Uint8Array([...iv, ...new Uint8Array(ct)]));
+}
+
+/** Opens a sealed preview; null if it was not sealed under this secret for this room and link (or was changed). Never throws. */
+export async function openLinkPreview(secret: Uint8Array, room: string, link: string, sealed: string): Promise<LinkPreviewText | null> {
+  try {
+    const bytes = fromBase64(sealed);
+    if (bytes.length <= GCM_IV_BYTES) return null;
+    const params = previewParams(bytes.slice(0, GCM_IV_BYTES), room, link);
+    const plain = await crypto.subtle.decrypt(params, await previewCipher(secret, 'decrypt'), ownBuffer(bytes.slice(GCM_IV_BYTES)));
+    const parsed = linkPreviewTextSchema.safeParse(JSON.parse(fromUtf8(new Uint8Array(plain))));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
   }
 }
 

@@ -53,6 +53,11 @@ const linkBodySchema = z.object({
   uses: z.number().int().min(1).max(100_000).nullable(),
   /** The link's label, encrypted and signed with the room key (OpenPGP, base64); members read it, the server can't. */
   label: z.string().max(4096).nullable(),
+  /**
+   * What the link shows before joining (room name, creator's name, approval), sealed under a key derived from the
+   * link secret (see shared/links.ts), base64; absent on links made before previews.
+   */
+  preview: z.string().max(2048).regex(/^[A-Za-z0-9+/]+={0,2}$/).optional(),
 });
 
 const revokeBodySchema = z.object({ ...linked, kind: z.literal('link-revoke'), link: linkIdSchema });
@@ -141,6 +146,8 @@ export interface LinkState {
   by: string;
   createdAt: number;
   label: string | null;
+  /** The sealed preview (see the link record), or null for a link made before previews. */
+  preview: string | null;
 }
 
 /** The roster a chain proves: who is in the room, with which key and role. */
@@ -308,6 +315,7 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
         by: body.by,
         createdAt: body.ts,
         label: body.label,
+        preview: body.preview ?? null,
       });
       return { ...next, links };
     }

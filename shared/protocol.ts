@@ -76,6 +76,8 @@ export const roomClientFrameSchema = z.discriminatedUnion('type', [
     /** A self-signed join record extending the head the challenge named (used when the link needs no approval). */
     record: signedRecordSchema,
   }),
+  /** Someone holding a link asks what it is before joining: proves the link secret over the challenge nonce, and nothing else about itself. */
+  z.object({ type: z.literal('preview'), link: linkIdSchema, proof: base64(200) }),
   z.object({ type: z.literal('msg'), id: messageIdSchema, epoch: epochSchema, ct: base64(MAX_FRAME_CHARS - 200) }),
   /** An admin appends a signed membership record, with the key envelopes or escrow it needs. */
   z.object({
@@ -113,6 +115,7 @@ export type RoomClientFrame = z.infer<typeof roomClientFrameSchema>;
 export type RoomClientFrameOf<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
 export type AuthFrame = RoomClientFrameOf<'auth'>;
 export type JoinFrame = RoomClientFrameOf<'join'>;
+export type PreviewFrame = RoomClientFrameOf<'preview'>;
 export type MsgFrame = RoomClientFrameOf<'msg'>;
 export type AppendFrame = RoomClientFrameOf<'append'>;
 export type RotateFrame = RoomClientFrameOf<'rotate'>;
@@ -185,6 +188,11 @@ export const roomServerFrameSchema = z.discriminatedUnion('type', [
   /** The room moved to a new key epoch (keys follow as envelopes); `rotationDue` asks a member to start one. */
   z.object({ type: z.literal('epoch'), epoch: epochSchema, rotationDue: z.boolean(), by: fingerprintSchema.optional() }),
   z.object({ type: z.literal('join-pending'), reason: z.enum(['approval', 'key']) }),
+  /**
+   * The answer to a preview: the link's sealed preview from its signed record (null for links made before previews),
+   * and what only the server says: whether the link needs approval and how many members the room has.
+   */
+  z.object({ type: z.literal('link-preview'), link: linkIdSchema, preview: z.string().max(2048).nullable(), approval: z.boolean(), members: z.number().int().min(0) }),
   z.object({ type: z.literal('escrow'), link: linkIdSchema, epoch: epochSchema, ct: z.string() }),
   z.object({ type: z.literal('join-request'), request: joinRequestSchema }),
   z.object({ type: z.literal('join-resolved'), member: fingerprintSchema, outcome: z.enum(['approved', 'denied', 'banned']) }),
@@ -207,6 +215,7 @@ export type ChallengeFrame = RoomServerFrameOf<'challenge'>;
 export type WelcomeFrame = RoomServerFrameOf<'welcome'>;
 export type AckFrame = RoomServerFrameOf<'ack'>;
 export type PresenceFrame = RoomServerFrameOf<'presence'>;
+export type LinkPreviewFrame = RoomServerFrameOf<'link-preview'>;
 
 // ── client → directory ──────────────────────────────────────────────────────
 export const directoryClientFrameSchema = z.discriminatedUnion('type', [

@@ -62,11 +62,14 @@ export const useAppStore = defineStore('app', () => {
   }
 
   /**
-   * Starts joining through a pasted invite link and opens that room; progress then shows as the room's
+   * Starts joining through an invite link the person confirmed after its preview, and opens that room; progress then shows as the room's
    * `joinState`. Resolves the room, or null on failure (e.g. not a link, another server).
    */
   async function joinByLink(url: string): Promise<RoomSummary | null> {
-    return listAndOpen(await run('joinByLink', () => call('joinByLink', { url })), true);
+    const room = await run('joinByLink', () => call('joinByLink', { url }));
+    // The background forgets a captured link once it is joined; so does this page, without waiting for the next state.
+    if (room && session.api.capturedLink.value === url) session.api.capturedLink.value = null;
+    return listAndOpen(room, true);
   }
 
   /**

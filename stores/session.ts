@@ -4,9 +4,9 @@
  * `applyState`, which also forgets the rooms' decrypted content once the session is no longer ready.
  */
 import { ref } from 'vue';
-import type { AppState, IdentityExport, InvitationDecision, InvitationView, MeView, Phase } from '@/utils/protocol-map';
+import type { AppState, IdentityExport, InvitationDecision, InvitationView, LinkPreviewView, MeView, Phase, Result } from '@/utils/protocol-map';
 import type { Messages } from './messages';
-import type { ActionName, Requests } from './requests';
+import { toUserError, type ActionName, type Requests } from './requests';
 import type { Rooms } from './rooms';
 
 export function createSession({ call, run }: Requests, rooms: Rooms, messages: Messages) {
@@ -18,8 +18,11 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
   const notificationPreviews = ref(false);
   /** Invitations from people who are not contacts yet, waiting for an answer. */
   const invitations = ref<InvitationView[]>([]);
+  /** An invite link opened in a tab, waiting to be previewed and confirmed or dismissed. */
+  const capturedLink = ref<string | null>(null);
 
   function applyState(state: AppState): void {
+    capturedLink.value = state.capturedLink;
     phase.value = state.phase;
     me.value = state.me;
     host.value = state.host;
@@ -53,6 +56,17 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
     host,
     notificationPreviews,
     invitations,
+    capturedLink,
+    /** What an invite link says about its room (asked without telling the room who asks), or why it cannot be told. */
+    previewLink: async (url: string): Promise<Result<LinkPreviewView>> => {
+      try {
+        return { ok: true, value: await call('previewLink', { url }) };
+      } catch (cause) {
+        return { ok: false, error: toUserError(cause) };
+      }
+    },
+    /** Forgets the captured link without joining. Resolves true on success. */
+    dismissLink: stateAction('joinByLink', (url: string) => call('dismissLink', { url })),
     /** Reloads the state from the background (also the retry after a failed first load). */
     refresh: async (): Promise<void> => void (await run('load', fetchState)),
     /** Creates the identity (slow: key generation). Resolves true once the phase is `ready`. */

@@ -68,6 +68,23 @@ export interface LinkView {
   createdAt: number;
 }
 
+/**
+ * What an invite link tells before joining. `roomName`, `createdBy` and `approval` come from the preview the link's
+ * creator sealed under the link secret (`sealed`: the server can neither read nor forge them); a link made before
+ * previews has none (`sealed` false: name and creator unknown, approval only as the server says). `members` is
+ * always only what the server says.
+ */
+export interface LinkPreviewView {
+  roomId: string;
+  roomName: string | null;
+  createdBy: string | null;
+  approval: boolean;
+  members: number;
+  sealed: boolean;
+  /** We are already in this room: confirming opens it. */
+  member: boolean;
+}
+
 export interface CreateLinkOptions {
   approval: boolean;
   escrow: boolean;
@@ -176,6 +193,8 @@ export interface AppState {
   invitations: InvitationView[];
   /** Whether message notifications show the text (a setting, off by default). */
   notificationPreviews: boolean;
+  /** An invite link opened in a tab, waiting for the person to preview and confirm (or dismiss) it. */
+  capturedLink: string | null;
 }
 
 export interface ProtocolMap {
@@ -200,7 +219,12 @@ export interface ProtocolMap {
   listLinks: { req: { roomId: string }; res: LinkView[] };
   revokeLink: { req: { roomId: string; linkId: string }; res: LinkView[] };
   resetLinks: { req: { roomId: string }; res: LinkView[] };
+  /** What a pasted or captured link says about its room, asked without telling the room who asks. */
+  previewLink: { req: { url: string }; res: LinkPreviewView };
+  /** Joins through a link the person confirmed (after its preview). */
   joinByLink: { req: { url: string }; res: RoomSummary };
+  /** Forgets a captured link the person did not want. */
+  dismissLink: { req: { url: string }; res: AppState };
   approveRequest: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
   denyRequest: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
   banRequester: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
@@ -249,6 +273,7 @@ export type UserErrorCode =
   | 'link-invalid'
   | 'link-outdated'
   | 'room-forged'
+  | 'preview-forged'
   | 'link-expired'
   | 'link-used-up'
   | 'join-denied'

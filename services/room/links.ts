@@ -1,7 +1,7 @@
 /** Invite links: creating (with the key escrowed if asked), listing, revoking, and the join frame a link joiner signs in with. */
 import { sealWithGek } from '@/shared/crypto';
 import { fromBase64, sha256Hex, utf8 } from '@/shared/encoding';
-import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, signJoinProof, toBase64Url, type ParsedLink } from '@/shared/links';
+import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, sealLinkPreview, signJoinProof, toBase64Url, type ParsedLink } from '@/shared/links';
 import { createJoinRecord, createRecord, type LinkState } from '@/shared/membership';
 import type { JoinFrame } from '@/shared/protocol';
 import type { CreateLinkOptions, LinkView } from '@/utils/protocol-map';
@@ -17,7 +17,11 @@ import { linkLabel } from './views';
 /** Most characters of a link's label. */
 const MAX_LABEL_CHARS = 80;
 
-/** Creates an invite link: a signed link record, plus the room key escrowed under the link secret if asked. Returns its id. */
+/**
+ * Creates an invite link: a signed link record, plus the room key escrowed under the link secret if asked. Returns its id.
+ * The record carries the link's preview (room name, our name, approval) sealed under the link secret, which whoever
+ * holds the link reads before deciding to join, and the server can neither read nor forge.
+ */
 export async function createLink(ctx: RoomContext, s: RoomSession, options: CreateLinkOptions): Promise<string> {
   const roster = s.requireLinkCreator(ctx.me.identity.fingerprint);
   if (options.approval && options.escrow) {
@@ -44,6 +48,7 @@ export async function createLink(ctx: RoomContext, s: RoomSession, options: Crea
       expires: options.expiresInMs === null ? null : ctx.now() + options.expiresInMs,
       uses: options.maxUses,
       label: label ? await sealWithGek(fromBase64(gek), utf8(label), ctx.me.privateKey) : null,
+      preview: await sealLinkPreview(secret, s.id, id, { room: s.record.name, by: ctx.me.identity.name, approval: options.approval }),
     },
     ctx.me.privateKey,
     ctx.now(),

@@ -3,7 +3,7 @@
  * (driven by puppeteer-core over WebDriver BiDi) chats with a Chromium profile through the real party
  * server. Firefox onboards; invites by contact code go both ways (Firefox's ephemeral room, Chromium's
  * backup room) with messages both ways in each; an invite link opened in a Firefox tab is redirected to
- * the extension before the party server is asked for its page, and joins; and after a Firefox restart on the same profile the history is still there.
+ * the extension before the party server is asked for its page, previewed, and joined once confirmed; and after a Firefox restart on the same profile the history is still there.
  *
  * The steps run in order and build on each other (one Firefox profile, one Chromium profile).
  */
@@ -139,7 +139,7 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
     await expect(c.locator(id('message'), { hasText: 'Firefox answers' }).count()).resolves.toBe(0);
   });
 
-  it('an invite link opened in a Firefox tab never reaches the server: the extension joins and opens the room', async () => {
+  it('an invite link opened in a Firefox tab never reaches the server: the extension previews it, and joins once confirmed', async () => {
     await c.click(id('room-back'));
     await createRoom(c, 'Linked room', 'ephemeral');
     const link = await createInviteLink(c, { label: 'For Firefox' });
@@ -154,7 +154,9 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
     await tab.setViewport({ width: 400, height: 820 });
     // The extension redirects the link to its own page before any request: wait for the tab, not for goto.
     tab.goto(link, { timeout: 0 }).catch(() => undefined);
-    const expected = `${fox.origin}/sidepanel.html?room=${roomId}`;
+    const expected = `${fox.origin}/sidepanel.html`;
+    // The tab shows the link's preview; only the person's Join joins.
+    await ff.confirmLinkPreview(tab, 'Linked room');
     await tab.waitForSelector(enabledComposer, { timeout: 30_000 });
     // The document's own address: navigations to moz-extension pages do not reach puppeteer's `tab.url()`.
     await expect(tab.evaluate(() => location.href)).resolves.toBe(expected);

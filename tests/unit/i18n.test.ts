@@ -33,6 +33,7 @@ const ERROR_CODES = Object.keys({
   'link-expired': true,
   'link-outdated': true,
   'room-forged': true,
+  'preview-forged': true,
   'link-used-up': true,
   'join-denied': true,
   banned: true,

@@ -358,8 +358,9 @@ describe('invite panel', () => {
 });
 
 describe('join by link', () => {
-  it('joins with a pasted link and opens the room at its join status', async () => {
+  it('previews a pasted link, joins only once confirmed, and opens the room at its join status', async () => {
     const fake = new FakeBackend().setUp();
+    fake.linkPreview = { roomName: 'Hiking club', createdBy: 'Alice', approval: true, members: 4 };
     const { wrapper } = await mountSidePanel(fake);
     const roomId = fakeId();
     const url = linkFor(fake.host, roomId);
@@ -367,11 +368,32 @@ describe('join by link', () => {
     await byTestId(wrapper, 'join-submit').trigger('submit');
     await flushPromises();
 
+    expect(fake.callsOf('previewLink')).toEqual([{ url }]);
+    expect(fake.callsOf('joinByLink')).toEqual([]);
+    expect(byTestId(wrapper, 'join-preview-name').text()).toBe('Hiking club');
+    expect(byTestId(wrapper, 'join-preview-by').text()).toContain('Alice');
+    expect(byTestId(wrapper, 'join-preview-approval').text()).toBe(en['preview.approval']);
+    await byTestId(wrapper, 'join-confirm').trigger('click');
+    await flushPromises();
+
     expect(fake.callsOf('joinByLink')).toEqual([{ url }]);
     expect(byTestId(wrapper, 'join-status').attributes('data-state')).toBe('joining');
     expect(byTestId(wrapper, 'join-status').text()).toContain('Joining…');
     expect(byTestId(wrapper, 'room-name').text()).toBe(en['join.unnamedRoom']);
     expect(byTestId(wrapper, 'composer').exists()).toBe(false);
+  });
+
+  it('dismissing a pasted link forgets it and joins nothing', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper } = await mountSidePanel(fake);
+    await byTestId(wrapper, 'join-link-input').setValue(linkFor(fake.host, fakeId()));
+    await byTestId(wrapper, 'join-submit').trigger('submit');
+    await flushPromises();
+    await byTestId(wrapper, 'join-dismiss').trigger('click');
+    await flushPromises();
+    expect(byTestId(wrapper, 'join-preview').exists()).toBe(false);
+    expect((byTestId(wrapper, 'join-link-input').element as HTMLInputElement).value).toBe('');
+    expect(fake.callsOf('joinByLink')).toEqual([]);
   });
 
   it('keeps the button disabled until something is pasted', async () => {
@@ -405,6 +427,53 @@ describe('join by link', () => {
     await flushPromises();
     expect(byTestId(wrapper, 'room-name').text()).toBe('Already here');
     expect(byTestId(wrapper, 'composer').exists()).toBe(true);
+  });
+});
+
+describe('a link opened in a tab (captured)', () => {
+  it('waits for the unlock, then shows the preview; only Join joins', async () => {
+    const fake = new FakeBackend().setUp({ phase: 'locked', passphrase: 'right passphrase' });
+    const roomId = fakeId();
+    const url = linkFor(fake.host, roomId);
+    fake.capturedLink = url;
+    fake.linkPreview = { roomName: 'Captured room', createdBy: 'Bob', approval: false, members: 7 };
+    const { wrapper } = await mountSidePanel(fake);
+    expect(byTestId(wrapper, 'join-preview').exists()).toBe(false);
+    await byTestId(wrapper, 'unlock-passphrase').setValue('right passphrase');
+    await byTestId(wrapper, 'unlock-submit').trigger('submit');
+    await flushPromises();
+
+    expect(byTestId(wrapper, 'join-preview-name').text()).toBe('Captured room');
+    expect(byTestId(wrapper, 'join-preview-approval').text()).toBe(en['preview.noApproval']);
+    expect(byTestId(wrapper, 'join-preview-members').text()).toContain('7');
+    expect(fake.callsOf('joinByLink')).toEqual([]);
+    await byTestId(wrapper, 'join-confirm').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('joinByLink')).toEqual([{ url }]);
+    expect(byTestId(wrapper, 'join-preview').exists()).toBe(false);
+    expect(byTestId(wrapper, 'join-status').attributes('data-state')).toBe('joining');
+  });
+
+  it('dismissing forgets the link and shows the room list', async () => {
+    const fake = new FakeBackend().setUp();
+    const url = linkFor(fake.host, fakeId());
+    fake.capturedLink = url;
+    const { wrapper } = await mountSidePanel(fake);
+    await byTestId(wrapper, 'join-dismiss').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('dismissLink')).toEqual([{ url }]);
+    expect(fake.callsOf('joinByLink')).toEqual([]);
+    expect(byTestId(wrapper, 'join-preview').exists()).toBe(false);
+    expect(byTestId(wrapper, 'join-link-input').exists()).toBe(true);
+  });
+
+  it('a preview that does not match the link is refused, and Join is not offered', async () => {
+    const fake = new FakeBackend().setUp();
+    fake.capturedLink = linkFor(fake.host, fakeId());
+    fake.failNext('previewLink', 'preview-forged', 'forged');
+    const { wrapper } = await mountSidePanel(fake);
+    expect(byTestId(wrapper, 'join-preview-error').text()).toBe(en['error.preview-forged']);
+    expect(byTestId(wrapper, 'join-confirm').exists()).toBe(false);
   });
 });
 
@@ -496,7 +565,7 @@ describe('opening the room named in the address', () => {
     await flushPromises();
     expect(byTestId(wrapper, 'room-item').exists()).toBe(false);
 
-    // The background joins the captured link right after unlocking.
+    // The room appears (joined in another window, say).
     const room = fake.addRoom({ id: roomId, name: '', myRole: 'member', hasKey: false });
     room.summary = { ...room.summary, joinState: 'joining' };
     fake.emit({ type: 'state' });

@@ -61,6 +61,12 @@ export async function textOf(page: Page, selector: string): Promise<string> {
   return page.$eval(selector, (el) => (el.textContent ?? '').trim());
 }
 
+/** The preview of an invite link: waits until it names `roomName`, then joins with `join-confirm` (see flows.ts). */
+export async function confirmLinkPreview(page: Page, roomName: string): Promise<void> {
+  await waitForText(page, id('join-preview-name'), roomName);
+  await page.locator(id('join-confirm')).click();
+}
+
 /** Creates an identity on a fresh profile; resolves the contact code. */
 export async function onboard(page: Page, name: string, passphrase: string, host: string): Promise<string> {
   await page.locator(id('onboard-name')).fill(name);

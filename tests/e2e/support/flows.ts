@@ -75,6 +75,15 @@ export async function acceptInvitation(page: Page, name: string): Promise<void> 
   await request.locator(id('invitation-accept')).click();
 }
 
+/**
+ * An invite link's preview (pasted, or captured from a tab): waits until it names `roomName`, then joins with
+ * `join-confirm`. Nothing reaches the room before that click.
+ */
+export async function confirmLinkPreview(page: Page, roomName: string): Promise<void> {
+  await page.locator(id('join-preview-name'), { hasText: roomName }).waitFor({ timeout: 20_000 });
+  await page.click(id('join-confirm'));
+}
+
 /** Sends a message from the open room and waits until the server has acknowledged it. */
 export async function send(page: Page, text: string): Promise<void> {
   await page.fill(id('composer'), text);

@@ -19,6 +19,7 @@ import type {
   RequestType,
   ResponseOf,
   InvitationView,
+  LinkPreviewView,
   MemberChange,
   RoomSettings,
   UserError,
@@ -35,6 +36,10 @@ export class FakeBackend implements Backend {
   notificationPreviews = false;
   /** Invitations from non-contacts waiting for an answer (add some to show them). */
   invitations: InvitationView[] = [];
+  /** An invite link opened in a tab, waiting for the person's answer. */
+  capturedLink: string | null = null;
+  /** What `previewLink` answers for a link (by default a sealed preview of a room named after nothing). */
+  linkPreview: Partial<LinkPreviewView> = {};
   name = '';
   passphrase = '';
   readonly fingerprint = fakeFingerprint('a');
@@ -421,6 +426,7 @@ export class FakeBackend implements Backend {
       rooms: ready ? this.rooms.map((r) => r.summary) : [],
       notificationPreviews: this.notificationPreviews,
       invitations: ready ? this.invitations : [],
+      capturedLink: this.capturedLink,
     };
   }
 

@@ -52,6 +52,15 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
     });
   }
 
+  /** The room of a pasted or captured link for this browser's server; fails as the background does. */
+  function linkRoom(url: string): string {
+    const match = LINK_PATTERN.exec(url.trim());
+    if (!match) failWith('not-a-link', 'not an invite link');
+    const [, , host, roomId] = match as unknown as [string, string, string, string];
+    if (host !== fake.host) failWith('other-server', `the link is for ${host}`);
+    return roomId;
+  }
+
   return {
     getState: () => fake.state(),
     onboard: ({ name, passphrase, host }) => {
@@ -165,11 +174,19 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       for (const link of room.links) link.active = false;
       return room.links;
     },
+    previewLink: ({ url }) => {
+      const roomId = linkRoom(url);
+      const held = fake.rooms.find((r) => r.summary.id === roomId && r.summary.hasKey);
+      if (held) return { roomId, roomName: held.summary.name, createdBy: null, approval: false, members: held.members.length, sealed: false, member: true };
+      return { roomId, roomName: 'Linked room', createdBy: 'Alice', approval: false, members: 2, sealed: true, member: false, ...fake.linkPreview };
+    },
+    dismissLink: ({ url }) => {
+      if (fake.capturedLink === url) fake.capturedLink = null;
+      return fake.state();
+    },
     joinByLink: ({ url }) => {
-      const match = LINK_PATTERN.exec(url.trim());
-      if (!match) failWith('not-a-link', 'not an invite link');
-      const [, , host, roomId] = match as unknown as [string, string, string, string];
-      if (host !== fake.host) failWith('other-server', `the link is for ${host}`);
+      const roomId = linkRoom(url);
+      if (fake.capturedLink === url) fake.capturedLink = null;
       const existing = fake.rooms.find((r) => r.summary.id === roomId);
       if (existing?.summary.hasKey) return existing.summary;
       const room = existing ?? fake.addRoom({ id: roomId, name: '', myRole: 'member', hasKey: false });
