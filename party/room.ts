@@ -213,7 +213,7 @@ export default class RoomServer implements Party.Server {
         case 'history':
           return await this.onHistory(peer, fp, frame);
         case 'sync-request':
-          return this.onSyncRequest(peer, fp, frame.since);
+          return this.onSyncRequest(peer, fp, frame);
         case 'sync-reply':
           return this.onSyncReply(peer, fp, frame);
       }
@@ -707,17 +707,19 @@ export default class RoomServer implements Party.Server {
     send(peer.conn, { type: 'history', messages, more, direction });
   }
 
-  /** Ephemeral mode: pass a member's request for missed messages to the other online members. */
-  private onSyncRequest(peer: Peer, fp: string, since: number): void {
+  /** Ephemeral mode: pass a member's request for missed messages to the other online members (or the one it names). */
+  private onSyncRequest(peer: Peer, fp: string, request: Frame<'sync-request'>): void {
     if (this.roster?.mode !== 'ephemeral') return this.peers.fail(peer, 'bad-frame', 'backup rooms catch up from the server (send history)');
-    const frame = roomFrameText({ type: 'sync-request', from: fp, since });
-    for (const other of this.peers.members) if (other.fp !== fp) sendText(other.conn, frame);
+    const { since, before, to } = request;
+    const frame = roomFrameText({ type: 'sync-request', from: fp, since, ...(before !== undefined ? { before } : {}) });
+    for (const other of this.peers.members) if (other.fp !== fp && (to === undefined || other.fp === to)) sendText(other.conn, frame);
   }
 
   /** Ephemeral mode: forward original envelopes from one member to another; the receiver verifies each signature itself. */
   private onSyncReply(peer: Peer, fp: string, frame: Frame<'sync-reply'>): void {
     if (!this.memberKey(frame.to)) return this.peers.fail(peer, 'bad-frame', 'sync replies go to members only');
-    const text = roomFrameText({ type: 'sync-reply', from: fp, messages: frame.messages });
+    if (frame.messages.length === 0 && !frame.page) return;
+    const text = roomFrameText({ type: 'sync-reply', from: fp, messages: frame.messages, ...(frame.page ? { page: frame.page } : {}) });
     for (const p of this.peers.members) if (p.fp === frame.to) sendText(p.conn, text);
   }
 

@@ -18,6 +18,7 @@ import type {
   RoomServerFrame,
 } from '@/shared/protocol';
 import { parseFrame } from '@/shared/protocol';
+import { Pacer } from './pacer';
 
 /** The part of a (Partykit) reconnecting WebSocket this module uses. */
 export interface SocketLike {
@@ -95,6 +96,12 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
   private readonly waiters = new Set<(ok: boolean) => void>();
   /** True from the server's welcome until the socket drops; `status` turns 'ready' only once the welcome is handled. */
   private authenticated = false;
+  /** Frames wait here rather than go over the server's rate (which would drop them). */
+  private readonly pacer = new Pacer((data) => {
+    if (!this.authenticated || this.socket.readyState !== 1) return false;
+    this.socket.send(data);
+    return true;
+  });
 
   constructor(private readonly options: ConnectionOptions<In, Out>) {
     this.socket = options.openSocket(options.target);
@@ -103,6 +110,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     });
     this.socket.addEventListener('close', () => {
       this.authenticated = false;
+      this.pacer.clear();
       if (this.status === 'ready') this.setStatus('connecting');
     });
     this.heartbeat = setInterval(() => this.write(PING), options.heartbeatMs ?? HEARTBEAT_MS);
@@ -122,14 +130,17 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     });
   }
 
-  /** Sends a frame if authenticated; false otherwise (the caller keeps it for later). */
+  /**
+   * Sends a frame if authenticated, at once or, over the server's rate, shortly after (in order); false otherwise
+   * (the caller keeps it for later).
+   */
   send(frame: Out): boolean {
     return this.write(frame);
   }
 
   private write(frame: Out | PingFrame): boolean {
     if (!this.authenticated || this.socket.readyState !== 1) return false;
-    this.socket.send(JSON.stringify(frame));
+    this.pacer.send(JSON.stringify(frame));
     return true;
   }
 
@@ -151,6 +162,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
 
   close(): void {
     this.authenticated = false;
+    this.pacer.clear();
     this.setStatus('closed');
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;

@@ -64,22 +64,36 @@ export class History {
     return removed;
   }
 
-  /** The original envelopes of messages after `since` that `keep` lets through (oldest first, at most `limit`), to hand to a member who missed them. */
-  async envelopesSince(room: RoomRecord, since: number, limit: number, keep: (message: StoredMessage) => boolean = () => true): Promise<NonNullable<StoredMessage['env']>[]> {
-    const out: NonNullable<StoredMessage['env']>[] = [];
-    for (let index = room.pages - 1; index >= 0 && out.length < limit; index--) {
+  /**
+   * A page of the original envelopes after `since` (and below `before`) that `keep` lets through, to hand to a member
+   * who missed them: the `limit` with the highest sequence numbers, oldest first; `next` is where the following
+   * (older) page starts, null if nothing older is in the range; `held` how many there are in the whole range.
+   * Pages are not in sequence order (our own messages get theirs when acknowledged, catch-up stores older ones
+   * later), so this reads back until a whole page is at or below `since`.
+   */
+  async syncPage(
+    room: RoomRecord,
+    range: { since: number; before?: number },
+    limit: number,
+    keep: (message: StoredMessage) => boolean = () => true,
+  ): Promise<{ envelopes: NonNullable<StoredMessage['env']>[]; next: number | null; held: number }> {
+    const { since, before = Infinity } = range;
+    const found: NonNullable<StoredMessage['env']>[] = [];
+    for (let index = room.pages - 1; index >= 0; index--) {
       const messages = await this.readPage(room.id, index);
-      let older = false;
-      for (let i = messages.length - 1; i >= 0 && out.length < limit; i--) {
-        const message = messages[i];
-        const env = message?.env;
-        if (!message || !env) continue;
-        if (env.seq <= since) older = true;
-        else if (keep(message)) out.push(env);
+      let newer = false;
+      for (const message of messages) {
+        const env = message.env;
+        if (!env || env.seq <= since) continue;
+        newer = true;
+        if (env.seq < before && keep(message)) found.push(env);
       }
-      if (older) break;
+      if (!newer && messages.some((m) => m.env)) break;
     }
-    return out.sort((a, b) => a.seq - b.seq);
+    found.sort((a, b) => b.seq - a.seq);
+    const envelopes = found.slice(0, limit).reverse();
+    const next = found.length > limit && envelopes[0] ? envelopes[0].seq : null;
+    return { envelopes, next, held: found.length };
   }
 
   /** Updates a recent message in place (e.g. `sending` → `sent`); returns it, or null if not found in the last pages. */

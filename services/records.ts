@@ -56,8 +56,13 @@ export interface RoomRecord {
   myCtr: number;
   /** Highest counter seen per sender device (`<fingerprint>:<device>`), to drop replays and notice gaps. */
   peerCtr: Record<string, number>;
-  /** Counters below the highest that have not arrived yet, per sender device: shown as gaps, accepted if they turn up. */
-  missing: Record<string, number[]>;
+  /**
+   * Counters that have not arrived yet, per sender device, as inclusive ranges: shown as gaps, accepted if they
+   * turn up. (Stored before ranges: a list of counters, turned into ranges on opening; see `normalizeGaps`.)
+   */
+  missing: Record<string, Array<[number, number]>>;
+  /** Lowest counter seen per sender device (absent for devices first seen before it was kept): older ones are accepted too. */
+  peerLow?: Record<string, number>;
   /**
    * Per sender device with gaps revealed by a message sent under a disappearing timer: when the skipped
    * messages (sent before it) will have disappeared anyway. The sweep forgets those gaps then.

@@ -62,6 +62,20 @@ export type Envelope = z.infer<typeof envelopeSchema>;
 /** Most envelopes in one history page or sync reply. */
 export const MAX_PAGE_MESSAGES = 200;
 
+/**
+ * Ephemeral sync pages back from the newest: the last frame of a member's answer says where the page it answered
+ * ends. `since` echoes the request; `next` is the `before` to ask for the following (older) page, null when that
+ * member holds nothing older in the range; `held` (first page only) is how many envelopes it holds in the whole
+ * range that the requester may read, so the requester can tell what it did not receive, also from senders it has
+ * never heard from.
+ */
+export const syncPageSchema = z.object({
+  since: z.number().int().min(0),
+  next: z.number().int().min(1).nullable(),
+  held: z.number().int().min(0).optional(),
+});
+export type SyncPage = z.infer<typeof syncPageSchema>;
+
 // ── client → room ───────────────────────────────────────────────────────────
 export const roomClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), fp: fingerprintSchema, sig: base64(2048), genesis: signedRecordSchema.optional() }),
@@ -103,10 +117,13 @@ export const roomClientFrameSchema = z.discriminatedUnion('type', [
     before: z.number().int().min(1).optional(),
     limit: z.number().int().min(1).max(MAX_PAGE_MESSAGES),
   }),
-  /** Ephemeral mode: ask online members for what we missed since `since`. */
-  z.object({ type: z.literal('sync-request'), since: z.number().int().min(0) }),
-  /** Ephemeral mode: hand a member the original envelopes it missed. */
-  z.object({ type: z.literal('sync-reply'), to: fingerprintSchema, messages: z.array(envelopeSchema).min(1).max(MAX_PAGE_MESSAGES) }),
+  /**
+   * Ephemeral mode: ask online members (or the one named `to`, for a following page) for what we missed since
+   * `since`, newest first, and below `before` when given.
+   */
+  z.object({ type: z.literal('sync-request'), since: z.number().int().min(0), before: z.number().int().min(1).optional(), to: fingerprintSchema.optional() }),
+  /** Ephemeral mode: hand a member the original envelopes it missed; the last frame of a page carries `page`. */
+  z.object({ type: z.literal('sync-reply'), to: fingerprintSchema, messages: z.array(envelopeSchema).max(MAX_PAGE_MESSAGES), page: syncPageSchema.optional() }),
   z.object({ type: z.literal('keys-ack'), kids: z.array(z.string().regex(/^[0-9a-f]{16}$/)).min(1).max(64) }),
   z.object({ type: z.literal('ping') }),
 ]);
@@ -198,8 +215,8 @@ export const roomServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('join-resolved'), member: fingerprintSchema, outcome: z.enum(['approved', 'denied', 'banned']) }),
   z.object({ type: z.literal('need-key'), members: z.array(fingerprintSchema) }),
   z.object({ type: z.literal('history'), messages: z.array(envelopeSchema), more: z.boolean(), direction: z.enum(['after', 'before']) }),
-  z.object({ type: z.literal('sync-request'), from: fingerprintSchema, since: z.number().int().min(0) }),
-  z.object({ type: z.literal('sync-reply'), from: fingerprintSchema, messages: z.array(envelopeSchema) }),
+  z.object({ type: z.literal('sync-request'), from: fingerprintSchema, since: z.number().int().min(0), before: z.number().int().min(1).optional() }),
+  z.object({ type: z.literal('sync-reply'), from: fingerprintSchema, messages: z.array(envelopeSchema), page: syncPageSchema.optional() }),
   relayedMessageSchema,
   z.object({ type: z.literal('ack'), id: messageIdSchema, seq: z.number().int().min(1), ts: z.number() }),
   z.object({ type: z.literal('chain'), records: z.array(signedRecordSchema) }),

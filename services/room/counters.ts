@@ -4,29 +4,76 @@
  */
 import type { RoomRecord } from '../records';
 
-/** Most counters remembered as missing per sender device. */
-export const MAX_MISSING = 1000;
+/** Counters not received yet from one sender device: inclusive ranges, ascending. */
+export type Gaps = Array<[number, number]>;
+/** Most separate ranges remembered per sender device (each may span any number of counters). */
+export const MAX_GAP_RANGES = 1000;
 
 /**
- * Decides whether a counter is new for a sender device: above the highest seen (noting any skipped as
- * missing), or one of the missing. The first message seen from a device sets its baseline.
+ * Decides whether a counter is new for a sender device: above the highest seen (the skipped ones become a gap),
+ * below the lowest seen (a member handing us history newest first; those in between become a gap), or one of
+ * the gaps. Anything else is a replay or a duplicate.
  */
-export function acceptCounter(record: Pick<RoomRecord, 'peerCtr' | 'missing'>, key: string, ctr: number): boolean {
+export function acceptCounter(record: Pick<RoomRecord, 'peerCtr' | 'missing' | 'peerLow'>, key: string, ctr: number): boolean {
   const max = record.peerCtr[key];
-  if (max === undefined || ctr > max) {
-    if (max !== undefined && ctr > max + 1) {
-      const skipped = Array.from({ length: Math.min(ctr - max - 1, MAX_MISSING) }, (_, i) => ctr - 1 - i);
-      record.missing[key] = [...(record.missing[key] ?? []), ...skipped].slice(-MAX_MISSING);
-    }
+  if (max === undefined) {
+    record.peerCtr[key] = ctr;
+    record.peerLow = { ...record.peerLow, [key]: ctr };
+    return true;
+  }
+  if (ctr > max) {
+    if (ctr > max + 1) addGap(record, key, max + 1, ctr - 1);
     record.peerCtr[key] = ctr;
     return true;
   }
-  const missing = record.missing[key];
-  const index = missing?.indexOf(ctr) ?? -1;
-  if (!missing || index < 0) return false;
-  missing.splice(index, 1);
-  if (!missing.length) delete record.missing[key];
+  const low = record.peerLow?.[key];
+  if (low !== undefined && ctr < low) {
+    if (ctr < low - 1) addGap(record, key, ctr + 1, low - 1);
+    record.peerLow = { ...record.peerLow, [key]: ctr };
+    return true;
+  }
+  return takeGap(record, key, ctr);
+}
+
+/** How many counters a device's gaps span. */
+export function missingCount(gaps: ReadonlyArray<readonly number[]> | undefined): number {
+  return (gaps ?? []).reduce((n, [from = 0, to = -1]) => n + to - from + 1, 0);
+}
+
+function addGap(record: Pick<RoomRecord, 'missing'>, key: string, from: number, to: number): void {
+  const gaps = [...(record.missing[key] ?? []), [from, to] as [number, number]].sort((a, b) => a[0] - b[0]);
+  record.missing[key] = gaps.slice(-MAX_GAP_RANGES);
+}
+
+function takeGap(record: Pick<RoomRecord, 'missing'>, key: string, ctr: number): boolean {
+  const gaps = record.missing[key];
+  const index = gaps?.findIndex(([from, to]) => from <= ctr && ctr <= to) ?? -1;
+  const range = gaps?.[index];
+  if (!gaps || !range) return false;
+  const [from, to] = range;
+  const rest: Gaps = [];
+  if (from < ctr) rest.push([from, ctr - 1]);
+  if (ctr < to) rest.push([ctr + 1, to]);
+  gaps.splice(index, 1, ...rest);
+  if (!gaps.length) delete record.missing[key];
   return true;
+}
+
+/**
+ * Records stored before gaps were ranges list each missing counter: turned into ranges when a room is opened.
+ */
+export function normalizeGaps(record: Pick<RoomRecord, 'missing'>): void {
+  for (const [key, value] of Object.entries(record.missing as Record<string, unknown[]>)) {
+    if (!value.some((entry) => typeof entry === 'number')) continue;
+    const counters = value.filter((entry): entry is number => typeof entry === 'number').sort((a, b) => a - b);
+    const gaps: Gaps = [];
+    for (const ctr of counters) {
+      const last = gaps.at(-1);
+      if (last && ctr === last[1] + 1) last[1] = ctr;
+      else gaps.push([ctr, ctr]);
+    }
+    record.missing[key] = gaps;
+  }
 }
 
 /**

@@ -6,20 +6,20 @@ import { MAX_QUOTE_CHARS, MAX_REACTION_CHARS, MAX_TEXT_CHARS, MESSAGE_ID_BYTES }
 import { openWithGek, readPublicKey, sealWithGek } from '@/shared/crypto';
 import { fromBase64, fromUtf8, randomHex, utf8 } from '@/shared/encoding';
 import { messagePayloadSchema, parsePayload, type ActionPayload, type MessagePayload, type Quote } from '@/shared/payloads';
-import { MAX_PAGE_MESSAGES, type Envelope, type RoomServerFrame } from '@/shared/protocol';
+import { MAX_PAGE_MESSAGES, type Envelope, type RoomServerFrame, type SyncPage } from '@/shared/protocol';
 import type { MessageView, SendOptions } from '@/utils/protocol-map';
 import { UserFacingError } from '../errors';
 import type { OutboxItem, RoomRecord, StoredMessage } from '../records';
 import { mayRead, readableSince } from './access';
 import { actionOf, applyAction, applyPending, TARGET_SEARCH_PAGES } from './actions';
 import { describe, type RoomContext } from './context';
-import { acceptCounter, forgetGapsAfter } from './counters';
+import { acceptCounter, forgetGapsAfter, missingCount } from './counters';
 import { expiryFor } from './expiry';
 import { maySendAt } from './keys';
 import type { RoomSession } from './session';
 import { emitMessage, PREVIEW_CHARS, summary, toView } from './views';
 
-/** Most envelopes we hand a member who missed them (ephemeral sync). */
+/** Most envelopes in one page we hand a member who missed them (ephemeral sync); they ask for the next page. */
 export const MAX_SYNC_MESSAGES = 500;
 /** How long loadOlder waits for the server's page. */
 const LOAD_OLDER_TIMEOUT_MS = 15_000;
@@ -205,9 +205,9 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   const now = ctx.now();
   const fresh = s.edit((record) => {
     if (fromServer) record.lastSeq = Math.max(record.lastSeq, seq);
-    const gapsBefore = record.missing[counter]?.length ?? 0;
+    const gapsBefore = missingCount(record.missing[counter]);
     const accepted = acceptCounter(record, counter, ctr);
-    if ((record.missing[counter]?.length ?? 0) > gapsBefore && expiresAt !== null) forgetGapsAfter(record, counter, expiresAt, now);
+    if (missingCount(record.missing[counter]) > gapsBefore && expiresAt !== null) forgetGapsAfter(record, counter, expiresAt, now);
     return accepted;
   });
   if (!fresh) {
@@ -314,39 +314,73 @@ export async function onHistory(ctx: RoomContext, s: RoomSession, frame: Extract
   }
 }
 
-/** A member missed messages: hand them the original envelopes we hold that they may read (they verify every signature themselves). */
-export async function onSyncRequest(ctx: RoomContext, s: RoomSession, from: string, since: number): Promise<void> {
+/**
+ * A member missed messages: hand them the original envelopes we hold that they may read (they verify every signature
+ * themselves), one page at a time from the newest; the last frame says where the page ends, and the first page how
+ * many we hold in the whole range, so they can ask for the next page and tell what they still lack.
+ */
+export async function onSyncRequest(ctx: RoomContext, s: RoomSession, from: string, since: number, before?: number): Promise<void> {
   const readable = s.roster ? readableSince(s.record.chain, s.roster, from) : null;
   if (readable === null) return s.reject('sync request from someone outside the verified membership');
   // Only what the room lets them read: sent after they joined, unless earlier history is shared (issue 9, attack 4).
-  const envelopes = await s.edit((record) => ctx.history.envelopesSince(record, since, MAX_SYNC_MESSAGES, (m) => mayRead(m, from, readable)));
+  const range = before === undefined ? { since } : { since, before };
+  const page = await s.edit((record) => ctx.history.syncPage(record, range, MAX_SYNC_MESSAGES, (m) => mayRead(m, from, readable)));
+  const end: SyncPage = { since, next: page.next, ...(before === undefined ? { held: page.held } : {}) };
   let chunk: Envelope[] = [];
   let size = 0;
-  const flush = () => {
-    if (chunk.length) s.send({ type: 'sync-reply', to: from, messages: chunk });
+  const flush = (last: boolean) => {
+    if (chunk.length || last) s.send({ type: 'sync-reply', to: from, messages: chunk, ...(last ? { page: end } : {}) });
     chunk = [];
     size = 0;
   };
-  for (const envelope of envelopes) {
+  for (const envelope of page.envelopes) {
     const chars = envelope.ct.length + ENVELOPE_OVERHEAD_CHARS;
-    if (size + chars > SYNC_FRAME_BUDGET || chunk.length >= MAX_PAGE_MESSAGES) flush();
+    if (size + chars > SYNC_FRAME_BUDGET || chunk.length >= MAX_PAGE_MESSAGES) flush(false);
     chunk.push(envelope);
     size += chars;
   }
-  flush();
+  flush(true);
 }
 
-/** What a member handed us: the same checks as anything else. */
-export async function onSyncReply(ctx: RoomContext, s: RoomSession, messages: Envelope[]): Promise<void> {
+/**
+ * What a member handed us: the same checks as anything else. At the end of a page, ask that member for the next
+ * (older) one; once it has none, count what it said it held against what arrived.
+ */
+export async function onSyncReply(ctx: RoomContext, s: RoomSession, from: string, messages: Envelope[], page?: SyncPage): Promise<void> {
   for (const envelope of messages) await ingest(ctx, s, envelope, 'peer');
+  const transfer = s.syncTransfers.get(from) ?? { asked: Infinity, held: null, got: 0 };
+  transfer.got += messages.length;
+  s.syncTransfers.set(from, transfer);
+  if (page) {
+    // What a member says it holds is capped by what the server says exists (a member cannot invent a large gap).
+    if (page.held !== undefined) transfer.held = Math.min(page.held, Math.max(0, s.serverSeq - page.since));
+    // Each page must end below the one before, so a member cannot keep us asking for ever.
+    if (page.next !== null && page.next > page.since && page.next < transfer.asked) {
+      transfer.asked = page.next;
+      s.send({ type: 'sync-request', since: page.since, before: page.next, to: from });
+    } else {
+      finishTransfer(s, from);
+    }
+  }
   if (s.record.lastSeq >= s.serverSeq) s.syncSince = null;
+  ctx.emit({ type: 'room', roomId: s.id });
+}
+
+/** A member's answer ended (or the member left): what it held and did not hand over counts as missing. */
+function finishTransfer(s: RoomSession, from: string): void {
+  const transfer = s.syncTransfers.get(from);
+  s.syncTransfers.delete(from);
+  if (!transfer || transfer.held === null) return;
+  s.syncShort = Math.max(0, transfer.held - transfer.got);
 }
 
 /** Who is online changed; someone who came online may hold what we missed (ephemeral rooms): ask again. */
 export function onPresence(ctx: RoomContext, s: RoomSession, online: string[]): void {
   const newcomer = online.some((fp) => !s.online.has(fp) && fp !== ctx.me.identity.fingerprint);
   s.online = new Set(online);
-  if (newcomer && s.record.mode === 'ephemeral' && (s.syncSince !== null || Object.keys(s.record.missing).length)) {
+  // A member who left in the middle of handing us a range: what it did not get to counts as missing.
+  for (const from of [...s.syncTransfers.keys()]) if (!s.online.has(from)) finishTransfer(s, from);
+  if (newcomer && s.record.mode === 'ephemeral' && (s.syncSince !== null || s.syncShort > 0 || Object.keys(s.record.missing).length)) {
     s.send({ type: 'sync-request', since: s.syncSince ?? Math.max(0, s.record.lastSeq - MAX_SYNC_MESSAGES) });
   }
   ctx.emit({ type: 'room', roomId: s.id });

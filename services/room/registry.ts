@@ -6,6 +6,7 @@ import type { KeyValueStore } from '../store';
 import type { Unlocked } from '../vault';
 import { UserFacingError } from '../errors';
 import type { RoomContext } from './context';
+import { normalizeGaps } from './counters';
 import { RoomSession } from './session';
 
 type RoomKey = `room:${string}`;
@@ -53,7 +54,9 @@ export class RoomRegistry {
       const key: RoomKey = `room:${id}`;
       const sealed = await this.local.get(key);
       if (!sealed) continue;
-      const s = this.add(ctx, await unseal<RoomRecord>(ctx.me.vaultKey, sealed, key));
+      const record = await unseal<RoomRecord>(ctx.me.vaultKey, sealed, key);
+      normalizeGaps(record);
+      const s = this.add(ctx, record);
       const chain = [...s.record.chain];
       if (!chain.length) continue;
       const roster = await verifyChain(id, chain).catch(() => null);

@@ -77,9 +77,9 @@ export function route(ctx: RoomContext, s: RoomSession, frame: RoomServerFrame):
     case 'history':
       return s.run(() => onHistory(ctx, s, frame));
     case 'sync-request':
-      return s.run(() => onSyncRequest(ctx, s, frame.from, frame.since));
+      return s.run(() => onSyncRequest(ctx, s, frame.from, frame.since, frame.before));
     case 'sync-reply':
-      return s.run(() => onSyncReply(ctx, s, frame.messages));
+      return s.run(() => onSyncReply(ctx, s, frame.from, frame.messages, frame.page));
     case 'ack':
       return s.run(() => onAck(ctx, s, frame.id, frame.seq, frame.ts));
     case 'presence':

@@ -73,6 +73,13 @@ export class RoomSession {
   olderWaiter: ((count: number) => void) | null = null;
   /** Ephemeral rooms: the sequence we still need history after (we missed messages while away), until a member supplies them. */
   syncSince: number | null = null;
+  /**
+   * Ephemeral sync answers in progress, per member answering: the `before` we last asked them for, how many they
+   * said they hold in the range (first page), how many they handed over.
+   */
+  readonly syncTransfers = new Map<string, { asked: number; held: number | null; got: number }>();
+  /** Messages the last member to finish a sync said it held and did not hand over (shown as missing, senders unknown). */
+  syncShort = 0;
   /** The room's newest sequence number as far as we know. */
   serverSeq = 0;
   /** The room's key epoch as the server last said. */

@@ -6,6 +6,7 @@ import type { JoinRequestView, MemberView, MessageView, RoomDetail, RoomEventVie
 import type { History } from '../history';
 import type { RoomEvent, StoredMessage } from '../records';
 import type { RoomContext } from './context';
+import { missingCount } from './counters';
 import { currentEpoch, type DeepReadonly, type RoomSession } from './session';
 
 /** Characters of the last message shown in the room list. */
@@ -27,7 +28,7 @@ export function summary(s: RoomSession): RoomSummary {
     joinState: r.joining?.state ?? null,
     joinError: r.joining?.error ?? null,
     requests: s.requests.size,
-    missing: Object.values(r.missing).reduce((n, list) => n + list.length, 0),
+    missing: Object.values(r.missing).reduce((n, gaps) => n + missingCount(gaps), 0) + s.syncShort,
   };
 }
 
@@ -77,11 +78,13 @@ export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<Room
     canCreateLinks: roster?.members.get(me)?.canCreateLinks ?? false,
     banned: [...(roster?.banned ?? [])].map((fingerprint) => ({ fingerprint, contactCode: formatContactCode(fingerprint) })),
     gaps: Object.entries(s.record.missing)
-      .filter(([, list]) => list.length > 0)
-      .map(([key, list]) => {
+      .filter(([, gaps]) => gaps.length > 0)
+      .map(([key, gaps]) => {
         const fingerprint = key.split(':')[0] ?? '';
-        return { fingerprint, name: roster?.members.get(fingerprint)?.name ?? '', count: list.length };
-      }),
+        return { fingerprint, name: roster?.members.get(fingerprint)?.name ?? '', count: missingCount(gaps) };
+      })
+      // Held by a member who answered a sync and never handed over: whose they are is unknown.
+      .concat(s.syncShort > 0 ? [{ fingerprint: '', name: '', count: s.syncShort }] : []),
   };
 }
 

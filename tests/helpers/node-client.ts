@@ -7,7 +7,7 @@ import { fromBase64 } from '@/shared/encoding';
 import { partySocketFactory, type SocketFactory } from '@/services/connection';
 import { memoryStore } from '@/services/store';
 import type { PushEvent } from '@/utils/protocol-map';
-import type { LocalItems, RoomRecord, SessionItems } from '@/services/records';
+import type { LocalItems, RoomRecord, SessionItems, StoredMessage } from '@/services/records';
 
 export const nodeSocketFactory: SocketFactory = partySocketFactory({ WebSocket, minReconnectionDelay: 50, maxReconnectionDelay: 500 });
 
@@ -102,6 +102,20 @@ export async function storedRoom(client: TestClient, roomId: string): Promise<Ro
   const sealed = await client.local.get(key);
   if (!sealed) throw new Error('room not stored');
   return unseal<RoomRecord>(await importVaultKey(fromBase64(session.vaultKey)), sealed, key);
+}
+
+/** Every message a client stores for a room, oldest page first, opened with its vault key (what a test counts, never the server). */
+export async function storedMessages(client: TestClient, roomId: string): Promise<StoredMessage[]> {
+  const session = await client.session.get('unlocked');
+  if (!session) throw new Error('client is locked');
+  const vaultKey = await importVaultKey(fromBase64(session.vaultKey));
+  const out: StoredMessage[] = [];
+  for (let index = 0; index < (await storedRoom(client, roomId)).pages; index++) {
+    const key = `page:${roomId}:${index}` as const;
+    const sealed = await client.local.get(key);
+    if (sealed) out.push(...(await unseal<StoredMessage[]>(vaultKey, sealed, key)));
+  }
+  return out;
 }
 
 /** The room key (epoch 0) a client holds, once it is in storage (the write lands just after the in-memory state). */

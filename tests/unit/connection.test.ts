@@ -69,3 +69,60 @@ describe('PartyConnection', () => {
     }
   });
 });
+
+describe('Pacer: a connection stays under the server\'s rate instead of having frames dropped', () => {
+  it('sends a burst at once, holds the rest in order, and lets them out no faster than the server refills', async () => {
+    const { Pacer } = await import('@/services/pacer');
+    const { RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND } = await import('@/shared/constants');
+    vi.useFakeTimers();
+    try {
+      const wire: Array<{ data: string; at: number }> = [];
+      const pacer = new Pacer((data) => {
+        wire.push({ data, at: Date.now() });
+        return true;
+      });
+      const start = Date.now();
+      const frames = Array.from({ length: 200 }, (_, i) => `frame ${i}`);
+      for (const frame of frames) pacer.send(frame);
+      expect(wire.length).toBeLessThan(RATE_LIMIT_BURST);
+      expect(wire.length).toBeGreaterThan(RATE_LIMIT_BURST / 2);
+      await vi.advanceTimersByTimeAsync(20_000);
+      // Everything went out, in order, once.
+      expect(wire.map((w) => w.data)).toEqual(frames);
+      // Replaying the server's token bucket over what went on the wire: it never runs dry.
+      let tokens = RATE_LIMIT_BURST;
+      let last = start;
+      for (const { at } of wire) {
+        tokens = Math.min(RATE_LIMIT_BURST, tokens + ((at - last) / 1000) * RATE_LIMIT_PER_SECOND);
+        last = at;
+        expect(tokens).toBeGreaterThanOrEqual(1);
+        tokens -= 1;
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('drops what waits when the socket can no longer write (the outbox and sync send it again)', async () => {
+    const { Pacer } = await import('@/services/pacer');
+    vi.useFakeTimers();
+    try {
+      let open = true;
+      const wire: string[] = [];
+      const pacer = new Pacer((data) => {
+        if (!open) return false;
+        wire.push(data);
+        return true;
+      });
+      for (let i = 0; i < 100; i++) pacer.send(`f${i}`);
+      const before = wire.length;
+      expect(pacer.waiting).toBe(100 - before);
+      open = false;
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(wire.length).toBe(before);
+      expect(pacer.waiting).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -60,12 +60,50 @@ describe('local history', () => {
     expect(await history.list(r, 500)).toHaveLength(HISTORY_PAGE_SIZE - 5);
   });
 
-  it('hands out the envelopes after a sequence number, oldest first, up to a limit', async () => {
+  it('hands out the envelopes after a sequence number in pages from the newest, each oldest first, saying where the next starts', async () => {
     const history = new History(memoryStore<LocalItems>(), await importVaultKey(randomBytes(32)));
     const r = room();
     for (let i = 1; i <= 250; i++) await history.append(r, message(i));
-    expect((await history.envelopesSince(r, 240, 500)).map((e) => e.seq)).toEqual([241, 242, 243, 244, 245, 246, 247, 248, 249, 250]);
-    expect((await history.envelopesSince(r, 0, 3)).map((e) => e.seq)).toEqual([248, 249, 250]);
+    const seqs = (page: { envelopes: Array<{ seq: number }> }) => page.envelopes.map((e) => e.seq);
+    const all = await history.syncPage(r, { since: 240 }, 500);
+    expect(seqs(all)).toEqual([241, 242, 243, 244, 245, 246, 247, 248, 249, 250]);
+    expect(all.next).toBeNull();
+    const first = await history.syncPage(r, { since: 0 }, 3);
+    expect(seqs(first)).toEqual([248, 249, 250]);
+    expect(first).toMatchObject({ next: 248, held: 250 });
+    const second = await history.syncPage(r, { since: 0, before: 248 }, 3);
+    expect(seqs(second)).toEqual([245, 246, 247]);
+    expect(second.next).toBe(245);
+    const last = await history.syncPage(r, { since: 0, before: 3 }, 3);
+    expect(seqs(last)).toEqual([1, 2]);
+    expect(last.next).toBeNull();
+    // Paging the whole range hands over every envelope exactly once.
+    const seen: number[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await history.syncPage(r, { since: 10, ...(before ? { before } : {}) }, 40);
+      seen.push(...seqs(page));
+      if (page.next === null) break;
+      before = page.next;
+    }
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 240 }, (_, i) => i + 11));
     expect(await history.firstSeq(r)).toBe(1);
+  });
+
+  it('pages by sequence number even where stored order differs (our own messages get theirs when acknowledged)', async () => {
+    const history = new History(memoryStore<LocalItems>(), await importVaultKey(randomBytes(32)));
+    const r = room();
+    // Stored in this order; seq 100 was stored long before the messages numbered below it.
+    const order = [100, ...Array.from({ length: 60 }, (_, i) => i + 1)];
+    for (const seq of order) await history.append(r, message(seq));
+    const seen: number[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await history.syncPage(r, { since: 0, ...(before ? { before } : {}) }, 10);
+      seen.push(...page.envelopes.map((e) => e.seq));
+      if (page.next === null) break;
+      before = page.next;
+    }
+    expect(seen.sort((a, b) => a - b)).toEqual([...order].sort((a, b) => a - b));
   });
 });

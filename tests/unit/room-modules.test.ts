@@ -8,7 +8,7 @@ import { maySendAt, maybeRotate, shareEarlierKeys } from '@/services/room/keys';
 import { RoomSession } from '@/services/room/session';
 import { unseal } from '@/services/sealed';
 import { sendMessage } from '@/services/room/messages';
-import { acceptCounter, MAX_MISSING } from '@/services/room/counters';
+import { acceptCounter, missingCount, normalizeGaps } from '@/services/room/counters';
 import { generateGek, openWithGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
 import { randomHex, sha256Hex, toBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, newLinkId, newLinkSecret, signJoinProof } from '@/shared/links';
@@ -22,6 +22,7 @@ import { RoomRegistry } from '@/services/room/registry';
 import { route } from '@/services/room/router';
 import { emptyRoom } from '@/services/room/session';
 import { memoryStore } from '@/services/store';
+import { roomDetail } from '@/services/room/views';
 import { person, roomFixture, type Person, type RoomFixture } from './support/room-fixture';
 
 describe('message counters', () => {
@@ -30,22 +31,43 @@ describe('message counters', () => {
     { name: 'the next counter', peer: 3, missing: undefined, ctr: 4, accepted: true, after: 4, gaps: [] },
     { name: 'a duplicate', peer: 4, missing: undefined, ctr: 4, accepted: false, after: 4, gaps: [] },
     { name: 'a replay of an older counter', peer: 9, missing: undefined, ctr: 2, accepted: false, after: 9, gaps: [] },
-    { name: 'a gap records what was skipped', peer: 3, missing: undefined, ctr: 7, accepted: true, after: 7, gaps: [6, 5, 4] },
-    { name: 'a missing one arriving late fills its gap', peer: 7, missing: [6, 5, 4], ctr: 5, accepted: true, after: 7, gaps: [6, 4] },
-    { name: 'the same late one twice', peer: 7, missing: [6, 4], ctr: 5, accepted: false, after: 7, gaps: [6, 4] },
-  ])('$name', ({ peer, missing, ctr, accepted, after, gaps }) => {
-    const record: { peerCtr: Record<string, number>; missing: Record<string, number[]> } = { peerCtr: {}, missing: {} };
+    { name: 'a gap records what was skipped', peer: 3, missing: undefined, ctr: 7, accepted: true, after: 7, gaps: [[4, 6]] },
+    { name: 'a missing one arriving late fills its gap', peer: 7, missing: [[4, 6]], ctr: 5, accepted: true, after: 7, gaps: [[4, 4], [6, 6]] },
+    { name: 'the same late one twice', peer: 7, missing: [[4, 4], [6, 6]], ctr: 5, accepted: false, after: 7, gaps: [[4, 4], [6, 6]] },
+    { name: 'the last of a gap closes it', peer: 7, missing: [[6, 6]], ctr: 6, accepted: true, after: 7, gaps: [] },
+  ] as Array<{ name: string; peer?: number; missing?: Array<[number, number]>; ctr: number; accepted: boolean; after: number; gaps: Array<[number, number]> }>)('$name', ({ peer, missing, ctr, accepted, after, gaps }) => {
+    const record: { peerCtr: Record<string, number>; missing: Record<string, Array<[number, number]>> } = { peerCtr: {}, missing: {} };
     if (peer !== undefined) record.peerCtr['a:d'] = peer;
-    if (missing) record.missing['a:d'] = [...missing];
+    if (missing) record.missing['a:d'] = missing.map(([a, b]) => [a, b]);
     expect(acceptCounter(record, 'a:d', ctr)).toBe(accepted);
     expect(record.peerCtr['a:d']).toBe(after);
     expect(record.missing['a:d'] ?? []).toEqual(gaps);
   });
 
-  it('remembers at most MAX_MISSING gaps per device', () => {
-    const record = { peerCtr: { 'a:d': 1 }, missing: {} as Record<string, number[]> };
-    expect(acceptCounter(record, 'a:d', 1 + MAX_MISSING * 3)).toBe(true);
-    expect(record.missing['a:d']).toHaveLength(MAX_MISSING);
+  it('a gap of any length is one range: 100,000 skipped counters all still count, and each is taken once', () => {
+    const record = { peerCtr: { 'a:d': 1 }, missing: {} as Record<string, Array<[number, number]>> };
+    expect(acceptCounter(record, 'a:d', 100_002)).toBe(true);
+    expect(missingCount(record.missing['a:d'])).toBe(100_000);
+    expect(acceptCounter(record, 'a:d', 2)).toBe(true);
+    expect(acceptCounter(record, 'a:d', 2)).toBe(false);
+    expect(missingCount(record.missing['a:d'])).toBe(99_999);
+  });
+
+  it('a device first seen in the middle (a member handing history newest first): older counters are new, the ones between become a gap', () => {
+    const record = { peerCtr: {} as Record<string, number>, missing: {} as Record<string, Array<[number, number]>>, peerLow: undefined as Record<string, number> | undefined };
+    expect(acceptCounter(record, 'a:d', 500)).toBe(true);
+    expect(acceptCounter(record, 'a:d', 499)).toBe(true);
+    expect(acceptCounter(record, 'a:d', 300)).toBe(true);
+    expect(record.missing['a:d']).toEqual([[301, 498]]);
+    expect(acceptCounter(record, 'a:d', 300)).toBe(false);
+    expect(acceptCounter(record, 'a:d', 400)).toBe(true);
+    expect(missingCount(record.missing['a:d'])).toBe(197);
+  });
+
+  it('gaps stored as a list of counters (before ranges) open as ranges', () => {
+    const record = { missing: { 'a:d': [9, 4, 5, 6, 2] } as unknown as Record<string, Array<[number, number]>> };
+    normalizeGaps(record);
+    expect(record.missing['a:d']).toEqual([[2, 2], [4, 6], [9, 9]]);
   });
 });
 
@@ -92,6 +114,46 @@ describe('taking in messages (ingest): the same checks for every source', () => 
     }
     const texts = (await f.s.edit((r) => f.ctx.history.list(r, 10))).map((m) => m.text);
     expect(texts).toEqual(['once']);
+  });
+});
+
+describe('ephemeral sync pages (issue 11: a member who missed more than a page)', () => {
+  let alice: Person, bob: Person, carol: Person;
+  beforeAll(async () => {
+    [alice, bob, carol] = await Promise.all([person('Alice'), person('Bob'), person('Carol')]);
+  });
+
+  it('asks the member who answered for the next page, below the last, until it says there is none', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, carol], mode: 'ephemeral' });
+    f.s.serverSeq = 1000;
+    const page = [await f.envelope(alice, { ctr: 900 }, { seq: 900 }), await f.envelope(alice, { ctr: 901 }, { seq: 901 })];
+    f.socket.deliver({ type: 'sync-reply', from: carol.fingerprint, messages: page, page: { since: 0, next: 900, held: 700 } });
+    await f.settle();
+    expect(f.socket.sentOf('sync-request').at(-1)).toEqual({ type: 'sync-request', since: 0, before: 900, to: carol.fingerprint });
+    // A page that does not go lower (a member trying to keep us asking) ends the transfer.
+    const asked = f.socket.sentOf('sync-request').length;
+    f.socket.deliver({ type: 'sync-reply', from: carol.fingerprint, messages: [], page: { since: 0, next: 950 } });
+    await f.settle();
+    expect(f.socket.sentOf('sync-request')).toHaveLength(asked);
+  });
+
+  it('what a member said it held and did not hand over shows as missing, senders unknown; capped by what the server says exists', async () => {
+    const f = await roomFixture({ me: bob, others: [alice, carol], mode: 'ephemeral' });
+    f.s.serverSeq = 40;
+    const messages = await Promise.all(Array.from({ length: 10 }, (_, i) => f.envelope(alice, { ctr: i + 1 }, { seq: i + 1 })));
+    f.socket.deliver({ type: 'sync-reply', from: carol.fingerprint, messages, page: { since: 0, next: null, held: 30 } });
+    await f.settle();
+    const detail = await roomDetail(f.ctx, f.s);
+    expect(detail.gaps).toEqual([{ fingerprint: '', name: '', count: 20 }]);
+    expect(detail.missing).toBe(20);
+    // A member claiming to hold far more than exists cannot raise a bigger alarm than the server's own count allows.
+    f.socket.deliver({ type: 'sync-reply', from: carol.fingerprint, messages: [], page: { since: 0, next: null, held: 100_000 } });
+    await f.settle();
+    expect((await roomDetail(f.ctx, f.s)).missing).toBe(40);
+    // A member that hands over everything it held clears it.
+    f.socket.deliver({ type: 'sync-reply', from: carol.fingerprint, messages, page: { since: 0, next: null, held: 10 } });
+    await f.settle();
+    expect((await roomDetail(f.ctx, f.s)).missing).toBe(0);
   });
 });
 
@@ -218,7 +280,7 @@ describe('missing messages under a disappearing timer', () => {
       await f.settle();
       clock += 1_000;
     }
-    expect(Object.values(f.s.record.missing).flat().sort()).toEqual([2, 3, 4]);
+    expect(Object.values(f.s.record.missing)).toEqual([[[2, 4]]]);
     clock += 40_000;
     const sweeper = new Sweeper(() => [f.s], f.ctx.history, () => clock, f.ctx.emit);
     await sweeper.sweep();
@@ -246,7 +308,7 @@ describe('missing messages under a disappearing timer', () => {
       f.socket.deliver({ type: 'msg', ...(await f.envelope(alice, { ctr })) });
       await f.settle();
     }
-    expect(Object.values(f.s.record.missing).flat()).toEqual([2]);
+    expect(Object.values(f.s.record.missing)).toEqual([[[2, 2]]]);
   });
 });
 
