@@ -5,7 +5,8 @@
  * toolbar popup. Each is taken once what it shows is checked: the connection state is readable beside
  * a long room name, the sheet leaves the chat in place, the popup's long name is whole beside its badges.
  *
- * Writes docs/screenshots/*.png (committed, referenced from README.md).
+ * Writes test-results/screenshots/*.png; with SCREENSHOTS=docs, docs/screenshots/*.png (committed, referenced from
+ * README.md), so a plain `npm test` leaves the committed ones as they are.
  */
 import { mkdirSync } from 'node:fs';
 import type { Locator, Page } from 'playwright-core';
@@ -19,7 +20,7 @@ const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
 const chromiumPath = inject('chromiumPath');
 
-const SCREENSHOTS = 'docs/screenshots';
+const SCREENSHOTS = process.env.SCREENSHOTS === 'docs' ? 'docs/screenshots' : 'test-results/screenshots';
 const ROOM = 'Weekend hiking crew — Alps 2026';
 /** The popup's own width (entrypoints/popup/App.vue). */
 const POPUP_WIDTH = 320;
