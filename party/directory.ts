@@ -98,10 +98,11 @@ export default class DirectoryServer implements Party.Server {
    * the notice must pass the inbox's checks (inbox.ts) and verify with the key its sender published.
    */
   private async onInvite(req: Party.Request): Promise<Response> {
+    // The body is read before any answer: answering a request still being sent makes the runtime reset the connection.
+    const text = await req.text();
     if (!fingerprintSchema.safeParse(this.room.id).success || !this.publicKey) {
       return json({ error: 'there is no inbox here: no key is published for this fingerprint' }, 404);
     }
-    const text = await req.text();
     if (text.length > MAX_INVITE_CHARS + 512) return json({ error: 'the notice is too large' }, 413);
     let parsed;
     try {

@@ -325,6 +325,8 @@ export async function onSyncRequest(ctx: RoomContext, s: RoomSession, from: stri
   // Only what the room lets them read: sent after they joined, unless earlier history is shared (issue 9, attack 4).
   const range = before === undefined ? { since } : { since, before };
   const page = await s.edit((record) => ctx.history.syncPage(record, range, MAX_SYNC_MESSAGES, (m) => mayRead(m, from, readable)));
+  // Nothing they may read: no answer at all (the newcomer learns nothing about what the room holds).
+  if (!page.envelopes.length) return;
   const end: SyncPage = { since, next: page.next, ...(before === undefined ? { held: page.held } : {}) };
   let chunk: Envelope[] = [];
   let size = 0;

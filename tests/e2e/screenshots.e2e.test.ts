@@ -14,7 +14,7 @@ import { inject } from 'vitest';
 import en from '../../locales/en';
 import zhTW from '../../locales/zh-TW';
 import { launchFresh, type ExtensionBrowser } from '../helpers/browser';
-import { createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, openSettings, send } from './support/flows';
+import { confirmLinkPreview, createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, openSettings, send } from './support/flows';
 
 const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
@@ -66,6 +66,9 @@ describe('README screenshots from the built extension', () => {
     // Carol, whose browser speaks Traditional Chinese, asks to join; Alice sees the request.
     await c.fill(id('join-link-input'), link);
     await c.click(id('join-submit'));
+    await c.locator(id('join-preview-name'), { hasText: ROOM }).waitFor({ timeout: 20_000 });
+    await shot(c, 'join-preview-zh-TW');
+    await confirmLinkPreview(c, ROOM);
     await c.locator(`${id('join-status')}[data-state="pending-approval"]`).waitFor({ timeout: 20_000 });
     await expect(c.locator(id('join-status')).textContent()).resolves.toContain(zhTW['join.state.pending-approval']);
     await shot(c, 'join-pending-zh-TW');
@@ -97,6 +100,7 @@ describe('README screenshots from the built extension', () => {
     await send(c, '明天見！');
     await b.fill(id('join-link-input'), link);
     await b.click(id('join-submit'));
+    await confirmLinkPreview(b, ROOM);
     const item = a.locator(id('room-item'), { hasText: ROOM });
     await item.locator(id('room-requests')).waitFor({ timeout: 20_000 });
     await item.locator(id('room-unread')).waitFor({ timeout: 20_000 });
