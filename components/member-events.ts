@@ -17,6 +17,9 @@ const KEYS: Record<MemberChange, Parameters<typeof t>[0]> = {
   left: 'event.left',
   'links-allowed': 'event.linksAllowed',
   'links-denied': 'event.linksDenied',
+  promoted: 'event.promoted',
+  demoted: 'event.demoted',
+  'left-successor': 'event.leftSuccessor',
 };
 
 /** What a membership change says in the chat; an unknown name reads "Someone" / "An admin". */

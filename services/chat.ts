@@ -330,14 +330,19 @@ export class ChatService {
     return this.detailAfter(roomId, (ctx, s) => membership.setSettings(ctx, s, settings));
   }
 
+  /** Makes a member an admin, or takes an admin's rights away. */
+  setMemberRole(roomId: string, fingerprint: string, role: 'admin' | 'member'): Promise<RoomDetail> {
+    return this.detailAfter(roomId, (ctx, s) => membership.setRole(ctx, s, fingerprint, role));
+  }
+
   /** Removes a member; we then start the next key epoch, which they never receive. */
   removeMember(roomId: string, fingerprint: string): Promise<RoomDetail> {
     return this.detailAfter(roomId, (ctx, s) => membership.removeMember(ctx, s, fingerprint));
   }
 
-  /** Leaves a room (the remaining members move to a new key) and forgets it in this browser. */
-  async leaveRoom(roomId: string): Promise<AppState> {
-    await membership.leave(this.requireContext(), this.rooms.require(roomId));
+  /** Leaves a room (the remaining members move to a new key) and forgets it in this browser; the last admin names a successor. */
+  async leaveRoom(roomId: string, successor?: string): Promise<AppState> {
+    await membership.leave(this.requireContext(), this.rooms.require(roomId), successor);
     return this.forgetRoom(roomId);
   }
 

@@ -5,7 +5,7 @@
  */
 import type { RoomSettings } from '@/shared/membership';
 import type { Envelope, RoomMode, SignedRecord } from '@/shared/protocol';
-import type { JoinState, MessageStatus, UserError } from '@/utils/protocol-map';
+import type { JoinState, MemberChange, MessageStatus, UserError } from '@/utils/protocol-map';
 import type { Sealed } from './sealed';
 
 /** The identity created at onboarding. */
@@ -99,8 +99,7 @@ export interface RoomRecord {
   pendingActions?: PendingAction[];
 }
 
-/** How someone's membership changed: a link join, an add by contact code, an approved request, a removal, a leave, a link permission. */
-export type MemberChange = 'joined' | 'added' | 'approved' | 'removed' | 'left' | 'links-allowed' | 'links-denied';
+export type { MemberChange };
 
 /** A room event shown in the chat (not a message anyone typed): a settings change, or a membership change. */
 export type RoomEvent =

@@ -79,7 +79,14 @@ const unbanBodySchema = z.object({ ...linked, kind: z.literal('unban'), member: 
 
 /** An admin removes a member; a member leaves (self-signed). Either way the room moves to a new key epoch. */
 const removeBodySchema = z.object({ ...linked, kind: z.literal('remove'), member: fingerprintSchema });
-const leaveBodySchema = z.object({ ...linked, kind: z.literal('leave'), member: fingerprintSchema });
+/**
+ * A leaving admin may name a `successor` (a remaining member), who becomes an admin with the same record;
+ * the last admin must, while anyone else is in the room.
+ */
+const leaveBodySchema = z.object({ ...linked, kind: z.literal('leave'), member: fingerprintSchema, successor: fingerprintSchema.optional() });
+
+/** An admin makes a member an admin, or takes an admin's rights away (see `applyRole` for who may demote whom). */
+const roleBodySchema = z.object({ ...linked, kind: z.literal('role'), member: fingerprintSchema, role: roleSchema });
 
 /** An admin allows (or stops allowing) a member to create invite links. */
 const grantBodySchema = z.object({ ...linked, kind: z.literal('grant'), member: fingerprintSchema, canCreateLinks: z.boolean() });
@@ -114,6 +121,7 @@ export const recordBodySchema = z.discriminatedUnion('kind', [
   grantBodySchema,
   removeBodySchema,
   leaveBodySchema,
+  roleBodySchema,
   settingsBodySchema,
 ]);
 export type RecordBody = z.infer<typeof recordBodySchema>;
@@ -154,6 +162,8 @@ export interface LinkState {
 export interface Roster {
   room: string;
   mode: RoomMode;
+  /** The genesis signer: no other admin can demote or remove them. */
+  creator: string;
   members: Map<string, Member>;
   links: Map<string, LinkState>;
   banned: Set<string>;
@@ -256,7 +266,7 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
     const members = new Map<string, Member>([
       [body.by, { fingerprint: body.by, ...creator, role: 'admin', addedBy: body.by, addedAt: body.ts, via: null, canCreateLinks: true }],
     ]);
-    return { room, mode: body.mode, members, links: new Map(), banned: new Set(), settings: DEFAULT_SETTINGS, head, length: 1 };
+    return { room, mode: body.mode, creator: body.by, members, links: new Map(), banned: new Set(), settings: DEFAULT_SETTINGS, head, length: 1 };
   }
 
   if (!roster) throw new ChainError('chain must start with a genesis record');
@@ -267,7 +277,16 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
     const leaver = roster.members.get(body.member);
     if (body.by !== body.member || !leaver) throw new ChainError('a member leaves by signing their own leave record');
     if (!(await verifyDetached(await readPublicKey(leaver.publicKey), utf8(record.body), record.sig))) throw new ChainError('leave signature does not verify');
-    return withoutMember(next, body.member);
+    const remaining = withoutMember(next, body.member);
+    if (body.successor !== undefined) {
+      if (leaver.role !== 'admin') throw new ChainError('only an admin names a successor');
+      const successor = remaining.members.get(body.successor);
+      if (!successor) throw new ChainError('the successor must be another member of the room');
+      remaining.members.set(body.successor, { ...successor, role: 'admin', canCreateLinks: true });
+    } else if (leaver.role === 'admin' && remaining.members.size > 0 && adminCount(remaining) === 0) {
+      throw new ChainError('the last admin names a successor before leaving');
+    }
+    return remaining;
   }
 
   if (body.kind === 'join') {
@@ -351,8 +370,11 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
     case 'remove': {
       if (!roster.members.has(body.member)) throw new ChainError('this person is not a member');
       if (body.member === body.by) throw new ChainError('to leave, sign a leave record');
+      if (body.member === roster.creator) throw new ChainError('the room\'s creator cannot be removed by another admin');
       return withoutMember(next, body.member);
     }
+    case 'role':
+      return applyRole(next, roster, body);
     case 'grant': {
       const member = roster.members.get(body.member);
       if (!member) throw new ChainError('only members can be allowed to create links');
@@ -362,6 +384,27 @@ export async function applyRecord(roster: Roster | null, record: SignedRecord, r
       return { ...next, members };
     }
   }
+}
+
+function adminCount(roster: Roster): number {
+  return [...roster.members.values()].filter((m) => m.role === 'admin').length;
+}
+
+/**
+ * A role change (already checked to be signed by an admin). The creator's role changes only by their own
+ * record; an admin steps down only while another admin remains, so a room always keeps one.
+ */
+function applyRole(next: Roster, roster: Roster, body: Body<'role'>): Roster {
+  const member = roster.members.get(body.member);
+  if (!member) throw new ChainError('this person is not a member');
+  if (member.role === body.role) throw new ChainError(`this member is already ${body.role === 'admin' ? 'an admin' : 'not an admin'}`);
+  if (body.role === 'member') {
+    if (body.member === roster.creator && body.by !== roster.creator) throw new ChainError('the room\'s creator cannot be demoted by another admin');
+    if (adminCount(roster) <= 1) throw new ChainError('the last admin cannot step down; make someone else an admin first');
+  }
+  const members = new Map(roster.members);
+  members.set(body.member, { ...member, role: body.role, canCreateLinks: body.role === 'admin' });
+  return { ...next, members };
 }
 
 function withoutMember(next: Roster, fingerprint: string): Roster {

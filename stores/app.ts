@@ -86,10 +86,11 @@ export const useAppStore = defineStore('app', () => {
 
   /** An action that removes a room from this browser: closes it if open and drops its messages. */
   function removingAction(action: ActionName, type: 'leaveRoom' | 'forgetRoom') {
-    return async (roomId: string): Promise<boolean> => {
+    /** `successor`: for leaveRoom, the member the last admin names. */
+    return async (roomId: string, successor?: string): Promise<boolean> => {
       removing.add(roomId);
       try {
-        const state = await run(action, () => call(type, { roomId }));
+        const state = await run(action, () => call(type, { roomId, ...(successor ? { successor } : {}) }));
         if (!state) return false;
         if (currentRoomId.value === roomId) rooms.api.closeRoom();
         messages.dropRoom(roomId);
@@ -196,7 +197,7 @@ export const useAppStore = defineStore('app', () => {
     openRoom,
     createRoom,
     joinByLink,
-    /** Leaves a room (the others move to a new key) and removes it from this browser. */
+    /** Leaves a room (the others move to a new key) and removes it from this browser; the last admin names a successor. */
     leaveRoom: removingAction('leaveRoom', 'leaveRoom'),
     /** Removes a room we never got into (a failed join) from this browser, and goes back to the list. Resolves true on success. */
     forgetRoom: removingAction('forgetRoom', 'forgetRoom'),

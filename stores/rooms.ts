@@ -11,7 +11,7 @@ import { toUserError, type ActionName, type Requests } from './requests';
 export type RequestDecision = 'approve' | 'deny' | 'ban';
 
 /** Admin actions on a member or a banned identity. */
-export type MemberAction = 'remove' | 'allow-links' | 'deny-links' | 'unban';
+export type MemberAction = 'remove' | 'allow-links' | 'deny-links' | 'unban' | 'promote' | 'demote';
 
 export function createRooms({ call, run, quietly }: Requests) {
   const rooms = ref<RoomSummary[]>([]);
@@ -181,14 +181,13 @@ export function createRooms({ call, run, quietly }: Requests) {
     resetLinks: linksAction('resetLinks', (roomId) => call('resetLinks', { roomId })),
     /** Admins change the room's settings (disappearing timer; backup rooms: history sharing, retention). Resolves true on success. */
     saveRoomSettings: detailAction('saveSettings', (roomId, settings: RoomSettings) => call('setRoomSettings', { roomId, settings })),
-    /** Admin actions on a member or a banned identity: remove, allow or stop link creation, lift a ban. */
-    memberAction: detailAction('memberAction', (roomId, action: MemberAction, fingerprint: string) =>
-      action === 'remove'
-        ? call('removeMember', { roomId, fingerprint })
-        : action === 'unban'
-          ? call('unban', { roomId, fingerprint })
-          : call('setLinkPermission', { roomId, fingerprint, allowed: action === 'allow-links' }),
-    ),
+    /** Admin actions on a member or a banned identity: remove, allow or stop link creation, promote or demote, lift a ban. */
+    memberAction: detailAction('memberAction', (roomId, action: MemberAction, fingerprint: string) => {
+      if (action === 'remove') return call('removeMember', { roomId, fingerprint });
+      if (action === 'unban') return call('unban', { roomId, fingerprint });
+      if (action === 'promote' || action === 'demote') return call('setMemberRole', { roomId, fingerprint, role: action === 'promote' ? 'admin' : 'member' });
+      return call('setLinkPermission', { roomId, fingerprint, allowed: action === 'allow-links' });
+    }),
   };
 
   return { api, roomById, patchRoomSummary, listRoom, applySummary, selectRoom, fetchRoom, refreshLinks };

@@ -105,6 +105,8 @@ export interface MemberView {
   verified: boolean;
   /** Admins always; members once an admin allowed it. */
   canCreateLinks: boolean;
+  /** The room's creator: no other admin can demote or remove them. */
+  creator: boolean;
 }
 
 export interface RoomDetail extends RoomSummary {
@@ -122,8 +124,21 @@ export interface RoomDetail extends RoomSummary {
   gaps: Array<{ fingerprint: string; name: string; count: number }>;
 }
 
-/** How someone's membership changed: a link join, an add by contact code, an approved request, a removal, a leave, a link permission. */
-export type MemberChange = 'joined' | 'added' | 'approved' | 'removed' | 'left' | 'links-allowed' | 'links-denied';
+/**
+ * How someone's membership changed: a link join, an add by contact code, an approved request, a removal, a leave,
+ * a link permission, a role change; `left-successor`: `by` left and made `member` an admin.
+ */
+export type MemberChange =
+  | 'joined'
+  | 'added'
+  | 'approved'
+  | 'removed'
+  | 'left'
+  | 'left-successor'
+  | 'links-allowed'
+  | 'links-denied'
+  | 'promoted'
+  | 'demoted';
 
 /** A room change shown as a line in the chat. `member` events name who changed (`member`) and who did it (`by`, fingerprints). */
 export type RoomEventView =
@@ -237,8 +252,10 @@ export interface ProtocolMap {
   unban: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
   /** Admins remove a member; the room moves to a new key the removed member never sees. */
   removeMember: { req: { roomId: string; fingerprint: string }; res: RoomDetail };
-  /** Leave a room: signs a leave record, then forgets the room in this browser. */
-  leaveRoom: { req: { roomId: string }; res: AppState };
+  /** Admins make a member an admin (`admin`) or take the rights away (`member`). */
+  setMemberRole: { req: { roomId: string; fingerprint: string; role: Role }; res: RoomDetail };
+  /** Leave a room: signs a leave record, then forgets the room in this browser. The last admin names a `successor`. */
+  leaveRoom: { req: { roomId: string; successor?: string }; res: AppState };
   /** Removes a room we never got into (a failed or abandoned join) from this browser. */
   forgetRoom: { req: { roomId: string }; res: AppState };
   importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };
@@ -280,7 +297,9 @@ export type UserErrorCode =
   | 'banned'
   | 'escrow-with-approval'
   | 'bad-import'
-  | 'removed';
+  | 'removed'
+  | 'successor-needed'
+  | 'role-refused';
 
 export interface UserError {
   code: UserErrorCode;

@@ -32,7 +32,7 @@ import { emptyRoom, type DeepReadonly, type RoomSession } from './session';
 import { emitMessage } from './views';
 
 /** Record kinds an admin (or a member allowed to) appends with no key material attached. */
-type PlainChange = 'link-revoke' | 'links-reset' | 'ban' | 'unban' | 'grant' | 'settings' | 'remove';
+type PlainChange = 'link-revoke' | 'links-reset' | 'ban' | 'unban' | 'grant' | 'settings' | 'remove' | 'role';
 
 /** True if `next` keeps every record of `known` in place, the genesis included (the server may only append: no fork, no rollback). */
 export function extendsChain(known: DeepReadonly<SignedRecord[]>, next: SignedRecord[]): boolean {
@@ -174,6 +174,7 @@ async function nameIn(s: RoomSession, fingerprint: string): Promise<string> {
     try {
       const body = parseRecordBody(record);
       if ((body.kind === 'add' || body.kind === 'join') && body.member === fingerprint) return displayNameOf(await readPublicKey(body.key));
+      if (body.kind === 'genesis' && body.by === fingerprint) return displayNameOf(await readPublicKey(body.key));
     } catch {
       // A record we could not read names no one.
     }
@@ -189,11 +190,17 @@ async function eventOf(s: RoomSession, body: RecordBody): Promise<RoomEvent | nu
   if (body.kind === 'join') change = 'joined';
   else if (body.kind === 'add') change = body.via ? 'approved' : 'added';
   else if (body.kind === 'remove') change = 'removed';
+  else if (body.kind === 'leave' && body.successor) return memberEvent(s, 'left-successor', body.successor, body.by, byName);
   else if (body.kind === 'leave') change = 'left';
   else if (body.kind === 'grant') change = body.canCreateLinks ? 'links-allowed' : 'links-denied';
+  else if (body.kind === 'role') change = body.role === 'admin' ? 'promoted' : 'demoted';
   else return null;
-  const memberName = body.member === body.by ? byName : await nameIn(s, body.member);
-  return { type: 'member', change, member: body.member, memberName, by: body.by, byName };
+  return memberEvent(s, change, body.member, body.by, byName);
+}
+
+async function memberEvent(s: RoomSession, change: MemberChange, member: string, by: string, byName: string): Promise<RoomEvent> {
+  const memberName = member === by ? byName : await nameIn(s, member);
+  return { type: 'member', change, member, memberName, by, byName };
 }
 
 /**
@@ -318,6 +325,26 @@ export async function setLinkPermission(ctx: RoomContext, s: RoomSession, finger
   if (member.canCreateLinks !== allowed) await appendChange<'grant'>(ctx, s, { kind: 'grant', member: fingerprint, canCreateLinks: allowed });
 }
 
+/**
+ * Makes a member an admin or takes an admin's rights away (the chain's rules, checked here first for a clear
+ * error: nobody else demotes the room's creator, and the last admin does not step down).
+ */
+export async function setRole(ctx: RoomContext, s: RoomSession, fingerprint: string, role: 'admin' | 'member'): Promise<void> {
+  const roster = s.requireAdmin(ctx.me.identity.fingerprint);
+  const member = roster.members.get(fingerprint);
+  if (!member) throw new UserFacingError('no-room', 'this person is not a member of the room');
+  if (member.role === role) return;
+  if (role === 'member') {
+    if (fingerprint === roster.creator && fingerprint !== ctx.me.identity.fingerprint) {
+      throw new UserFacingError('role-refused', 'the room\'s creator keeps their admin rights');
+    }
+    if ([...roster.members.values()].filter((m) => m.role === 'admin').length <= 1) {
+      throw new UserFacingError('role-refused', 'the last admin cannot step down; make someone else an admin first');
+    }
+  }
+  await appendChange<'role'>(ctx, s, { kind: 'role', member: fingerprint, role });
+}
+
 /** Admins change the disappearing timer (and backup retention); every member sees it as a signed event. */
 export async function setSettings(ctx: RoomContext, s: RoomSession, settings: RoomSettings): Promise<void> {
   s.requireAdmin(ctx.me.identity.fingerprint);
@@ -336,11 +363,24 @@ export async function removeMember(ctx: RoomContext, s: RoomSession, fingerprint
   await appendChange<'remove'>(ctx, s, { kind: 'remove', member: fingerprint });
 }
 
-/** Signs our leave (the remaining members move to a new key) and marks the room removed here. */
-export async function leave(ctx: RoomContext, s: RoomSession): Promise<void> {
+/**
+ * Signs our leave (the remaining members move to a new key) and marks the room removed here. The last admin
+ * names a `successor`, a remaining member who becomes an admin with the same record.
+ */
+export async function leave(ctx: RoomContext, s: RoomSession, successor?: string): Promise<void> {
   const me = ctx.me.identity.fingerprint;
   if (s.roster?.members.has(me) && !s.record.removed) {
-    const record = await createRecord<'leave'>(s.roster, { kind: 'leave', member: me }, ctx.me.privateKey, ctx.now());
+    const roster = s.roster;
+    const admin = roster.members.get(me)?.role === 'admin';
+    if (successor !== undefined && (!admin || successor === me || !roster.members.has(successor))) {
+      throw new UserFacingError('invalid-input', 'the successor must be another member, named by an admin');
+    }
+    const otherAdmins = [...roster.members.values()].filter((m) => m.role === 'admin' && m.fingerprint !== me).length;
+    if (admin && successor === undefined && otherAdmins === 0 && roster.members.size > 1) {
+      throw new UserFacingError('successor-needed', 'the last admin names a successor before leaving');
+    }
+    const fields = { kind: 'leave' as const, member: me, ...(successor === undefined ? {} : { successor }) };
+    const record = await createRecord<'leave'>(roster, fields, ctx.me.privateKey, ctx.now());
     await s.awaitChange(record, { type: 'append', record }, ctx.confirmTimeoutMs);
   }
   s.edit((record) => void (record.removed = true));

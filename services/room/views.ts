@@ -50,6 +50,7 @@ export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<Room
         contactCode: formatContactCode(m.fingerprint),
         verified: true,
         canCreateLinks: m.canCreateLinks,
+        creator: m.fingerprint === roster.creator,
       }))
     : [];
   for (const fingerprint of s.unverified) {
@@ -62,6 +63,7 @@ export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<Room
       contactCode: formatContactCode(fingerprint),
       verified: false,
       canCreateLinks: false,
+      creator: false,
     });
   }
   const joinRequests: JoinRequestView[] = [];

@@ -8,19 +8,15 @@ import { formatContactCode, generateIdentity } from '@/shared/crypto';
 import { randomBytes, randomHex, toBase64 } from '@/shared/encoding';
 import { createRecord, verifyChain } from '@/shared/membership';
 import type { RoomServerFrame, SignedRecord } from '@/shared/protocol';
-import { startLyingServer, type LyingServer } from '../helpers/adversary/lying-server';
-import { publishedKey, turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
-import { createClient, identityKeyOf, storedRoom, until, type TestClient, invite } from '../helpers/node-client';
+import { hostileRoom, rejects, type HostileRoom } from '../helpers/adversary/hostile-room';
+import type { LyingServer } from '../helpers/adversary/lying-server';
+import { publishedKey, type MaliciousMember } from '../helpers/adversary/malicious-member';
+import { identityKeyOf, storedRoom, until, type TestClient } from '../helpers/node-client';
 
 const upstream = inject('partyHost');
 
 async function texts(client: TestClient, roomId: string): Promise<string[]> {
   return (await client.chat.listMessages(roomId, 500)).filter((m) => m.kind === 'text').map((m) => m.text);
-}
-
-/** Waits until `client` reported a rejection containing `reason` after the first `from` rejections. */
-function rejects(client: TestClient, reason: string, from = 0): Promise<string> {
-  return until(() => client.rejected.slice(from).find((r) => r.includes(reason)), `a rejection saying "${reason}"; got ${JSON.stringify(client.rejected.slice(from))}`);
 }
 
 describe('a lying server and a hostile member, against defences that exist', () => {
@@ -31,30 +27,14 @@ describe('a lying server and a hostile member, against defences that exist', () 
   let roomId: string;
   let fp: { alice: string; bob: string };
 
+  let stage: HostileRoom;
+
   beforeAll(async () => {
-    proxy = await startLyingServer(upstream);
-    alice = createClient(proxy.host);
-    bob = createClient(proxy.host);
-    const malloryClient = createClient(proxy.host);
-    await Promise.all([alice.chat.onboard('Alice', 'alice passphrase'), bob.chat.onboard('Bob', 'bob passphrase!'), malloryClient.chat.onboard('Mallory', 'mallory passphrase')]);
-    fp = { alice: alice.chat.fingerprint ?? '', bob: bob.chat.fingerprint ?? '' };
-    roomId = (await alice.chat.createRoom('Adversary', 'ephemeral')).id;
-    await until(async () => (await alice.chat.getRoom(roomId)).connected, 'alice connected');
-    for (const invitee of [bob, malloryClient]) {
-      await invite(alice, roomId, invitee);
-      await until(async () => (await invitee.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey && r.connected), 'invitee holds the key');
-    }
-    // Mallory's own frames go straight to the real server (the proxy lies to Alice and Bob).
-    mallory = await turnMalicious(malloryClient, roomId, upstream);
-    await mallory.connect();
+    stage = await hostileRoom(upstream, 'Adversary');
+    ({ proxy, alice, bob, mallory, roomId, fp } = stage);
   });
 
-  afterAll(async () => {
-    mallory?.close();
-    alice?.chat.closeAll();
-    bob?.chat.closeAll();
-    await proxy?.stop();
-  });
+  afterAll(() => stage?.stop());
 
   it.each(['rolled back to a stale welcome', 'forked by a validly signed record in place of one already verified'])(
     'refuses a membership chain the server %s on reconnect',

@@ -232,7 +232,7 @@ describe('app store', () => {
     const room = fake.addRoom({ name: 'Team' });
     const store = await started(fake);
     await store.openRoom(room.summary.id);
-    room.members.push({ fingerprint: fakeFingerprint('c'), name: 'Carol', role: 'member', online: true, me: false, contactCode: 'C', verified: true, canCreateLinks: false });
+    room.members.push({ fingerprint: fakeFingerprint('c'), name: 'Carol', role: 'member', online: true, me: false, contactCode: 'C', verified: true, canCreateLinks: false, creator: false });
 
     fake.emit({ type: 'room', roomId: room.summary.id });
     await flushPromises();
@@ -565,8 +565,9 @@ describe('app store: history, settings and identity transfer', () => {
     expect(store.rooms).toEqual([]);
     expect(fake.callsOf('forgetRoom')).toEqual([{ roomId }]);
   });
-  it.each<[string, 'remove' | 'allow-links' | 'deny-links', (detail: NonNullable<AppStore['roomDetail']>) => unknown, unknown]>([
+  it.each<[string, 'remove' | 'allow-links' | 'deny-links' | 'promote', (detail: NonNullable<AppStore['roomDetail']>) => unknown, unknown]>([
     ['removes a member', 'remove', (d) => d.members.map((m) => m.name), ['Alice']],
+    ['makes a member an admin', 'promote', (d) => d.members.find((m) => m.name === 'Bob')?.role, 'admin'],
     ['lets a member create links', 'allow-links', (d) => d.members.find((m) => m.name === 'Bob')?.canCreateLinks, true],
     ['stops a member creating links', 'deny-links', (d) => d.members.find((m) => m.name === 'Bob')?.canCreateLinks, false],
   ])('memberAction %s and shows the room details it answers with', async (_name, action, read, expected) => {
@@ -578,6 +579,18 @@ describe('app store: history, settings and identity transfer', () => {
     expect(await store.memberAction(room.summary.id, action, bob)).toBe(true);
     expect(store.roomDetail && read(store.roomDetail)).toEqual(expected);
     expect(store.busy.memberAction).toBe(false);
+  });
+
+  it('asks the last admin for a successor, and leaves naming one', async () => {
+    const bob = fakeFingerprint('b');
+    const room = fake.addRoom({ name: 'Team', others: [{ name: 'Bob', fingerprint: bob }] });
+    const store = await started(fake);
+    await store.openRoom(room.summary.id);
+    expect(await store.leaveRoom(room.summary.id)).toBe(false);
+    expect(store.errorFor('leaveRoom')?.code).toBe('successor-needed');
+    expect(await store.leaveRoom(room.summary.id, bob)).toBe(true);
+    expect(fake.callsOf('leaveRoom')).toEqual([{ roomId: room.summary.id }, { roomId: room.summary.id, successor: bob }]);
+    expect(store.rooms).toEqual([]);
   });
 
   it('records a refused member action under memberAction, and leaves a room for good', async () => {

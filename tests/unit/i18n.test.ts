@@ -40,6 +40,8 @@ const ERROR_CODES = Object.keys({
   'escrow-with-approval': true,
   'bad-import': true,
   removed: true,
+  'successor-needed': true,
+  'role-refused': true,
 } satisfies Record<UserErrorCode, true>);
 
 afterEach(() => setLocale('en'));

@@ -49,6 +49,9 @@ async function changes(roomId: string, chain: SignedRecord[]): Promise<SignedRec
   await next((r) => createRecord<'grant'>(r, { kind: 'grant', member: carol.fingerprint, canCreateLinks: false }, alice.privateKey));
   await next((r) => createRecord<'remove'>(r, { kind: 'remove', member: carol.fingerprint }, alice.privateKey));
   await next((r) => createRecord<'leave'>(r, { kind: 'leave', member: dan.fingerprint }, dan.privateKey));
+  await next((r) => createRecord<'role'>(r, { kind: 'role', member: erin.fingerprint, role: 'admin' }, alice.privateKey));
+  await next((r) => createRecord<'role'>(r, { kind: 'role', member: erin.fingerprint, role: 'member' }, alice.privateKey));
+  await next((r) => createRecord<'leave'>(r, { kind: 'leave', member: alice.fingerprint, successor: erin.fingerprint }, alice.privateKey));
   return out;
 }
 
@@ -60,6 +63,9 @@ const EXPECTED: Array<[string, string, string]> = [
   ['links-denied', 'Carol', 'Alice'],
   ['removed', 'Carol', 'Alice'],
   ['left', 'Dan', 'Dan'],
+  ['promoted', 'Erin', 'Alice'],
+  ['demoted', 'Erin', 'Alice'],
+  ['left-successor', 'Erin', 'Alice'],
 ];
 
 describe('membership changes in the chat', () => {

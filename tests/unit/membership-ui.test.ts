@@ -48,7 +48,7 @@ afterEach(() => {
 });
 
 describe('membership changes in the chat', () => {
-  const changes: MemberChange[] = ['joined', 'added', 'approved', 'removed', 'left', 'links-allowed', 'links-denied'];
+  const changes: MemberChange[] = ['joined', 'added', 'approved', 'removed', 'left', 'links-allowed', 'links-denied', 'promoted', 'demoted', 'left-successor'];
   it.each([
     [
       'en',
@@ -60,6 +60,9 @@ describe('membership changes in the chat', () => {
         'Carol left the room',
         'Alice allowed Carol to create invite links',
         'Alice stopped Carol from creating invite links',
+        'Alice made Carol an admin',
+        'Alice took Carol’s admin rights away',
+        'Alice left the room and made Carol an admin',
       ],
     ],
     [
@@ -72,6 +75,9 @@ describe('membership changes in the chat', () => {
         'Carol 離開了聊天室',
         'Alice 允許 Carol 建立邀請連結',
         'Alice 不再允許 Carol 建立邀請連結',
+        'Alice 將 Carol 設為管理員',
+        'Alice 取消了 Carol 的管理員權限',
+        'Alice 離開了聊天室，並將 Carol 設為管理員',
       ],
     ],
   ] as const)('renders each kind as an event line in %s', async (locale, expected) => {
@@ -100,7 +106,7 @@ describe('membership changes in the chat', () => {
 });
 
 const member = (over: Partial<MemberView>): MemberView => ({
-  fingerprint: 'a'.repeat(40), name: 'Ann', role: 'member', online: true, me: false, contactCode: 'AAAA', verified: true, canCreateLinks: false, ...over,
+  fingerprint: 'a'.repeat(40), name: 'Ann', role: 'member', online: true, me: false, contactCode: 'AAAA', verified: true, canCreateLinks: false, creator: false, ...over,
 });
 
 function panel(members: MemberView[], actionBusy = false) {

@@ -104,4 +104,69 @@ describe('the signed membership chain', () => {
       await expect(applyRecord(banned, addCarol, room)).rejects.toThrow(/banned/);
     });
   });
+  describe('roles', () => {
+    /** Admin (the creator), Bob and Carol members. */
+    async function threeOf(): Promise<Awaited<ReturnType<typeof verifyChain>>> {
+      let roster = await verifyChain(room, [genesis, addBob]);
+      roster = await applyRecord(roster, await createAddRecord(roster, { fingerprint: carol.fp, publicKey: carol.pub, role: 'member' }, admin.key), room);
+      return roster;
+    }
+    const role = (roster: Awaited<ReturnType<typeof verifyChain>>, member: Person, to: 'admin' | 'member', signer: Person) =>
+      createRecord<'role'>(roster, { kind: 'role', member: member.fp, role: to }, signer.key);
+
+    it('lets an admin promote a member (who may then create links and sign changes) and demote them again', async () => {
+      let roster = await threeOf();
+      expect(roster.creator).toBe(admin.fp);
+      roster = await applyRecord(roster, await role(roster, bob, 'admin', admin), room);
+      expect(roster.members.get(bob.fp)).toMatchObject({ role: 'admin', canCreateLinks: true });
+      // Bob, now an admin, signs a change of his own.
+      roster = await applyRecord(roster, await role(roster, carol, 'admin', bob), room);
+      roster = await applyRecord(roster, await role(roster, bob, 'member', admin), room);
+      expect(roster.members.get(bob.fp)).toMatchObject({ role: 'member', canCreateLinks: false });
+      await expect(applyRecord(roster, await role(roster, bob, 'member', admin), room)).rejects.toThrow(/already/);
+    });
+
+    it('refuses role changes signed by a non-admin, and for someone who is not a member', async () => {
+      const roster = await threeOf();
+      await expect(applyRecord(roster, await role(roster, bob, 'admin', bob), room)).rejects.toThrow(/admin/);
+      await expect(applyRecord(roster, await role(roster, carol, 'admin', bob), room)).rejects.toThrow(/admin/);
+      const outsider = await person('Dave');
+      await expect(applyRecord(roster, await role(roster, outsider, 'admin', admin), room)).rejects.toThrow(/not a member/);
+    });
+
+    it('never lets another admin demote or remove the creator; an admin steps down only while another admin remains', async () => {
+      let roster = await threeOf();
+      roster = await applyRecord(roster, await role(roster, bob, 'admin', admin), room);
+      await expect(applyRecord(roster, await role(roster, admin, 'member', bob), room)).rejects.toThrow(/creator/);
+      await expect(applyRecord(roster, await createRecord<'remove'>(roster, { kind: 'remove', member: admin.fp }, bob.key), room)).rejects.toThrow(/creator/);
+      // Bob steps down himself while the creator stays an admin; then the creator is the last admin and may not.
+      const bobDown = await applyRecord(roster, await role(roster, bob, 'member', bob), room);
+      expect(bobDown.members.get(bob.fp)?.role).toBe('member');
+      await expect(applyRecord(bobDown, await role(bobDown, admin, 'member', admin), room)).rejects.toThrow(/last admin/);
+      // The creator may step down while Bob is an admin.
+      const creatorDown = await applyRecord(roster, await role(roster, admin, 'member', admin), room);
+      expect(creatorDown.members.get(admin.fp)?.role).toBe('member');
+    });
+
+    it('refuses the last admin\'s leave unless it names a successor, who becomes an admin with it', async () => {
+      const roster = await threeOf();
+      const plain = await createRecord<'leave'>(roster, { kind: 'leave', member: admin.fp }, admin.key);
+      await expect(applyRecord(roster, plain, room)).rejects.toThrow(/last admin/);
+      const toSelf = await createRecord<'leave'>(roster, { kind: 'leave', member: admin.fp, successor: admin.fp }, admin.key);
+      await expect(applyRecord(roster, toSelf, room)).rejects.toThrow(/successor/);
+      const outsider = await person('Erin');
+      const toOutsider = await createRecord<'leave'>(roster, { kind: 'leave', member: admin.fp, successor: outsider.fp }, admin.key);
+      await expect(applyRecord(roster, toOutsider, room)).rejects.toThrow(/successor/);
+      const handed = await applyRecord(roster, await createRecord<'leave'>(roster, { kind: 'leave', member: admin.fp, successor: bob.fp }, admin.key), room);
+      expect(handed.members.has(admin.fp)).toBe(false);
+      expect(handed.members.get(bob.fp)).toMatchObject({ role: 'admin', canCreateLinks: true });
+      // A member's leave cannot name a successor (no way to make someone an admin without being one).
+      const carolNames = await createRecord<'leave'>(roster, { kind: 'leave', member: carol.fp, successor: bob.fp }, carol.key);
+      await expect(applyRecord(roster, carolNames, room)).rejects.toThrow(/admin/);
+      // A member leaves as before; the last person in the room leaves without a successor.
+      expect((await applyRecord(roster, await createRecord<'leave'>(roster, { kind: 'leave', member: carol.fp }, carol.key), room)).members.size).toBe(2);
+      const alone = await verifyChain(room, [genesis]);
+      expect((await applyRecord(alone, await createRecord<'leave'>(alone, { kind: 'leave', member: admin.fp }, admin.key), room)).members.size).toBe(0);
+    });
+  });
 });

@@ -196,6 +196,7 @@ export class FakeBackend implements Backend {
           contactCode: contactCodeOf(this.fingerprint),
           verified: true,
           canCreateLinks: (input.myRole ?? 'admin') === 'admin',
+          creator: (input.myRole ?? 'admin') === 'admin',
         },
         ...(input.others ?? []).map((other) => ({
           fingerprint: other.fingerprint,
@@ -206,6 +207,7 @@ export class FakeBackend implements Backend {
           contactCode: contactCodeOf(other.fingerprint),
           verified: other.verified ?? true,
           canCreateLinks: input.myRole === 'member',
+          creator: false,
         })),
       ],
       messages: [],

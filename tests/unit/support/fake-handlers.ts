@@ -47,6 +47,7 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
           contactCode: request.contactCode,
           verified: true,
           canCreateLinks: false,
+          creator: false,
         });
       }
     });
@@ -131,6 +132,7 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
         contactCode: contactCodeOf(contact.fingerprint),
         verified: true,
         canCreateLinks: false,
+        creator: false,
       };
       room.members.push(member);
       return member;
@@ -201,6 +203,13 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
         member.canCreateLinks = allowed;
       }),
     unban: ({ roomId, fingerprint }) => adminChange(roomId, (room) => (room.banned = room.banned.filter((f) => f !== fingerprint))),
+    setMemberRole: ({ roomId, fingerprint, role }) =>
+      adminChange(roomId, (room) => {
+        const member = room.members.find((m) => m.fingerprint === fingerprint && !m.me);
+        if (!member) failWith('invalid-input', 'not a member');
+        if (role === 'member' && member.creator) failWith('role-refused', 'the creator keeps their admin rights');
+        Object.assign(member, { role, canCreateLinks: role === 'admin' });
+      }),
     removeMember: ({ roomId, fingerprint }) =>
       adminChange(roomId, (room) => (room.members = room.members.filter((m) => m.me || m.fingerprint !== fingerprint))),
     loadOlder: ({ roomId }) => {
@@ -233,8 +242,12 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       if (room.summary.hasKey && !room.summary.removed) failWith('invalid-input', 'leave the room first');
       return dropRoom(room);
     },
-    leaveRoom: ({ roomId }) => {
+    leaveRoom: ({ roomId, successor }) => {
       const room = fake.room(roomId);
+      const others = room.members.filter((m) => !m.me);
+      if (room.myRole === 'admin' && !successor && others.length && !others.some((m) => m.role === 'admin')) {
+        failWith('successor-needed', 'the last admin names a successor before leaving');
+      }
       // Our signed leave went through: the room's membership changed (a `room` event) before it is dropped here.
       fake.emit({ type: 'room', roomId });
       return dropRoom(room);
