@@ -53,5 +53,8 @@ export function warningText(name: string, warning: KeyWarningView): string {
   return warning.kind === 'key-changed' ? t('keys.changed', { name }) : t('keys.lookalike', { name, of: warning.of ?? name });
 }
 
-/** The open room's members we verified (compared safety numbers with), provided by the room view to the message rows. */
-export const VERIFIED_SENDERS: InjectionKey<ComputedRef<Set<string>>> = Symbol('verified-senders');
+/**
+ * What the message rows show after a sender's name, provided by the room view: the members we verified (compared
+ * safety numbers with), and those with a key warning.
+ */
+export const SENDER_TRUST: InjectionKey<ComputedRef<{ verified: Set<string>; warned: Set<string> }>> = Symbol('sender-trust');

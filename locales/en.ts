@@ -394,6 +394,7 @@ const en = {
   'members.verifiedBadge': 'Verified',
   'members.verified': 'You compared safety numbers with this person and marked them verified.',
   'chat.senderVerified': 'Verified',
+  'chat.senderWarned': 'Not the key you first saw for this person: see the warning above',
   'keys.changed': 'The key of {name} is not the one you first saw for them: the server or someone else may be pretending to be them. Compare safety numbers again before you trust them.',
   'keys.lookalike': 'This {name} is not the {of} you know: another identity with the same name (a new installation, or an impostor). Compare safety numbers before you trust them.',
 } as const;

@@ -385,6 +385,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'members.verifiedBadge': '已驗證',
   'members.verified': '你已與此人核對安全碼並標記為已驗證。',
   'chat.senderVerified': '已驗證',
+  'chat.senderWarned': '這不是你第一次看到的此人金鑰：請看上方的警告',
   'keys.changed': '{name} 的金鑰不是你第一次看到的那一把：伺服器或其他人可能在冒充對方。請先再次核對安全碼，再信任對方。',
   'keys.lookalike': '這位 {name} 不是你認識的那位 {of}：這是另一個同名的身分（重新安裝，或冒充者）。請先核對安全碼，再信任對方。',
 };

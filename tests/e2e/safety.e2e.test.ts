@@ -24,7 +24,7 @@ async function safetyNumberWith(page: Page, name: string): Promise<string> {
 
 /** Marks the member whose safety number is open verified, closes the sheet, and waits for their badge. */
 async function markVerified(page: Page, name: string): Promise<void> {
-  await page.click(id('safety-verify'));
+  await page.click(id('verify-toggle'));
   await page.locator(id('safety-verify'), { hasText: 'Clear verification' }).waitFor({ timeout: 15_000 });
   await page.click(id('safety-close'));
   await page.locator(id('member'), { hasText: name }).locator(id('member-verified-badge')).waitFor({ timeout: 15_000 });

@@ -62,14 +62,14 @@ describe('safety numbers in the members panel', () => {
     expect(qr.find('path').attributes('d')).toMatch(/^M/);
 
     expect(byTestId(wrapper, 'safety-verify').text()).toBe(en['safety.verify']);
-    await byTestId(wrapper, 'safety-verify').trigger('click');
+    await byTestId(wrapper, 'verify-toggle').trigger('click');
     await flushPromises();
     expect(fake.callsOf('setContactVerified')).toEqual([{ roomId: room.summary.id, fingerprint: bob.fingerprint, verified: true }]);
     expect(byTestId(wrapper, 'safety-verify').text()).toBe(en['safety.unverify']);
     expect(byTestId(wrapper, 'member-verified-badge').exists()).toBe(true);
     expect(byTestId(wrapper, 'sender-verified').exists()).toBe(true);
 
-    await byTestId(wrapper, 'safety-verify').trigger('click');
+    await byTestId(wrapper, 'verify-toggle').trigger('click');
     await flushPromises();
     expect(byTestId(wrapper, 'member-verified-badge').exists()).toBe(false);
   });
@@ -81,6 +81,7 @@ describe('safety numbers in the members panel', () => {
     setLocale(locale);
     const fake = new FakeBackend().setUp();
     const room = fake.addRoom({ name: 'Team', others: [bob, { fingerprint: fakeFingerprint('c1'), name: 'Carol' }] });
+    fake.receive(room.summary.id, { fromName: 'Bob', text: 'trust me', from: bob.fingerprint });
     room.members = room.members.map((m) =>
       m.fingerprint === bob.fingerprint ? { ...m, keyWarning: { kind: 'key-changed', of: null } } : m.name === 'Carol' ? { ...m, keyWarning: { kind: 'lookalike', of: 'Carol' } } : m,
     );
@@ -90,5 +91,11 @@ describe('safety numbers in the members panel', () => {
     expect(warning.attributes('role')).toBe('alert');
     expect(warning.text()).toContain(texts['keys.changed'].replace('{name}', 'Bob'));
     expect(warning.text()).toContain(texts['keys.lookalike'].replace('{name}', 'Carol').replace('{of}', 'Carol'));
+    // Each flagged person is a `key-changed` line (DESIGN.md), also by their name in the members panel.
+    expect(wrapper.findAll('[data-testid="key-change-warning"] [data-testid="key-changed"]').map((w) => w.attributes('data-kind'))).toEqual(['key-changed', 'lookalike']);
+    expect(byTestId(wrapper, 'message').find('[data-testid="key-changed"]').exists()).toBe(true);
+    await byTestId(wrapper, 'members-open').trigger('click');
+    await flushPromises();
+    expect(wrapper.findAll('[data-testid="member"] [data-testid="key-changed"]')).toHaveLength(2);
   });
 });
