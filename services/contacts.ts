@@ -71,6 +71,8 @@ function sameName(a: string, b: string): boolean {
 
 export class Contacts {
   private book = new Map<string, Contact>();
+  /** Digests of armored keys already read (every chain change shows the whole roster again). */
+  private readonly digests = new Map<string, string>();
   /** Saves run one after another (sightings arrive from several rooms at once). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -119,7 +121,7 @@ export class Contacts {
       const flagged: string[] = [];
       let changed = false;
       for (const person of people) {
-        const digest = await keyDigest(person.publicKey);
+        const digest = await this.digestOf(person.publicKey);
         const pinned = this.book.get(person.fingerprint);
         if (!pinned) {
           const earlier = before.filter((c) => c.fingerprint !== person.fingerprint && sameName(c.name, person.name));
@@ -181,6 +183,16 @@ export class Contacts {
       await this.save(me);
       return next;
     });
+  }
+
+  private async digestOf(armored: string): Promise<string> {
+    let digest = this.digests.get(armored);
+    if (digest === undefined) {
+      digest = await keyDigest(armored);
+      if (this.digests.size >= MAX_CONTACTS) this.digests.clear();
+      this.digests.set(armored, digest);
+    }
+    return digest;
   }
 
   private serially<T>(task: () => Promise<T>): Promise<T> {
