@@ -4,7 +4,7 @@
  */
 import type { ComputedRef, InjectionKey } from 'vue';
 import { t } from '@/utils/i18n';
-import type { MemberChange } from '@/utils/protocol-map';
+import type { KeyWarningView, MemberChange } from '@/utils/protocol-map';
 
 /** Contact-code groups (of four) in a name tag: 64 bits of the fingerprint, enough that a look-alike key cannot copy it. */
 export const TAG_GROUPS = 4;
@@ -50,3 +50,14 @@ export function collidingNameTags(people: ReadonlyArray<{ fingerprint: string; n
 
 /** The open room's name tags, provided by the room view to the message rows (sender names) below it. */
 export const SENDER_TAGS: InjectionKey<ComputedRef<Map<string, string>>> = Symbol('sender-tags');
+
+/** What a key warning says about a member (`name`): their key changed, or they are not the contact `of` they look like. */
+export function warningText(name: string, warning: KeyWarningView): string {
+  return warning.kind === 'key-changed' ? t('keys.changed', { name }) : t('keys.lookalike', { name, of: warning.of ?? name });
+}
+
+/**
+ * What the message rows show after a sender's name, provided by the room view: the members we verified (compared
+ * safety numbers with), and those with a key warning.
+ */
+export const SENDER_TRUST: InjectionKey<ComputedRef<{ verified: Set<string>; warned: Set<string> }>> = Symbol('sender-trust');

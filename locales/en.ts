@@ -394,6 +394,23 @@ const en = {
   'preview.dismiss': 'Dismiss',
   'error.preview-forged':
     'The server’s description of this invite link does not match the link itself (the room name sealed in it was swapped or changed), so PartyChat did not join and sent nothing about you. The server may be misbehaving; tell the person who sent the link.',
+  'safety.open': 'Safety number',
+  'safety.openFor': 'Safety number with {name}',
+  'safety.title': 'Safety number with {name}',
+  'safety.close': 'Close',
+  'safety.computing': 'Computing…',
+  'safety.explain':
+    'Compare these 60 digits with {name} in person or on a call you trust, or scan each other’s code. If they are the same on both sides, you hold each other’s real keys: mark {name} as verified.',
+  'safety.qr': 'QR code of your safety number with {name}',
+  'safety.verify': 'Mark as verified',
+  'safety.unverify': 'Clear verification',
+  'safety.verified': 'You verified {name}.',
+  'members.verifiedBadge': 'Verified',
+  'members.verified': 'You compared safety numbers with this person and marked them verified.',
+  'chat.senderVerified': 'Verified',
+  'chat.senderWarned': 'Not the key you first saw for this person: see the warning above',
+  'keys.changed': 'The key of {name} is not the one you first saw for them: the server or someone else may be pretending to be them. Compare safety numbers again before you trust them.',
+  'keys.lookalike': 'This {name} is not the {of} you know: another identity with the same name (a new installation, or an impostor). Compare safety numbers before you trust them.',
 } as const;
 
 export default en;

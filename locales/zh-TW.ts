@@ -386,6 +386,22 @@ const zhTW: Record<keyof typeof en, string> = {
   'preview.busy': '加入中…',
   'preview.dismiss': '略過',
   'error.preview-forged': '伺服器對這個邀請連結的描述與連結本身不符（連結中封存的聊天室名稱被調換或竄改），因此 PartyChat 沒有加入，也沒有傳送任何關於你的資訊。伺服器可能有問題，請告知傳送連結給你的人。',
+  'safety.open': '安全碼',
+  'safety.openFor': '與 {name} 的安全碼',
+  'safety.title': '與 {name} 的安全碼',
+  'safety.close': '關閉',
+  'safety.computing': '計算中…',
+  'safety.explain': '請當面或透過你信任的通話與 {name} 核對這 60 位數字，或互相掃描對方的條碼。若兩邊完全相同，你們持有的就是彼此真正的金鑰：請將 {name} 標記為已驗證。',
+  'safety.qr': '你與 {name} 的安全碼 QR 碼',
+  'safety.verify': '標記為已驗證',
+  'safety.unverify': '取消驗證',
+  'safety.verified': '你已驗證 {name}。',
+  'members.verifiedBadge': '已驗證',
+  'members.verified': '你已與此人核對安全碼並標記為已驗證。',
+  'chat.senderVerified': '已驗證',
+  'chat.senderWarned': '這不是你第一次看到的此人金鑰：請看上方的警告',
+  'keys.changed': '{name} 的金鑰不是你第一次看到的那一把：伺服器或其他人可能在冒充對方。請先再次核對安全碼，再信任對方。',
+  'keys.lookalike': '這位 {name} 不是你認識的那位 {of}：這是另一個同名的身分（重新安裝，或冒充者）。請先核對安全碼，再信任對方。',
 };
 
 export default zhTW;

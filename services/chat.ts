@@ -27,6 +27,7 @@ import { connectDirectory, lookupKey, sendInvitation, type DirectoryConnection }
 import { UserFacingError } from './errors';
 import { formatHost } from './host';
 import { adoptIdentity, exportIdentity } from './identity';
+import { Contacts } from './contacts';
 import { checkNotice, Invitations } from './invitations';
 import { openContext, type ChatDeps, type RoomContext } from './room/context';
 import { Sweeper } from './room/expiry';
@@ -58,14 +59,19 @@ export class ChatService {
   private readonly rooms: RoomRegistry;
   /** Invitation requests, and the senders accepted or blocked. */
   private readonly invitations: Invitations;
+  /** Pinned keys, verified marks and key warnings. */
+  private readonly contacts: Contacts;
   private directory: DirectoryConnection | null = null;
   private started: Promise<void> | null = null;
 
   constructor(private readonly deps: ChatDeps) {
     this.vault = new Vault(deps.local, deps.session);
-    this.rooms = new RoomRegistry(deps.local);
-    this.invitations = new Invitations(deps.local);
     this.now = deps.now ?? Date.now;
+    this.contacts = new Contacts(deps.local, this.now, (fps) => this.tellRoomsOf(fps));
+    this.rooms = new RoomRegistry(deps.local, (_roomId, roster) => {
+      if (this.ctx) this.contacts.seeRoster(this.ctx.me, roster).catch((error: unknown) => console.warn('could not pin contacts', error));
+    });
+    this.invitations = new Invitations(deps.local);
     this.settings = new Settings(deps.local, deps.defaultHost);
   }
 
@@ -137,6 +143,7 @@ export class ChatService {
     this.closeAll();
     this.rooms.clear();
     this.invitations.clear();
+    this.contacts.clear();
     this.ctx = null;
     this.sweeper = null;
     await this.vault.lock();
@@ -168,7 +175,7 @@ export class ChatService {
   }
 
   async getRoom(roomId: string): Promise<RoomDetail> {
-    return roomDetail(this.requireContext(), this.rooms.require(roomId));
+    return roomDetail(this.requireContext(), this.rooms.require(roomId), this.contacts);
   }
 
   async listMessages(roomId: string, limit = 100, beforeId?: string): Promise<MessageView[]> {
@@ -201,7 +208,7 @@ export class ChatService {
     const fingerprint = parseContactCode(code);
     if (!fingerprint) throw new UserFacingError('invalid-input', 'a contact code is 40 hexadecimal characters');
     membership.checkInvite(ctx, s, fingerprint);
-    const publicKey = await lookupKey(this.deps.fetch, this.settings.host, fingerprint);
+    const publicKey = await this.contacts.lookup(ctx.me, fingerprint, (fp) => lookupKey(this.deps.fetch, this.settings.host, fp));
     await membership.addMember(ctx, s, fingerprint, publicKey);
     // We chose them: their invitations to us join by themselves. They hear of ours through a notice we sign.
     await this.invitations.accept(ctx.me, fingerprint);
@@ -335,6 +342,21 @@ export class ChatService {
     return this.detailAfter(roomId, (ctx, s) => membership.setRole(ctx, s, fingerprint, role));
   }
 
+  /**
+   * Marks a member of this room verified after comparing safety numbers, or takes the mark back. Verifying also
+   * accepts their key as it is now and clears a key warning (see services/contacts.ts).
+   */
+  setContactVerified(roomId: string, fingerprint: string, verified: boolean): Promise<RoomDetail> {
+    return this.detailAfter(roomId, async (ctx, s) => {
+      if (fingerprint === ctx.me.identity.fingerprint || !s.roster?.members.has(fingerprint)) {
+        throw new UserFacingError('invalid-input', 'only another verified member of this room can be marked verified');
+      }
+      await this.contacts.seeRoster(ctx.me, s.roster);
+      await this.contacts.setVerified(ctx.me, fingerprint, verified);
+      this.tellRoomsOf([fingerprint]);
+    });
+  }
+
   /** Removes a member; we then start the next key epoch, which they never receive. */
   removeMember(roomId: string, fingerprint: string): Promise<RoomDetail> {
     return this.detailAfter(roomId, (ctx, s) => membership.removeMember(ctx, s, fingerprint));
@@ -433,6 +455,7 @@ export class ChatService {
     const ctx = await openContext(this.deps, unlocked, { now: this.now, host: () => this.settings.host, scheduleSweep: () => this.sweeper?.schedule() });
     this.ctx = ctx;
     this.sweeper = new Sweeper(() => this.rooms.values(), ctx.history, this.now, ctx.emit);
+    await this.contacts.load(unlocked);
     await this.rooms.load(ctx);
     await this.invitations.load(unlocked);
     this.connectAll(ctx);
@@ -456,7 +479,7 @@ export class ChatService {
    */
   private async onInvitation(ctx: RoomContext, notice: InviteNotice): Promise<void> {
     if (this.rooms.get(notice.room) || this.invitations.isBlocked(notice.by)) return;
-    const invitation = await checkNotice(ctx.me, notice, (fp) => lookupKey(this.deps.fetch, this.settings.host, fp));
+    const invitation = await checkNotice(ctx.me, notice, (fp) => this.contacts.lookup(ctx.me, fp, (f) => lookupKey(this.deps.fetch, this.settings.host, f)));
     if (!invitation) return ctx.onRejected(notice.room, 'an invitation whose signature does not verify with its sender’s key');
     if (this.isContact(ctx, invitation.by)) return this.joinInvited(ctx, invitation.room);
     await this.invitations.add(ctx.me, invitation);
@@ -498,7 +521,12 @@ export class ChatService {
   private async detailAfter(roomId: string, act: (ctx: RoomContext, s: RoomSession) => Promise<void> | void): Promise<RoomDetail> {
     const ctx = this.requireContext();
     await act(ctx, this.rooms.require(roomId));
-    return roomDetail(ctx, this.rooms.require(roomId));
+    return roomDetail(ctx, this.rooms.require(roomId), this.contacts);
+  }
+
+  /** Every room someone is a member of shows their changed trust (a key warning, a verified mark). */
+  private tellRoomsOf(fingerprints: string[]): void {
+    for (const s of this.rooms.values()) if (fingerprints.some((fp) => s.roster?.members.has(fp))) this.emit({ type: 'room', roomId: s.id });
   }
 
   private emit(event: PushEvent): void {

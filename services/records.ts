@@ -164,6 +164,8 @@ export interface LocalItems {
   roomIndex: string[];
   /** Invitation requests waiting for the person, and the senders accepted or blocked (services/invitations.ts), sealed. */
   invitations: Sealed;
+  /** Contacts: pinned keys, verified marks and key warnings (services/contacts.ts), sealed. */
+  contacts: Sealed;
   [room: `room:${string}`]: Sealed;
   /** A page of up to HISTORY_PAGE_SIZE StoredMessage, sealed: `page:<roomId>:<n>`. */
   [page: `page:${string}`]: Sealed;

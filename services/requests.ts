@@ -44,6 +44,7 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     setRoomMuted: (d) => chat.setRoomMuted(d.roomId, d.muted),
     setNotificationPreviews: (d) => chat.setNotificationPreviews(d.enabled),
     decideInvitation: (d) => chat.decideInvitation(d.roomId, d.decision),
+    setContactVerified: (d) => chat.setContactVerified(d.roomId, d.fingerprint, d.verified),
   };
   return async (request) => {
     const handler = handlers[request.type] as ((data: unknown) => Promise<unknown>) | undefined;

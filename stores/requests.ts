@@ -35,6 +35,7 @@ export const ACTIONS = [
   'setRoomMuted',
   'setNotificationPreviews',
   'decideInvitation',
+  'verifyContact',
 ] as const;
 
 export type ActionName = (typeof ACTIONS)[number];

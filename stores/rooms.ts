@@ -181,6 +181,8 @@ export function createRooms({ call, run, quietly }: Requests) {
     resetLinks: linksAction('resetLinks', (roomId) => call('resetLinks', { roomId })),
     /** Admins change the room's settings (disappearing timer; backup rooms: history sharing, retention). Resolves true on success. */
     saveRoomSettings: detailAction('saveSettings', (roomId, settings: RoomSettings) => call('setRoomSettings', { roomId, settings })),
+    /** Marks another member verified after comparing safety numbers, or takes the mark back. Resolves true on success. */
+    setContactVerified: detailAction('verifyContact', (roomId, fingerprint: string, verified: boolean) => call('setContactVerified', { roomId, fingerprint, verified })),
     /** Admin actions on a member or a banned identity: remove, allow or stop link creation, promote or demote, lift a ban. */
     memberAction: detailAction('memberAction', (roomId, action: MemberAction, fingerprint: string) => {
       if (action === 'remove') return call('removeMember', { roomId, fingerprint });

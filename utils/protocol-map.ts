@@ -107,6 +107,19 @@ export interface MemberView {
   canCreateLinks: boolean;
   /** The room's creator: no other admin can demote or remove them. */
   creator: boolean;
+  /** We compared safety numbers with them and marked them verified (dropped if their key changes); absent: not. */
+  contactVerified?: boolean;
+  /** Their key is not the one pinned for them, or they present under a contact's name with another key; absent: none. */
+  keyWarning?: KeyWarningView | null;
+}
+
+/**
+ * key-changed: a key other than the one pinned when we first met them; lookalike: first seen under the name of
+ * a contact we already knew (`of`), with another key.
+ */
+export interface KeyWarningView {
+  kind: 'key-changed' | 'lookalike';
+  of: string | null;
 }
 
 export interface RoomDetail extends RoomSummary {
@@ -122,6 +135,8 @@ export interface RoomDetail extends RoomSummary {
   banned: Array<{ fingerprint: string; contactCode: string }>;
   /** Missing messages per sender, by name: shown, not hidden. */
   gaps: Array<{ fingerprint: string; name: string; count: number }>;
+  /** Members whose key is not the pinned one, or who present as a contact with another key: a banner in every room they share. */
+  keyWarnings: Array<{ fingerprint: string; name: string } & KeyWarningView>;
 }
 
 /**
@@ -265,6 +280,8 @@ export interface ProtocolMap {
   setNotificationPreviews: { req: { enabled: boolean }; res: AppState };
   /** Answers an invitation request (see `InvitationDecision`). */
   decideInvitation: { req: { roomId: string; decision: InvitationDecision }; res: AppState };
+  /** Marks a member verified after comparing safety numbers (or takes the mark back); answers with the room as it is now. */
+  setContactVerified: { req: { roomId: string; fingerprint: string; verified: boolean }; res: RoomDetail };
 }
 
 export type RequestType = keyof ProtocolMap;

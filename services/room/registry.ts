@@ -1,5 +1,5 @@
 /** The rooms this browser holds: their sessions while unlocked, their sealed records and the index of them in storage. */
-import { verifyChain } from '@/shared/membership';
+import { verifyChain, type Roster } from '@/shared/membership';
 import type { LocalItems, RoomRecord } from '../records';
 import { seal, unseal } from '../sealed';
 import type { KeyValueStore } from '../store';
@@ -14,7 +14,11 @@ type RoomKey = `room:${string}`;
 export class RoomRegistry {
   private readonly rooms = new Map<string, RoomSession>();
 
-  constructor(private readonly local: KeyValueStore<LocalItems>) {}
+  constructor(
+    private readonly local: KeyValueStore<LocalItems>,
+    /** Told of every verified roster a room adopts (contacts pin its members). */
+    private readonly onRoster?: (roomId: string, roster: Roster) => void,
+  ) {}
 
   get(roomId: string): RoomSession | undefined {
     return this.rooms.get(roomId);
@@ -32,7 +36,7 @@ export class RoomRegistry {
 
   /** A session for a record; its changes are sealed under our vault key when saved. */
   add(ctx: RoomContext, record: RoomRecord): RoomSession {
-    const s = new RoomSession(record, { persist: (r) => this.persist(ctx.me, r), onRejected: ctx.onRejected });
+    const s = new RoomSession(record, { persist: (r) => this.persist(ctx.me, r), onRejected: ctx.onRejected, onRoster: this.onRoster });
     this.rooms.set(record.id, s);
     return s;
   }

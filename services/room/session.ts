@@ -26,6 +26,8 @@ interface PendingChange {
 export interface SessionHooks {
   persist(record: RoomRecord): Promise<void>;
   onRejected(roomId: string, reason: string): void;
+  /** A verified chain was adopted: its members are pinned as contacts (services/contacts.ts). */
+  onRoster?(roomId: string, roster: Roster): void;
 }
 
 export function emptyRoom(id: string, mode: RoomMode, now: number): RoomRecord {
@@ -133,6 +135,7 @@ export class RoomSession {
   adoptChain(chain: SignedRecord[], roster: Roster): void {
     this.data.chain = chain;
     this.roster = roster;
+    this.hooks.onRoster?.(this.data.id, roster);
   }
 
   /** Serialises every change to this room: frames, requests and timers run one at a time. */

@@ -2,7 +2,7 @@
 import { formatContactCode, openWithGek, readPublicKey } from '@/shared/crypto';
 import { fromBase64, fromUtf8 } from '@/shared/encoding';
 import { DEFAULT_SETTINGS, type LinkState } from '@/shared/membership';
-import type { JoinRequestView, MemberView, MessageView, RoomDetail, RoomEventView, RoomSummary } from '@/utils/protocol-map';
+import type { JoinRequestView, KeyWarningView, MemberView, MessageView, RoomDetail, RoomEventView, RoomSummary } from '@/utils/protocol-map';
 import type { History } from '../history';
 import type { RoomEvent, StoredMessage } from '../records';
 import type { RoomContext } from './context';
@@ -37,7 +37,15 @@ export function summaries(sessions: Iterable<RoomSession>): RoomSummary[] {
   return [...sessions].map(summary).sort((a, b) => (b.lastTs ?? 0) - (a.lastTs ?? 0));
 }
 
-export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<RoomDetail> {
+/** What the contacts book says of someone (services/contacts.ts): verified by us, or not who they seem. */
+export interface Trust {
+  isVerified(fingerprint: string): boolean;
+  warning(fingerprint: string): KeyWarningView | null;
+}
+
+const NO_TRUST: Trust = { isVerified: () => false, warning: () => null };
+
+export async function roomDetail(ctx: RoomContext, s: RoomSession, trust: Trust = NO_TRUST): Promise<RoomDetail> {
   const me = ctx.me.identity.fingerprint;
   const roster = s.roster;
   const members: MemberView[] = roster
@@ -51,6 +59,8 @@ export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<Room
         verified: true,
         canCreateLinks: m.canCreateLinks,
         creator: m.fingerprint === roster.creator,
+        contactVerified: m.fingerprint !== me && trust.isVerified(m.fingerprint),
+        keyWarning: m.fingerprint === me ? null : trust.warning(m.fingerprint),
       }))
     : [];
   for (const fingerprint of s.unverified) {
@@ -64,6 +74,8 @@ export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<Room
       verified: false,
       canCreateLinks: false,
       creator: false,
+      contactVerified: false,
+      keyWarning: null,
     });
   }
   const joinRequests: JoinRequestView[] = [];
@@ -79,6 +91,7 @@ export async function roomDetail(ctx: RoomContext, s: RoomSession): Promise<Room
     settings: roster?.settings ?? DEFAULT_SETTINGS,
     canCreateLinks: roster?.members.get(me)?.canCreateLinks ?? false,
     banned: [...(roster?.banned ?? [])].map((fingerprint) => ({ fingerprint, contactCode: formatContactCode(fingerprint) })),
+    keyWarnings: members.flatMap((m) => (m.keyWarning ? [{ fingerprint: m.fingerprint, name: m.name, ...m.keyWarning }] : [])),
     gaps: Object.entries(s.record.missing)
       .filter(([, gaps]) => gaps.length > 0)
       .map(([key, gaps]) => {

@@ -86,5 +86,6 @@ export function detailOf(room: FakeRoom): RoomDetail {
     canCreateLinks: room.myRole === 'admin' || room.canCreateLinks === true,
     banned: room.banned.map((fingerprint) => ({ fingerprint, contactCode: contactCodeOf(fingerprint) })),
     gaps: room.gaps,
+    keyWarnings: room.members.flatMap((m) => (m.keyWarning ? [{ fingerprint: m.fingerprint, name: m.name, ...m.keyWarning }] : [])),
   };
 }

@@ -274,5 +274,12 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       fake.emit({ type: 'state' });
       return fake.state();
     },
+    setContactVerified: ({ roomId, fingerprint, verified }) => {
+      const room = fake.room(roomId);
+      const member = room.members.find((m) => m.fingerprint === fingerprint && !m.me);
+      if (!member) failWith('invalid-input', 'only another member can be marked verified');
+      room.members = room.members.map((m) => (m === member ? { ...m, contactVerified: verified, keyWarning: verified ? null : m.keyWarning } : m));
+      return detailOf(room);
+    },
   };
 }
