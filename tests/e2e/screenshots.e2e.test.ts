@@ -85,6 +85,18 @@ describe('README screenshots from the built extension', () => {
     await expectMessage(a, '我會帶地圖');
     await send(a, 'Perfect. Bob brings the rope.');
     await expectMessage(c, 'Bob brings the rope');
+    // Message actions as people use them: Carol answers the first message and reacts to the last.
+    const welcome = c.locator(id('message'), { hasText: 'Welcome!' }).first();
+    await welcome.hover();
+    await welcome.locator(id('message-reply')).click();
+    await send(c, '幾點集合？7 點嗎？');
+    await a.locator(id('message'), { hasText: '幾點集合' }).first().locator(id('message-quote'), { hasText: 'Welcome!' }).waitFor({ timeout: 20_000 });
+    const rope = c.locator(id('message'), { hasText: 'Bob brings the rope' }).first();
+    await rope.hover();
+    await rope.locator(id('message-react')).click();
+    await rope.locator(`${id('reaction-choice')}[data-emoji="👍"]`).click();
+    await a.locator(id('message'), { hasText: 'Bob brings the rope' }).first().locator(`${id('reaction')}[data-emoji="👍"]`).waitFor({ timeout: 20_000 });
+    await c.mouse.move(0, 0);
 
     // A long name and every header button: the name gives way, the connection state stays whole.
     const state = a.locator(id('room-connection'));
