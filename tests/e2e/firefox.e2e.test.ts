@@ -3,7 +3,9 @@
  * (driven by puppeteer-core over WebDriver BiDi) chats with a Chromium profile through the real party
  * server. Firefox onboards; invites by contact code go both ways (Firefox's ephemeral room, Chromium's
  * backup room) with messages both ways in each; an invite link opened in a Firefox tab is redirected to
- * the extension before the party server is asked for its page, previewed, and joined once confirmed; and after a Firefox restart on the same profile the history is still there.
+ * the extension before the party server is asked for its page, previewed, and joined once confirmed; after a
+ * Firefox restart on the same profile the history is still there; and the two compare safety numbers (equal in
+ * both browsers), Firefox marks Chris verified, and Chromium makes Fiona an admin of its room.
  *
  * The steps run in order and build on each other (one Firefox profile, one Chromium profile).
  */
@@ -197,5 +199,56 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
     await ff.send(f, 'Firefox is back');
     await expectMessage(c, 'Firefox is back');
     await f.screenshot({ path: `${SCREENSHOTS}/firefox-after-restart.png` });
+  });
+
+  it('Firefox and Chromium see the same safety number, Firefox marks Chris verified, and Chromium makes Fiona an admin', async () => {
+    // Both are in the backup room (Chris's, where Chris is the admin and Fiona a member).
+    await ff.waitForText(f, id('room-name'), 'Chrome backup');
+    if (!(await f.$(id('members-panel')))) await f.locator(id('members-open')).click();
+    await ff.waitInRow(f, id('member'), 'Chris', id('safety-number-open'));
+    // Fiona is no admin here: no role buttons, no invite form, no invite-link button.
+    expect(await f.$$(id('member-promote'))).toHaveLength(0);
+    expect(await f.$(id('invite-contact-input'))).toBeNull();
+    expect(await f.$(id('invite-open'))).toBeNull();
+
+    await ff.clickInRow(f, id('member'), 'Chris', id('safety-number-open'));
+    await f.waitForFunction(
+      (selector: string) => /^(\d{5} ){11}\d{5}$/.test(document.querySelector(selector)?.textContent?.trim() ?? ''),
+      { timeout: 15_000, polling: 200 },
+      id('safety-number'),
+    );
+    const seenByFiona = await ff.textOf(f, id('safety-number'));
+
+    if (!(await c.locator(id('members-panel')).isVisible())) await c.click(id('members-open'));
+    await c.locator(id('member'), { hasText: 'Fiona' }).locator(id('safety-number-open')).click({ timeout: 15_000 });
+    await c.waitForFunction((selector) => /^(\d{5} ){11}\d{5}$/.test(document.querySelector(selector)?.textContent?.trim() ?? ''), id('safety-number'), {
+      timeout: 15_000,
+    });
+    const seenByChris = ((await c.locator(id('safety-number')).textContent()) ?? '').trim();
+    expect(seenByFiona.replace(/\s/g, '')).toMatch(/^\d{60}$/);
+    expect(seenByChris).toBe(seenByFiona);
+    await c.click(id('safety-close'));
+
+    // Firefox marks Chris verified; the sheet says so, and his row gets the badge once the sheet is closed.
+    await f.locator(id('verify-toggle')).click();
+    await ff.waitForText(f, id('safety-verify'), 'Clear verification', 15_000);
+    await f.screenshot({ path: `${SCREENSHOTS}/firefox-safety-number.png` });
+    await f.locator(id('safety-close')).click();
+    await ff.waitInRow(f, id('member'), 'Chris', id('member-verified-badge'), 15_000);
+    expect(await f.$$(id('member-verified-badge'))).toHaveLength(1);
+    // Chris has not verified Fiona: the mark is Firefox's own.
+    expect(await c.locator(id('member-verified-badge')).count()).toBe(0);
+
+    // Chromium (the room's admin) makes Fiona an admin, confirming in the panel; Firefox sees the line and the rights.
+    const fionaRow = c.locator(id('member'), { hasText: 'Fiona' });
+    await fionaRow.locator(id('member-promote')).click({ timeout: 15_000 });
+    await fionaRow.locator(id('member-role-confirm')).waitFor();
+    await fionaRow.locator(id('member-role-yes')).click();
+    await c.locator(`${id('room-event')}[data-event="promoted"]`, { hasText: 'Chris made Fiona an admin' }).waitFor({ timeout: 15_000 });
+    await ff.waitForText(f, `${id('room-event')}[data-event="promoted"]`, 'Chris made Fiona an admin');
+    await ff.waitInRow(f, id('member'), 'Fiona', '.role.admin', 15_000);
+    await f.waitForSelector(id('invite-contact-input'), { timeout: 15_000 });
+    await f.waitForSelector(id('invite-open'), { timeout: 15_000 });
+    await f.screenshot({ path: `${SCREENSHOTS}/firefox-promoted.png` });
   });
 });

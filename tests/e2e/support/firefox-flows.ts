@@ -31,30 +31,43 @@ export async function clickWithText(page: Page, selector: string, text: string, 
 }
 
 /**
+ * Clicks `inner` inside the first `rowSelector` element whose text contains `text`, once it is there (e.g. a
+ * button in a members-panel row). A DOM click, so it needs no hover.
+ */
+export async function clickInRow(page: Page, rowSelector: string, text: string, inner: string, timeout = 20_000): Promise<void> {
+  await waitInRow(page, rowSelector, text, inner, timeout);
+  const clicked = await page.evaluate(
+    (rows: string, wanted: string, within: string) => {
+      const row = [...document.querySelectorAll(rows)].find((r) => (r.textContent ?? '').includes(wanted) && r.querySelector(within));
+      const target = row?.querySelector(within) as HTMLElement | null | undefined;
+      target?.click();
+      return !!target;
+    },
+    rowSelector,
+    text,
+    inner,
+  );
+  if (!clicked) throw new Error(`no ${inner} in a ${rowSelector} with "${text}" to click`);
+}
+
+/** Waits until a `rowSelector` element whose text contains `text` holds an element matching `inner`. */
+export async function waitInRow(page: Page, rowSelector: string, text: string, inner: string, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(
+    (rows: string, wanted: string, within: string) =>
+      [...document.querySelectorAll(rows)].some((row) => (row.textContent ?? '').includes(wanted) && row.querySelector(within)),
+    { timeout, polling: 200 },
+    rowSelector,
+    text,
+    inner,
+  );
+}
+
+/**
  * Clicks `selector` inside the message row whose text contains `text`, once it is there (a row's actions only
  * show on hover; a DOM click needs none).
  */
 export async function clickInMessage(page: Page, text: string, selector: string, timeout = 20_000): Promise<void> {
-  await page.waitForFunction(
-    (rowSelector: string, wanted: string, inner: string) =>
-      [...document.querySelectorAll(rowSelector)].some((row) => (row.textContent ?? '').includes(wanted) && row.querySelector(inner)),
-    { timeout, polling: 200 },
-    id('message'),
-    text,
-    selector,
-  );
-  const clicked = await page.evaluate(
-    (rowSelector: string, wanted: string, inner: string) => {
-      const row = [...document.querySelectorAll(rowSelector)].find((r) => (r.textContent ?? '').includes(wanted) && r.querySelector(inner));
-      const target = row?.querySelector(inner) as HTMLElement | null | undefined;
-      target?.click();
-      return !!target;
-    },
-    id('message'),
-    text,
-    selector,
-  );
-  if (!clicked) throw new Error(`no ${selector} in a message with "${text}" to click`);
+  await clickInRow(page, id('message'), text, selector, timeout);
 }
 
 export async function textOf(page: Page, selector: string): Promise<string> {
