@@ -57,7 +57,7 @@ export function applyTo(target: StoredMessage, from: string, ts: number, action:
 
 /**
  * Applies an action that arrived (or that we sent) to its target in history. If the target is not there yet, the
- * action waits for it (`takePending`). Refusals are reported like any rejected message.
+ * action waits for it (`applyPending`). Refusals are reported like any rejected message.
  */
 export async function applyAction(ctx: RoomContext, s: RoomSession, from: string, ts: number, action: MessageAction, expiresAt: number | null): Promise<StoredMessage | null> {
   const result: { outcome: Outcome } = { outcome: { changed: false } };

@@ -65,14 +65,11 @@ function checkText(text: string): void {
 export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string, options: SendOptions = {}): Promise<MessageView> {
   checkText(text);
   return s.run(async () => {
-    let reply: Quote | undefined;
-    if (options.replyTo !== undefined) {
-      const answered = await findTarget(ctx, s, options.replyTo);
-      if (!answered || answered.kind !== 'text' || answered.deleted) throw new UserFacingError('invalid-input', 'the message you reply to is not here any more');
-      reply = { id: answered.id, from: answered.from, text: answered.text.slice(0, MAX_QUOTE_CHARS) };
-    }
-    const stored = await sealAndSend(ctx, s, { t: 'text', text, ...(reply ? { reply } : {}) });
-    if (reply) stored.reply = await quoteFor(ctx, s, reply);
+    if (options.replyTo === undefined) return toView(s.id, (await sealAndSend(ctx, s, { t: 'text', text })).stored, ctx.me.identity.fingerprint);
+    const answered = await findTarget(ctx, s, options.replyTo);
+    if (!answered || answered.kind !== 'text' || answered.deleted) throw new UserFacingError('invalid-input', 'the message you reply to is not here any more');
+    const quote = ownQuote(answered);
+    const { stored } = await sealAndSend(ctx, s, { t: 'text', text, reply: { id: quote.id, from: quote.from, text: quote.text } }, quote);
     return toView(s.id, stored, ctx.me.identity.fingerprint);
   });
 }
@@ -108,10 +105,7 @@ async function act(ctx: RoomContext, s: RoomSession, messageId: string, body: Ac
     if (refusal) throw new UserFacingError('invalid-input', refusal);
     // A delete names the deleted message's device and counter, so members who never got it don't miss it.
     const sent = body.t === 'delete' && target.dev && target.ctr ? { ...body, tdev: target.dev, tctr: target.ctr } : body;
-    const stored = await sealAndSend(ctx, s, sent);
-    if (!stored.action) throw new Error('an action was stored without its action');
-    const changed = await applyAction(ctx, s, me, stored.ts, stored.action, stored.expiresAt);
-    await s.save();
+    const { changed } = await sealAndSend(ctx, s, sent);
     return toView(s.id, changed ?? target, me);
   });
 }
@@ -120,12 +114,35 @@ function findTarget(ctx: RoomContext, s: RoomSession, id: string): Promise<Store
   return s.edit((record) => ctx.history.modify(record, id, () => false, TARGET_SEARCH_PAGES));
 }
 
-/** The quote a reply shows: our own copy of the answered message when we hold it, else what the replier quoted. */
+/** A reply's quote of a message we hold: its author and text as we have them. */
+function ownQuote(held: StoredMessage): NonNullable<StoredMessage['reply']> {
+  return { id: held.id, from: held.from, fromName: held.fromName, text: held.text.slice(0, MAX_QUOTE_CHARS) };
+}
+
+/**
+ * The quote a reply shows: our own copy of the answered message when we hold it (whoever the replier says wrote
+ * it: the id names the message), else what the replier quoted, under the name of the member it names.
+ */
 async function quoteFor(ctx: RoomContext, s: RoomSession, quote: Quote): Promise<NonNullable<StoredMessage['reply']>> {
   const held = await findTarget(ctx, s, quote.id);
-  const fromName = held?.fromName ?? s.roster?.members.get(quote.from)?.name ?? '';
-  const text = held && held.kind === 'text' && held.from === quote.from ? held.text.slice(0, MAX_QUOTE_CHARS) : quote.text;
-  return { id: quote.id, from: quote.from, fromName, text };
+  if (held?.kind === 'text') return ownQuote(held);
+  return { id: quote.id, from: quote.from, fromName: s.roster?.members.get(quote.from)?.name ?? '', text: quote.text };
+}
+
+/** A history entry of a payload that arrived (or that we restore), with its quote, if a reply, as we show it. */
+async function withQuote(ctx: RoomContext, s: RoomSession, payload: MessagePayload, stored: StoredMessage): Promise<StoredMessage> {
+  if (payload.t === 'text' && payload.reply) stored.reply = await quoteFor(ctx, s, payload.reply);
+  return stored;
+}
+
+/**
+ * Writes an entry to history and has its disappearance scheduled; an action is then applied to its target
+ * (resolves with the target it changed).
+ */
+async function keep(ctx: RoomContext, s: RoomSession, stored: StoredMessage): Promise<StoredMessage | null> {
+  await s.edit((record) => ctx.history.append(record, stored));
+  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  return stored.action ? applyAction(ctx, s, stored.from, stored.ts, stored.action, stored.expiresAt) : null;
 }
 
 type PayloadFields = 'v' | 'room' | 'epoch' | 'from' | 'dev' | 'ctr' | 'id' | 'ts';
@@ -133,10 +150,16 @@ type Body<P> = P extends MessagePayload ? Omit<P, PayloadFields> : never;
 type ActionBody = Body<ActionPayload>;
 
 /**
- * Seals, counts and sends one payload (a text or an action), and keeps it in history; it waits in the outbox
- * until the server acknowledges it. Runs in the room's queue (the caller's `s.run`).
+ * Seals, counts and sends one payload (a text, with `reply` its quote as we show it, or an action, applied here
+ * too), and keeps it in history; it waits in the outbox until the server acknowledges it. Runs in the room's queue
+ * (the caller's `s.run`). Resolves with the entry and, for an action, the message it changed.
  */
-async function sealAndSend(ctx: RoomContext, s: RoomSession, body: Body<MessagePayload>): Promise<StoredMessage> {
+async function sealAndSend(
+  ctx: RoomContext,
+  s: RoomSession,
+  body: Body<MessagePayload>,
+  reply?: StoredMessage['reply'],
+): Promise<{ stored: StoredMessage; changed: StoredMessage | null }> {
   if (s.record.removed) throw new UserFacingError('removed', 'you are no longer a member of this room');
   const me = ctx.me.identity;
   // Under the room's current key, unless a member who left holds it or it has not reached us yet: then the message
@@ -149,7 +172,7 @@ async function sealAndSend(ctx: RoomContext, s: RoomSession, body: Body<MessageP
   const ctr = s.record.myCtr + 1;
   const payload = { v: 1, room: s.id, epoch, from: me.fingerprint, dev: ctx.device, ctr, id: randomHex(MESSAGE_ID_BYTES), ts: ctx.now(), ...body } as MessagePayload;
   const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), ctx.me.privateKey);
-  const stored: StoredMessage = { ...storedFrom(payload, me.name, true, 'sending', null), expiresAt: expiryFor(s, payload.ts), epoch };
+  const stored: StoredMessage = { ...storedFrom(payload, me.name, true, 'sending', null), expiresAt: expiryFor(s, payload.ts), epoch, ...(reply ? { reply } : {}) };
   const item: OutboxItem = { id: payload.id, epoch, ct, unwritten: true };
   s.edit((record) => {
     record.myCtr = ctr;
@@ -161,14 +184,13 @@ async function sealAndSend(ctx: RoomContext, s: RoomSession, body: Body<MessageP
   // counter); the history page is written after, off the path to the other members (see `restoreSent`).
   await s.save();
   if (ready) s.send({ type: 'msg', id: payload.id, epoch, ct });
-  await s.edit((record) => ctx.history.append(record, stored));
-  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  const changed = await keep(ctx, s, stored);
   s.edit((record) => {
     const held = record.outbox.find((o) => o.id === item.id);
     if (held) delete held.unwritten;
   });
   await s.save();
-  return stored;
+  return { stored, changed };
 }
 
 /**
@@ -214,17 +236,14 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
     await s.save();
     return; // a replay or a duplicate: already shown
   }
-  const mine = envelope.from === ctx.me.identity.fingerprint;
-  const stored: StoredMessage = {
-    ...storedFrom(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', { ...envelope, seq }),
-    expiresAt,
-  };
   if (expiresAt !== null && expiresAt <= now) {
     await s.save();
     return; // arrived after its timer ran out
   }
+  const mine = envelope.from === ctx.me.identity.fingerprint;
+  const entry = storedFrom(payload, mine ? ctx.me.identity.name : sender.name, mine, mine ? 'sent' : 'received', { ...envelope, seq });
+  const stored = await withQuote(ctx, s, payload, { ...entry, expiresAt });
   if (payload.t !== 'text') return ingestAction(ctx, s, payload, stored);
-  if (payload.reply) stored.reply = await quoteFor(ctx, s, payload.reply);
   applyPending(s, stored);
   s.edit((record) => {
     if (!mine && source !== 'older') record.unread += 1;
@@ -234,8 +253,7 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   // and if the worker dies in between, the message comes back from the backup or a member (lastSeq and
   // the counter were not saved either).
   if (!stored.deleted) emitMessage(ctx, s, stored);
-  await s.edit((record) => ctx.history.append(record, stored));
-  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  await keep(ctx, s, stored);
   await s.save();
 }
 
@@ -247,9 +265,7 @@ async function ingestAction(ctx: RoomContext, s: RoomSession, payload: ActionPay
     const { tdev, tctr } = payload;
     s.edit((record) => acceptCounter(record, `${payload.from}:${tdev}`, tctr));
   }
-  await s.edit((record) => ctx.history.append(record, stored));
-  if (stored.action) await applyAction(ctx, s, payload.from, payload.ts, stored.action, stored.expiresAt);
-  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  await keep(ctx, s, stored);
   await s.save();
 }
 
@@ -278,10 +294,10 @@ async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Pro
   const plain = gek ? await openWithGek(fromBase64(gek), env.ct, ctx.me.privateKey.toPublic()).catch(() => null) : null;
   const payload = plain ? parsePayload(messagePayloadSchema, fromUtf8(plain)) : null;
   if (!payload || payload.id !== env.id) return null;
-  const stored: StoredMessage = { ...storedFrom(payload, ctx.me.identity.name, true, 'sent', env), expiresAt: expiryFor(s, payload.ts) };
-  if (stored.expiresAt !== null && stored.expiresAt <= ctx.now()) return null;
-  await s.edit((record) => ctx.history.append(record, stored));
-  if (stored.expiresAt !== null) ctx.scheduleSweep();
+  const expiresAt = expiryFor(s, payload.ts);
+  if (expiresAt !== null && expiresAt <= ctx.now()) return null;
+  const stored = await withQuote(ctx, s, payload, { ...storedFrom(payload, ctx.me.identity.name, true, 'sent', env), expiresAt });
+  await keep(ctx, s, stored);
   return stored;
 }
 

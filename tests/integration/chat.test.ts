@@ -152,6 +152,41 @@ describe('a worker that stops right after sending', () => {
     cyBack.chat.closeAll();
     dee.chat.closeAll();
   });
+
+  it('an edit sent as the worker stopped is applied to its message here too once the server acknowledges it', async () => {
+    const base = memoryStore<LocalItems>();
+    let pagesFail = false;
+    const local: TestClient['local'] = {
+      ...base,
+      set: async (key, value) => {
+        if (pagesFail && key.startsWith('page:')) throw new Error('the worker stopped');
+        return base.set(key, value);
+      },
+    };
+    const eve = createClient(host, { local });
+    const fay = createClient(host);
+    await Promise.all([eve.chat.onboard('Eve', 'eve passphrase here'), fay.chat.onboard('Fay', 'fay passphrase here')]);
+    const id = (await eve.chat.createRoom('Edits', 'ephemeral')).id;
+    await until(async () => (await eve.chat.getRoom(id)).connected, 'eve connected');
+    await invite(eve, id, fay);
+    await until(async () => (await fay.chat.getRoom(id).catch(() => null))?.connected, 'fay connected');
+    const original = await eve.chat.sendMessage(id, 'meet at 5');
+    await until(async () => (await fay.chat.listMessages(id)).some((m) => m.id === original.id), 'fay has it');
+    await eve.chat.settled();
+
+    pagesFail = true;
+    await expect(eve.chat.editMessage(id, original.id, 'meet at 6')).rejects.toThrow('the worker stopped');
+    // The worker is gone: nothing it had still queued gets written once storage works again.
+    eve.chat.closeAll();
+    await eve.chat.settled();
+    pagesFail = false;
+    await until(async () => (await fay.chat.listMessages(id)).some((m) => m.id === original.id && m.text === 'meet at 6'), 'fay sees the edit');
+    const eveBack = createClient(host, { local, session: eve.session });
+    await eveBack.chat.start();
+    await until(async () => (await eveBack.chat.listMessages(id)).find((m) => m.id === original.id && m.text === 'meet at 6' && m.edited), 'eve sees her own edit after the restart');
+    eveBack.chat.closeAll();
+    fay.chat.closeAll();
+  });
 });
 
 function btoaBytes(bytes: Uint8Array): string {

@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import type { StoredMessage } from '@/services/records';
 import type { MessageView } from '@/utils/protocol-map';
 import { turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
-import { createClient, invite, onboardedClient, storedRoom, until, type TestClient } from '../helpers/node-client';
+import { createClient, invite, onboardedClient, storedMessages, storedRoom, until, type TestClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
 
@@ -81,6 +81,19 @@ describe.each(['backup', 'ephemeral'] as const)('message actions in a %s room', 
     const seen = await arrived(alice, roomId, reply.id, 'alice has the reply');
     expect(seen.text).toBe('Yes!');
     expect(seen.reply).toMatchObject({ id: original.id, from: original.from, fromName: 'Alice', text: 'Lunch at noon?' });
+    // The replier's own history page holds the quote too (not only its in-memory copy): it is there after a restart.
+    await bob.chat.settled();
+    const stored = (await storedMessages(bob, roomId)).find((m) => m.id === reply.id);
+    expect(stored?.reply).toMatchObject({ id: original.id, from: original.from, fromName: 'Alice', text: 'Lunch at noon?' });
+  });
+
+  it('a reply quoting a message we hold shows our copy: a hostile member cannot put words in its author\'s mouth', async () => {
+    const original = await bob.chat.sendMessage(roomId, 'I will bring the tent');
+    await arrived(alice, roomId, original.id, 'alice has it');
+    const forged = await mallory.seal({ text: 'really?', reply: { id: original.id, from: await fingerprintOf(alice), text: 'I will not come' } });
+    await mallory.send(forged);
+    const seen = await arrived(alice, roomId, forged.id, 'alice has the forged reply');
+    expect(seen.reply).toMatchObject({ id: original.id, from: original.from, fromName: 'Bob', text: 'I will bring the tent' });
   });
 
   it('reactions: one per member, changed and taken back, counted on both sides', async () => {
