@@ -167,10 +167,7 @@ export class ChatService {
     const { record, roster } = await membership.newRoom(ctx, name, mode);
     const s = this.rooms.add(ctx, record);
     s.adoptChain(record.chain, roster);
-    await s.save();
-    await this.rooms.saveIndex();
-    connectRoom(ctx, s);
-    this.emit({ type: 'state' });
+    await this.startRoom(ctx, s);
     return summary(s);
   }
 
@@ -286,10 +283,7 @@ export class ChatService {
     if (existing && !existing.record.joining) return summary(existing);
     const s = existing ?? this.rooms.add(ctx, emptyRoom(link.room, 'ephemeral', this.now()));
     links.beginJoin(s, link);
-    await s.save();
-    await this.rooms.saveIndex();
-    connectRoom(ctx, s);
-    this.emit({ type: 'state' });
+    await this.startRoom(ctx, s);
     return summary(s);
   }
 
@@ -500,7 +494,11 @@ export class ChatService {
   private async joinInvited(ctx: RoomContext, roomId: string): Promise<void> {
     await this.invitations.drop(ctx.me, roomId);
     if (this.rooms.get(roomId)) return;
-    const s = this.rooms.add(ctx, emptyRoom(roomId, 'ephemeral', this.now()));
+    await this.startRoom(ctx, this.rooms.add(ctx, emptyRoom(roomId, 'ephemeral', this.now())));
+  }
+
+  /** A room new in this browser (created, joined by link or by invitation): stored, listed, connected, shown. */
+  private async startRoom(ctx: RoomContext, s: RoomSession): Promise<void> {
     await s.save();
     await this.rooms.saveIndex();
     connectRoom(ctx, s);
