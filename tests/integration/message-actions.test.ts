@@ -5,7 +5,6 @@
  * one, and a deleted message's text is gone from every member's storage, also from what peers sync.
  */
 import { inject } from 'vitest';
-import type { StoredMessage } from '@/services/records';
 import type { MessageView } from '@/utils/protocol-map';
 import { turnMalicious, type MaliciousMember } from '../helpers/adversary/malicious-member';
 import { createClient, invite, onboardedClient, storedMessages, storedRoom, until, type TestClient } from '../helpers/node-client';
@@ -27,20 +26,9 @@ async function arrived(client: TestClient, roomId: string, id: string, what: str
   }, what);
 }
 
-/** Every stored history page of a room, opened, as one JSON text: what a test searches for a deleted text. */
+/** Everything a client stores for a room, as one JSON text: what a test searches for a deleted text. */
 async function storedHistoryText(client: TestClient, roomId: string): Promise<string> {
-  const pages = (await storedRoom(client, roomId)).pages;
-  const { importVaultKey, unseal } = await import('@/services/sealed');
-  const { fromBase64 } = await import('@/shared/encoding');
-  const session = await client.session.get('unlocked');
-  const key = await importVaultKey(fromBase64(session?.vaultKey ?? ''));
-  const out: unknown[] = [];
-  for (let i = 0; i < pages; i++) {
-    const name = `page:${roomId}:${i}` as const;
-    const sealed = await client.local.get(name);
-    if (sealed) out.push(await unseal(key, sealed, name));
-  }
-  return JSON.stringify(out);
+  return JSON.stringify(await storedMessages(client, roomId));
 }
 
 describe.each(['backup', 'ephemeral'] as const)('message actions in a %s room', (mode) => {
@@ -168,8 +156,7 @@ describe.each(['backup', 'ephemeral'] as const)('message actions in a %s room', 
     await alice.chat.editMessage(roomId, message.id, 'v3');
     await arrived(bob, roomId, message.id, 'bob has v3', (m) => m.text === 'v3');
     // Mallory replays the envelope of the v2 edit (she received it like everyone else) to Bob.
-    const history = JSON.parse(await storedHistoryText(bob, roomId)) as StoredMessage[][];
-    const v2Edit = history.flat().find((m) => m.kind === 'action' && m.action?.type === 'edit' && m.action.text === 'v2')?.env;
+    const v2Edit = (await storedMessages(bob, roomId)).find((m) => m.kind === 'action' && m.action?.type === 'edit' && m.action.text === 'v2')?.env;
     if (!v2Edit) throw new Error('bob did not keep the v2 edit envelope');
     mallory.syncReply(await fingerprintOf(bob), [v2Edit]);
     const marker = await mallory.seal({ text: 'marker 2' });

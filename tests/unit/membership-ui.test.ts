@@ -4,27 +4,20 @@
  * and Traditional Chinese, with the fake backend.
  */
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
-import { createPinia } from 'pinia';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
 import MembersPanel from '@/components/MembersPanel.vue';
 import { collidingNameTags } from '@/components/member-events';
-import App from '@/entrypoints/sidepanel/App.vue';
 import en from '@/locales/en';
 import zhTW from '@/locales/zh-TW';
-import { useAppStore } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
 import type { MemberChange, MemberView } from '@/utils/protocol-map';
 import { FakeBackend, fakeFingerprint } from './support/fake-backend';
+import { sidePanelMounter } from './support/side-panel';
 
-const mounted: VueWrapper[] = [];
+const { mounted, mountSidePanel } = sidePanelMounter();
 
 async function openRoom(fake: FakeBackend, roomId: string) {
-  const pinia = createPinia();
-  const store = useAppStore(pinia);
-  await store.init(fake);
-  const wrapper = mount(App, { global: { plugins: [pinia] }, attachTo: document.body });
-  mounted.push(wrapper);
-  await flushPromises();
+  const { wrapper, store } = await mountSidePanel(fake);
   await store.openRoom(roomId);
   await flushPromises();
   return { wrapper, store };

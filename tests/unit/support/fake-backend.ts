@@ -115,17 +115,7 @@ export class FakeBackend implements Backend {
 
   /** Holds every request of `type` until the returned function is called (to observe busy states). */
   hold(type: RequestType): () => void {
-    let release = () => {};
-    this.holds.set(
-      type,
-      new Promise<void>((resolve) => {
-        release = () => {
-          this.holds.delete(type);
-          resolve();
-        };
-      }),
-    );
-    return release;
+    return gate(this.holds, type);
   }
 
   /**
@@ -133,17 +123,7 @@ export class FakeBackend implements Backend {
    * returned function is called: the background has finished, the page has not heard back yet.
    */
   holdReply(type: RequestType): () => void {
-    let release = () => {};
-    this.replyHolds.set(
-      type,
-      new Promise<void>((resolve) => {
-        release = () => {
-          this.replyHolds.delete(type);
-          resolve();
-        };
-      }),
-    );
-    return release;
+    return gate(this.replyHolds, type);
   }
 
   /**
@@ -453,4 +433,19 @@ export class FakeBackend implements Backend {
     const ms = this.room(roomId).settings.disappearMs;
     return ms === null ? null : this.clock + 60_000 + ms;
   }
+}
+
+/** Closes a gate for `type` in `gates` (requests wait on it); the returned function opens it again. */
+function gate(gates: Map<RequestType, Promise<void>>, type: RequestType): () => void {
+  let release = () => {};
+  gates.set(
+    type,
+    new Promise<void>((resolve) => {
+      release = () => {
+        gates.delete(type);
+        resolve();
+      };
+    }),
+  );
+  return release;
 }
