@@ -135,10 +135,12 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
     await c.press(id('composer'), 'Enter');
     await ff.waitForText(f, id('message-edited'), '');
     await ff.waitForText(f, id('message'), 'Backed up from Chromium, edited');
+    await f.screenshot({ path: `${SCREENSHOTS}/firefox-message-actions.png` });
     await ff.clickInMessage(f, 'Firefox answers', id('message-delete'));
     await f.locator(id('delete-confirm-yes')).click();
     await c.locator(`${id('message')}[data-deleted]`).waitFor({ timeout: 15_000 });
     await expect(c.locator(id('message'), { hasText: 'Firefox answers' }).count()).resolves.toBe(0);
+    await c.screenshot({ path: `${SCREENSHOTS}/chromium-message-deleted.png` });
   });
 
   it('an invite link opened in a Firefox tab never reaches the server: the extension previews it, and joins once confirmed', async () => {
