@@ -40,6 +40,8 @@ describe('removing members rotates the room key', () => {
     const dee = await onboarded('Dee');
     await dee.chat.joinByLink(link.url ?? '');
     await until(async () => (await summary(dee, roomId))?.hasKey, 'dee joins through the refreshed escrow');
+    // The key is held in memory a moment before its record is written: wait for the write, then compare.
+    await until(async () => (await storedRoom(dee, roomId)).keys['1'], 'dee stored the epoch 1 key');
     expect((await storedRoom(dee, roomId)).keys['1']).toBe((await storedRoom(ada, roomId)).keys['1']);
 
     // A member leaves: the online member with the smallest fingerprint starts epoch 2.
