@@ -195,6 +195,7 @@ describe('issue 9, attacks 3 and 7: key epochs after a member leaves', () => {
     await dee.chat.onboard('Dee', 'dee passphrase');
     await dee.chat.joinByLink(link.url ?? '');
     await until(async () => (await summary(dee, room))?.hasKey, 'dee joins through the escrow');
+    await until(async () => (await storedRoom(dee, room)).keys['1'], 'dee stored the epoch 1 key');
     expect((await storedRoom(dee, room)).keys['1']).toBe((await storedRoom(alice, room)).keys['1']);
     dee.chat.closeAll();
     alice = await restart(alice, proxy.host);
