@@ -347,6 +347,7 @@ const en = {
   'error.removed': 'You are no longer a member of this room. You can still read what was said before; new messages will not reach you.',
   'error.successor-needed': 'You are the last admin of this room. Choose who becomes admin when you leave.',
   'error.role-refused': 'That role change is not allowed: the room’s creator keeps their admin rights, and a room always keeps at least one admin.',
+  'error.store-too-new': 'This browser’s PartyChat data was saved by a newer version of PartyChat. Update PartyChat to open it; nothing has been changed.',
   'members.remove': 'Remove',
   'members.removeConfirm': 'Remove {name} from the room? They lose access to new messages.',
   'members.removeConfirmYes': 'Remove',

@@ -340,6 +340,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'error.removed': '你已不是這個聊天室的成員。你仍可閱讀先前的內容，但不會再收到新訊息。',
   'error.successor-needed': '你是這個聊天室最後一位管理員。請選擇你離開後由誰擔任管理員。',
   'error.role-refused': '無法這樣變更角色：聊天室的建立者會保有管理員權限，而且聊天室至少要有一位管理員。',
+  'error.store-too-new': '這個瀏覽器中的 PartyChat 資料是由較新版本的 PartyChat 儲存的。請更新 PartyChat 後再開啟；資料沒有任何變更。',
   'members.remove': '移除',
   'members.removeConfirm': '要將 {name} 從聊天室移除嗎？對方將無法再讀取新訊息。',
   'members.removeConfirmYes': '移除',

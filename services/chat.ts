@@ -29,6 +29,7 @@ import { formatHost } from './host';
 import { adoptIdentity, exportIdentity } from './identity';
 import { Contacts } from './contacts';
 import { checkNotice, Invitations } from './invitations';
+import { migrateStore } from './migrations';
 import { openContext, type ChatDeps, type RoomContext } from './room/context';
 import { Sweeper } from './room/expiry';
 import * as links from './room/links';
@@ -75,9 +76,13 @@ export class ChatService {
     this.settings = new Settings(deps.local, deps.defaultHost);
   }
 
-  /** Restores settings and, if the session is still unlocked (worker restart), reconnects everything. Idempotent. */
+  /**
+   * Migrates the stored data as far as it can while locked (a store from a newer release is refused, untouched),
+   * restores settings and, if the session is still unlocked (worker restart), reconnects everything. Idempotent.
+   */
   start(): Promise<void> {
     this.started ??= (async () => {
+      await migrateStore(this.deps.local, null, this.deps.storeLayout);
       await this.settings.load();
       const unlocked = await this.vault.resume();
       if (unlocked) await this.open(unlocked);
@@ -446,6 +451,8 @@ export class ChatService {
   // ── the unlocked session ──────────────────────────────────────────────────
 
   private async open(unlocked: Unlocked): Promise<void> {
+    // The migrations that open sealed records run now, before anything reads them.
+    await migrateStore(this.deps.local, unlocked.vaultKey, this.deps.storeLayout);
     const ctx = await openContext(this.deps, unlocked, { now: this.now, host: () => this.settings.host, scheduleSweep: () => this.sweeper?.schedule() });
     this.ctx = ctx;
     this.sweeper = new Sweeper(() => this.rooms.values(), ctx.history, this.now, ctx.emit);

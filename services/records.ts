@@ -156,6 +156,8 @@ export interface StoredMessage {
 
 /** Items in `storage.local` (persist across restarts). */
 export interface LocalItems {
+  /** The layout version of everything stored here (services/migrations.ts); absent: 1. */
+  schema: number;
   identity: StoredIdentity;
   /** This installation's device id (16 hex), part of every message counter. */
   device: string;

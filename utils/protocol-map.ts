@@ -316,7 +316,8 @@ export type UserErrorCode =
   | 'bad-import'
   | 'removed'
   | 'successor-needed'
-  | 'role-refused';
+  | 'role-refused'
+  | 'store-too-new';
 
 export interface UserError {
   code: UserErrorCode;

@@ -8,6 +8,7 @@ import type { SocketFactory } from '../connection';
 import { randomHex } from '@/shared/encoding';
 import { History } from '../history';
 import type { PartyHost } from '../host';
+import type { StoreLayout } from '../migrations';
 import type { KeyValueStore } from '../store';
 import type { LocalItems, SessionItems } from '../records';
 import type { Unlocked } from '../vault';
@@ -27,6 +28,8 @@ export interface ChatDeps {
   onRejected?: (roomId: string, reason: string) => void;
   /** How long to wait for the server to confirm a change. */
   confirmTimeoutMs?: number;
+  /** The stored data layout and its migrations (tests hand in their own; default: services/migrations.ts). */
+  storeLayout?: StoreLayout;
 }
 
 export interface RoomContext {
