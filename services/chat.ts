@@ -30,6 +30,7 @@ import { adoptIdentity, exportIdentity } from './identity';
 import { Contacts } from './contacts';
 import { checkNotice, Invitations } from './invitations';
 import { migrateStore } from './migrations';
+import { Quarantine } from './quarantine';
 import { openContext, type ChatDeps, type RoomContext } from './room/context';
 import { Sweeper } from './room/expiry';
 import * as links from './room/links';
@@ -62,6 +63,8 @@ export class ChatService {
   private readonly invitations: Invitations;
   /** Pinned keys, verified marks and key warnings. */
   private readonly contacts: Contacts;
+  /** Stored items that could not be read, moved aside. */
+  private readonly quarantine: Quarantine;
   private directory: DirectoryConnection | null = null;
   private started: Promise<void> | null = null;
 
@@ -73,6 +76,7 @@ export class ChatService {
       if (this.ctx) this.contacts.seeRoster(this.ctx.me, roster).catch((error: unknown) => console.warn('could not pin contacts', error));
     });
     this.invitations = new Invitations(deps.local);
+    this.quarantine = new Quarantine(deps.local, this.now, (roomId) => this.onQuarantined(roomId));
     this.settings = new Settings(deps.local, deps.defaultHost);
   }
 
@@ -149,6 +153,7 @@ export class ChatService {
     this.rooms.clear();
     this.invitations.clear();
     this.contacts.clear();
+    this.quarantine.clear();
     this.ctx = null;
     this.sweeper = null;
     await this.vault.lock();
@@ -397,6 +402,16 @@ export class ChatService {
     return setMuted(this.requireContext(), this.rooms.require(roomId), muted);
   }
 
+  /** Dismisses the room's "N messages could not be read" notice; what was moved aside stays aside. */
+  async dismissUnreadable(roomId: string): Promise<RoomSummary> {
+    const s = this.rooms.require(roomId);
+    await this.quarantine.dismiss(roomId);
+    s.unreadable = this.quarantine.unreadable(roomId);
+    const view = summary(s);
+    this.emit({ type: 'summary', room: view });
+    return view;
+  }
+
   get notificationPreviews(): boolean {
     return this.settings.previews;
   }
@@ -453,12 +468,15 @@ export class ChatService {
   private async open(unlocked: Unlocked): Promise<void> {
     // The migrations that open sealed records run now, before anything reads them.
     await migrateStore(this.deps.local, unlocked.vaultKey, this.deps.storeLayout);
-    const ctx = await openContext(this.deps, unlocked, { now: this.now, host: () => this.settings.host, scheduleSweep: () => this.sweeper?.schedule() });
+    const hooks = { now: this.now, host: () => this.settings.host, scheduleSweep: () => this.sweeper?.schedule() };
+    const ctx = await openContext(this.deps, unlocked, hooks, this.quarantine);
     this.ctx = ctx;
     this.sweeper = new Sweeper(() => this.rooms.values(), ctx.history, this.now, ctx.emit);
-    await this.contacts.load(unlocked);
-    await this.rooms.load(ctx);
-    await this.invitations.load(unlocked);
+    await this.quarantine.load();
+    await this.contacts.load(unlocked, this.quarantine);
+    await this.rooms.load(ctx, this.quarantine);
+    for (const s of this.rooms.values()) s.unreadable = this.quarantine.unreadable(s.id);
+    await this.invitations.load(unlocked, this.quarantine);
     this.connectAll(ctx);
     await this.sweeper.sweep();
     this.emit({ type: 'state' });
@@ -532,6 +550,14 @@ export class ChatService {
   /** Every room someone is a member of shows their changed trust (a key warning, a verified mark). */
   private tellRoomsOf(fingerprints: string[]): void {
     for (const s of this.rooms.values()) if (fingerprints.some((fp) => s.roster?.members.has(fp))) this.emit({ type: 'room', roomId: s.id });
+  }
+
+  /** Something of a room was moved aside: the room shows how many of its messages could not be read. */
+  private onQuarantined(roomId: string | null): void {
+    const s = roomId === null ? undefined : this.rooms.get(roomId);
+    if (!s) return;
+    s.unreadable = this.quarantine.unreadable(s.id);
+    this.emit({ type: 'summary', room: summary(s) });
   }
 
   private emit(event: PushEvent): void {

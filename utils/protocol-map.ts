@@ -39,6 +39,8 @@ export interface RoomSummary {
   removed: boolean;
   /** Muted by the user: no browser notification for its messages. */
   muted: boolean;
+  /** Stored messages that could not be read and were moved aside, until dismissed (`dismissUnreadable`). */
+  unreadable: number;
 }
 
 /** joining: talking to the server; pending-approval: an admin must accept; waiting-member: admitted, waiting for an online member to hand over the key; failed: see joinError. */
@@ -276,6 +278,8 @@ export interface ProtocolMap {
   importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };
   /** Mutes (or unmutes) a room's notifications in this browser. */
   setRoomMuted: { req: { roomId: string; muted: boolean }; res: RoomSummary };
+  /** Dismisses the room's "N messages could not be read" notice (the items stay aside). */
+  dismissUnreadable: { req: { roomId: string }; res: RoomSummary };
   /** Whether message notifications show the message text. */
   setNotificationPreviews: { req: { enabled: boolean }; res: AppState };
   /** Answers an invitation request (see `InvitationDecision`). */

@@ -9,6 +9,7 @@ import { randomHex } from '@/shared/encoding';
 import { History } from '../history';
 import type { PartyHost } from '../host';
 import type { StoreLayout } from '../migrations';
+import type { Quarantine } from '../quarantine';
 import type { KeyValueStore } from '../store';
 import type { LocalItems, SessionItems } from '../records';
 import type { Unlocked } from '../vault';
@@ -61,6 +62,7 @@ export async function openContext(
   deps: ChatDeps,
   me: Unlocked,
   hooks: { now: () => number; host: () => PartyHost; scheduleSweep: () => void },
+  quarantine?: Quarantine,
 ): Promise<RoomContext> {
   let device = (await deps.local.get('device')) ?? '';
   if (!device) {
@@ -70,7 +72,7 @@ export async function openContext(
   return {
     me,
     device,
-    history: new History(deps.local, me.vaultKey),
+    history: new History(deps.local, me.vaultKey, quarantine),
     openSocket: deps.openSocket,
     confirmTimeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS,
     ...hooks,

@@ -91,6 +91,8 @@ export class RoomSession {
   resendTimer: ReturnType<typeof setTimeout> | null = null;
   /** Disappearing-timer changes parsed from the chain, cached per chain length (see expiry.ts). */
   timers: { length: number; changes: Array<{ ts: number; ms: number | null }> } | null = null;
+  /** Messages of this room that could not be read and were moved aside, until the person dismisses the notice (services/quarantine.ts). */
+  unreadable = 0;
   /** Set once the room is forgotten or the vault locked: late timers leave it alone. */
   disposed = false;
 

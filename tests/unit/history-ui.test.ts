@@ -293,6 +293,32 @@ describe('room events and disappearing messages', () => {
   });
 });
 
+describe('messages that could not be read', () => {
+  it('shows how many, in English and Chinese, and goes when dismissed', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    room.summary = { ...room.summary, unreadable: 1 };
+    const { wrapper } = await openRoom(fake, room.summary.id);
+    expect(byTestId(wrapper, 'room-unreadable').text()).toContain('1 message could not be read');
+    const html = wrapper.html();
+    expect(html.indexOf('data-testid="room-unreadable"')).toBeLessThan(html.indexOf('data-testid="message-list"'));
+
+    fake.emit({ type: 'summary', room: { ...room.summary, unreadable: 3 } });
+    await flushPromises();
+    expect(byTestId(wrapper, 'room-unreadable').text()).toContain('3 messages could not be read');
+    setLocale('zh-TW');
+    await flushPromises();
+    expect(byTestId(wrapper, 'room-unreadable').text()).toContain('有 3 則訊息無法讀取');
+    setLocale('en');
+
+    await byTestId(wrapper, 'room-unreadable-dismiss').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('dismissUnreadable')).toEqual([{ roomId: room.summary.id }]);
+    expect(byTestId(wrapper, 'room-unreadable').exists()).toBe(false);
+    expect(byTestId(wrapper, 'room-gaps').exists()).toBe(false);
+  });
+});
+
 describe('missing messages', () => {
   it('tells which sender’s messages are missing, above the messages, and counts them in the room list', async () => {
     const fake = new FakeBackend().setUp();

@@ -27,6 +27,7 @@ const room: RoomSummary = {
   missing: 0,
   removed: false,
   muted: false,
+  unreadable: 0,
 };
 const message: MessageView = {
   id: 'm1',

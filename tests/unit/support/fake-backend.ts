@@ -164,6 +164,7 @@ export class FakeBackend implements Backend {
         missing: 0,
         removed: false,
         muted: false,
+        unreadable: 0,
       },
       myRole: input.myRole ?? 'admin',
       members: [
