@@ -407,6 +407,7 @@ export class ChatService {
     const s = this.rooms.require(roomId);
     await this.quarantine.dismiss(roomId);
     s.unreadable = this.quarantine.unreadable(roomId);
+    s.unreadableWire.clear();
     const view = summary(s);
     this.emit({ type: 'summary', room: view });
     return view;
