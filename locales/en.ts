@@ -280,6 +280,8 @@ const en = {
   'gaps.many': '{count} messages from {name} are missing (they were sent while you were away and no member who has them is online)',
   'gaps.someone': 'a member',
   'unreadable.one': '1 message could not be read (it was damaged in this browser’s storage and has been set aside)',
+  'unreadable.roomOne': '1 room could not be read (its record was damaged in this browser’s storage and has been set aside)',
+  'unreadable.roomMany': '{count} rooms could not be read (their records were damaged in this browser’s storage and have been set aside)',
   'unreadable.many': '{count} messages could not be read (they were damaged in this browser’s storage and have been set aside)',
   'room.missing': '{count} missing',
   'room.missingHint': '{count} messages in this room are known to be missing',

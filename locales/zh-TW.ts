@@ -281,6 +281,8 @@ const zhTW: Record<keyof typeof en, string> = {
   'gaps.many': '缺少 {count} 則來自 {name} 的訊息（它們是在你離開時送出的，而目前沒有持有它們的成員在線上）',
   'gaps.someone': '某位成員',
   'unreadable.one': '有 1 則訊息無法讀取（它在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
+  'unreadable.roomOne': '有 1 個聊天室無法讀取（它的紀錄在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
+  'unreadable.roomMany': '有 {count} 個聊天室無法讀取（它們的紀錄在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
   'unreadable.many': '有 {count} 則訊息無法讀取（它們在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
   'room.missing': '缺少 {count} 則',
   'room.missingHint': '這個聊天室已知缺少 {count} 則訊息',

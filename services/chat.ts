@@ -119,6 +119,7 @@ export class ChatService {
       invitations: this.ctx ? this.invitations.views() : [],
       notificationPreviews: this.settings.previews,
       capturedLink: (await this.deps.session.get('capturedLink')) ?? null,
+      unreadableRooms: this.ctx ? this.quarantine.unreadableRooms() : 0,
     };
   }
 
@@ -411,6 +412,14 @@ export class ChatService {
     const view = summary(s);
     this.emit({ type: 'summary', room: view });
     return view;
+  }
+
+  /** Dismisses the notice of rooms whose record could not be read. */
+  async dismissUnreadableRooms(): Promise<AppState> {
+    this.requireContext();
+    await this.quarantine.dismissRooms();
+    this.emit({ type: 'state' });
+    return this.getState();
   }
 
   get notificationPreviews(): boolean {

@@ -82,12 +82,30 @@ export class Quarantine {
     }
   }
 
+  /** Rooms whose record was moved aside (they are no longer listed), not dismissed. */
+  unreadableRooms(): number {
+    return this.entries.filter(isRoomRecord).length;
+  }
+
   /** The person saw the room's notice: it goes (the items stay aside). */
-  async dismiss(room: string): Promise<void> {
-    if (!this.unreadable(room)) return;
-    this.entries = this.entries.map((e) => (e.room === room && !e.dismissed ? { ...e, dismissed: true } : e));
+  dismiss(room: string): Promise<void> {
+    return this.dismissWhere((e) => e.room === room && e.count > 0);
+  }
+
+  /** The person saw the notice of rooms that could not be read. */
+  dismissRooms(): Promise<void> {
+    return this.dismissWhere(isRoomRecord);
+  }
+
+  private async dismissWhere(match: (e: QuarantineEntry) => boolean): Promise<void> {
+    if (!this.entries.some((e) => !e.dismissed && match(e))) return;
+    this.entries = this.entries.map((e) => (!e.dismissed && match(e) ? { ...e, dismissed: true } : e));
     await this.local.set('quarantine', this.entries);
   }
+}
+
+function isRoomRecord(e: QuarantineEntry): boolean {
+  return e.from.startsWith('room:') && !e.dismissed;
 }
 
 /** Why a stored value could not be read, for the list. */

@@ -227,6 +227,8 @@ export interface AppState {
   notificationPreviews: boolean;
   /** An invite link opened in a tab, waiting for the person to preview and confirm (or dismiss) it. */
   capturedLink: string | null;
+  /** Rooms whose stored record could not be read and was moved aside (no longer listed), until dismissed. */
+  unreadableRooms: number;
 }
 
 export interface ProtocolMap {
@@ -280,6 +282,8 @@ export interface ProtocolMap {
   setRoomMuted: { req: { roomId: string; muted: boolean }; res: RoomSummary };
   /** Dismisses the room's "N messages could not be read" notice (the items stay aside). */
   dismissUnreadable: { req: { roomId: string }; res: RoomSummary };
+  /** Dismisses the notice of rooms that could not be read. */
+  dismissUnreadableRooms: { req: void; res: AppState };
   /** Whether message notifications show the message text. */
   setNotificationPreviews: { req: { enabled: boolean }; res: AppState };
   /** Answers an invitation request (see `InvitationDecision`). */

@@ -59,7 +59,9 @@ export class RoomRegistry {
    */
   async load(ctx: RoomContext, quarantine?: Quarantine): Promise<void> {
     this.clear();
-    for (const id of (await this.local.get('roomIndex')) ?? []) {
+    const index: unknown = await this.local.get('roomIndex');
+    // An index of the wrong shape opens what it can (ids that are strings); the next save writes it whole again.
+    for (const id of Array.isArray(index) ? index.filter((i): i is string => typeof i === 'string') : []) {
       const key: RoomKey = `room:${id}`;
       const sealed = await this.local.get(key);
       if (!sealed) continue;

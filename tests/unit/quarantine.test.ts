@@ -148,7 +148,14 @@ describe('a room record that cannot be read', () => {
     expect((await asideOf(local))[0]).toMatchObject({ from: key, room: ephemeral, reason: expect.stringMatching(reason) });
     expect(await local.get(key)).toBeUndefined();
     expect(stored).toBeDefined();
+    // The home screen says so until dismissed; the page notice of the other room is not affected.
+    expect(state.unreadableRooms).toBe(1);
+    expect(state.rooms[0]?.unreadable).toBe(0);
+    expect((await chat.dismissUnreadableRooms()).unreadableRooms).toBe(0);
     chat.closeAll();
+    const { state: again, chat: restarted } = await unlocked(local);
+    expect(again.unreadableRooms).toBe(0);
+    restarted.closeAll();
   });
 });
 
@@ -195,5 +202,25 @@ describe('the quarantine', () => {
     expect(await local.get('quarantine:page:r:0:1')).toBeUndefined();
     expect(await local.get('quarantine:page:r:5:6')).toEqual({ stored: 5 });
     expect(q.unreadable('r')).toBe(MAX_QUARANTINED);
+  });
+});
+
+describe('plain items of the wrong shape', () => {
+  it('settings and a room index that are not what the code writes do not stop the start or the unlock', async () => {
+    const local = await fixtureStore();
+    await local.set('settings', { host: 42, notificationPreviews: 'yes' } as never);
+    await local.set('roomIndex', [backup, 7, { id: ephemeral }] as never);
+    const chat = serviceOver(local);
+    const locked = await chat.getState();
+    expect(locked).toMatchObject({ phase: 'locked', host: 'localhost:1999', notificationPreviews: false });
+    const state = await chat.unlock(STORE_V1.passphrase);
+    expect(state.rooms.map((r) => r.id)).toEqual([backup]);
+    chat.closeAll();
+
+    await local.set('settings', 'localhost:1999' as never);
+    await local.set('roomIndex', { rooms: [backup] } as never);
+    const again = serviceOver(local);
+    expect((await again.unlock(STORE_V1.passphrase)).rooms).toEqual([]);
+    again.closeAll();
   });
 });
