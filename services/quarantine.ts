@@ -56,7 +56,7 @@ export class Quarantine {
   /**
    * Moves an item aside. `value`: what was stored (kept as is), or `{ plain, vaultKey }` for content that opened
    * but did not fit (sealed again, never written in clear). The caller then removes or rewrites the original.
-   * False when the same key is being moved already.
+   * False when the same key is being moved already, or storage refused the copy (the original then stays).
    */
   async put(
     item: { from: string; room: string | null; count: number; reason: string },
@@ -77,6 +77,10 @@ export class Quarantine {
       console.warn(`moved aside ${item.from}: ${item.reason}`);
       this.onChange(item.room);
       return true;
+    } catch (error) {
+      // Storage refused the copy (full?): the item stays where it is, read as empty, and is tried again next time.
+      console.warn(`could not move aside ${item.from}`, error);
+      return false;
     } finally {
       this.moving.delete(item.from);
     }

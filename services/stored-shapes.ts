@@ -16,7 +16,8 @@ export const storedMessageShape = z
     ts: z.number(),
     seq: z.number().nullable(),
     mine: z.boolean(),
-    status: z.enum(['sending', 'sent', 'received']),
+    // Any string: a status added later (the UI shows what it knows) must not set a message aside.
+    status: z.string(),
     kind: z.enum(['text', 'event', 'action']),
     event: z.object({ type: z.string() }).passthrough().nullable(),
     env: z.object({ seq: z.number(), id: z.string(), epoch: z.number(), from: z.string(), ts: z.number(), ct: z.string() }).passthrough().nullable(),

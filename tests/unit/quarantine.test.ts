@@ -4,14 +4,15 @@
  * fixture (tests/fixtures/store-v1.json) with one item damaged.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { History } from '@/services/history';
 import { MAX_QUARANTINED, Quarantine } from '@/services/quarantine';
-import type { LocalItems, QuarantineEntry, SessionItems } from '@/services/records';
+import type { LocalItems, QuarantineEntry, RoomRecord, SessionItems } from '@/services/records';
 import { seal, unseal, type Sealed } from '@/services/sealed';
 import { memoryStore } from '@/services/store';
 import { Vault } from '@/services/vault';
 import { fromBase64, randomBytes, toBase64, utf8 } from '@/shared/encoding';
 import type { PushEvent } from '@/utils/protocol-map';
-import { serviceOver, storeOf, STORE_V1, type MemoryStore } from './support/stored';
+import { failingAfter, serviceOver, storeOf, STORE_V1, type MemoryStore } from './support/stored';
 
 const { backup, ephemeral } = STORE_V1.rooms;
 const BACKUP_PAGE = `page:${backup}:0` as const;
@@ -191,6 +192,18 @@ describe('the contacts and invitations books', () => {
 });
 
 describe('the quarantine', () => {
+  it('when storage refuses the copy leaves the page where it is, and the room still reads', async () => {
+    const local = await fixtureStore();
+    const record = await opened<RoomRecord>(local, `room:${backup}`);
+    const bad = damaged((await local.get(BACKUP_PAGE)) as Sealed);
+    await local.set(BACKUP_PAGE, bad);
+    const full = failingAfter(local, 0);
+    const history = new History(full, vaultKey, new Quarantine(full, () => 1));
+    expect(await history.list(record, 10)).toEqual([]);
+    expect(await local.get(BACKUP_PAGE)).toEqual(bad);
+    expect(await local.get('quarantine')).toBeUndefined();
+  });
+
   it(`keeps the newest ${MAX_QUARANTINED} items, deleting older ones`, async () => {
     const local = memoryStore<LocalItems>();
     let now = 0;
