@@ -286,6 +286,10 @@ const en = {
   'gaps.one': '1 message from {name} is missing (it was sent while you were away and no member who has it is online)',
   'gaps.many': '{count} messages from {name} are missing (they were sent while you were away and no member who has them is online)',
   'gaps.someone': 'a member',
+  'unreadable.one': '1 message could not be read (it was damaged in this browser’s storage and has been set aside)',
+  'unreadable.roomOne': '1 room could not be read (its record was damaged in this browser’s storage and has been set aside)',
+  'unreadable.roomMany': '{count} rooms could not be read (their records were damaged in this browser’s storage and have been set aside)',
+  'unreadable.many': '{count} messages could not be read (they were damaged in this browser’s storage and have been set aside)',
   'room.missing': '{count} missing',
   'room.missingHint': '{count} messages in this room are known to be missing',
 
@@ -356,6 +360,7 @@ const en = {
   'error.requests-full': 'This room already has as many requests to join waiting as it can keep. Try again once its admins have answered some.',
   'error.link-busy': 'This invite link has been used too often in the last hour. Try again later, or ask an admin of the room for a new link.',
   'error.role-refused': 'That role change is not allowed: the room’s creator keeps their admin rights, and a room always keeps at least one admin.',
+  'error.store-too-new': 'This browser’s PartyChat data was saved by a newer version of PartyChat. Update PartyChat to open it; nothing has been changed.',
   'members.remove': 'Remove',
   'members.removeConfirm': 'Remove {name} from the room? They lose access to new messages.',
   'members.removeConfirmYes': 'Remove',

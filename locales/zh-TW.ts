@@ -286,6 +286,10 @@ const zhTW: Record<keyof typeof en, string> = {
   'gaps.one': '缺少 1 則來自 {name} 的訊息（它是在你離開時送出的，而目前沒有持有它的成員在線上）',
   'gaps.many': '缺少 {count} 則來自 {name} 的訊息（它們是在你離開時送出的，而目前沒有持有它們的成員在線上）',
   'gaps.someone': '某位成員',
+  'unreadable.one': '有 1 則訊息無法讀取（它在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
+  'unreadable.roomOne': '有 1 個聊天室無法讀取（它的紀錄在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
+  'unreadable.roomMany': '有 {count} 個聊天室無法讀取（它們的紀錄在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
+  'unreadable.many': '有 {count} 則訊息無法讀取（它們在這個瀏覽器的儲存空間中已損壞，已被移到一旁）',
   'room.missing': '缺少 {count} 則',
   'room.missingHint': '這個聊天室已知缺少 {count} 則訊息',
 
@@ -348,6 +352,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'error.requests-full': '這個聊天室等待審核的加入申請已達上限。請等管理員處理一些申請後再試一次。',
   'error.link-busy': '這個邀請連結在過去一小時內使用次數過多。請稍後再試，或向聊天室管理員索取新的連結。',
   'error.role-refused': '無法這樣變更角色：聊天室的建立者會保有管理員權限，而且聊天室至少要有一位管理員。',
+  'error.store-too-new': '這個瀏覽器中的 PartyChat 資料是由較新版本的 PartyChat 儲存的。請更新 PartyChat 後再開啟；資料沒有任何變更。',
   'members.remove': '移除',
   'members.removeConfirm': '要將 {name} 從聊天室移除嗎？對方將無法再讀取新訊息。',
   'members.removeConfirmYes': '移除',

@@ -29,6 +29,8 @@ import { formatHost } from './host';
 import { adoptIdentity, exportIdentity } from './identity';
 import { Contacts } from './contacts';
 import { checkNotice, Invitations } from './invitations';
+import { migrateStore } from './migrations';
+import { Quarantine } from './quarantine';
 import { openContext, type ChatDeps, type RoomContext } from './room/context';
 import { Sweeper } from './room/expiry';
 import * as links from './room/links';
@@ -61,6 +63,8 @@ export class ChatService {
   private readonly invitations: Invitations;
   /** Pinned keys, verified marks and key warnings. */
   private readonly contacts: Contacts;
+  /** Stored items that could not be read, moved aside. */
+  private readonly quarantine: Quarantine;
   private directory: DirectoryConnection | null = null;
   private started: Promise<void> | null = null;
 
@@ -72,12 +76,17 @@ export class ChatService {
       if (this.ctx) this.contacts.seeRoster(this.ctx.me, roster).catch((error: unknown) => console.warn('could not pin contacts', error));
     });
     this.invitations = new Invitations(deps.local);
+    this.quarantine = new Quarantine(deps.local, this.now, (roomId) => this.onQuarantined(roomId));
     this.settings = new Settings(deps.local, deps.defaultHost);
   }
 
-  /** Restores settings and, if the session is still unlocked (worker restart), reconnects everything. Idempotent. */
+  /**
+   * Migrates the stored data as far as it can while locked (a store from a newer release is refused, untouched),
+   * restores settings and, if the session is still unlocked (worker restart), reconnects everything. Idempotent.
+   */
   start(): Promise<void> {
     this.started ??= (async () => {
+      await migrateStore(this.deps.local, null, this.deps.storeLayout);
       await this.settings.load();
       const unlocked = await this.vault.resume();
       if (unlocked) await this.open(unlocked);
@@ -110,6 +119,7 @@ export class ChatService {
       invitations: this.ctx ? this.invitations.views() : [],
       notificationPreviews: this.settings.previews,
       capturedLink: (await this.deps.session.get('capturedLink')) ?? null,
+      unreadableRooms: this.ctx ? this.quarantine.unreadableRooms() : 0,
     };
   }
 
@@ -144,6 +154,7 @@ export class ChatService {
     this.rooms.clear();
     this.invitations.clear();
     this.contacts.clear();
+    this.quarantine.clear();
     this.ctx = null;
     this.sweeper = null;
     await this.vault.lock();
@@ -392,6 +403,25 @@ export class ChatService {
     return setMuted(this.requireContext(), this.rooms.require(roomId), muted);
   }
 
+  /** Dismisses the room's "N messages could not be read" notice; what was moved aside stays aside. */
+  async dismissUnreadable(roomId: string): Promise<RoomSummary> {
+    const s = this.rooms.require(roomId);
+    await this.quarantine.dismiss(roomId);
+    s.unreadable = this.quarantine.unreadable(roomId);
+    s.unreadableWire.clear();
+    const view = summary(s);
+    this.emit({ type: 'summary', room: view });
+    return view;
+  }
+
+  /** Dismisses the notice of rooms whose record could not be read. */
+  async dismissUnreadableRooms(): Promise<AppState> {
+    this.requireContext();
+    await this.quarantine.dismissRooms();
+    this.emit({ type: 'state' });
+    return this.getState();
+  }
+
   get notificationPreviews(): boolean {
     return this.settings.previews;
   }
@@ -446,12 +476,17 @@ export class ChatService {
   // ── the unlocked session ──────────────────────────────────────────────────
 
   private async open(unlocked: Unlocked): Promise<void> {
-    const ctx = await openContext(this.deps, unlocked, { now: this.now, host: () => this.settings.host, scheduleSweep: () => this.sweeper?.schedule() });
+    // The migrations that open sealed records run now, before anything reads them.
+    await migrateStore(this.deps.local, unlocked.vaultKey, this.deps.storeLayout);
+    const hooks = { now: this.now, host: () => this.settings.host, scheduleSweep: () => this.sweeper?.schedule() };
+    const ctx = await openContext(this.deps, unlocked, hooks, this.quarantine);
     this.ctx = ctx;
     this.sweeper = new Sweeper(() => this.rooms.values(), ctx.history, this.now, ctx.emit);
-    await this.contacts.load(unlocked);
-    await this.rooms.load(ctx);
-    await this.invitations.load(unlocked);
+    await this.quarantine.load();
+    await this.contacts.load(unlocked, this.quarantine);
+    await this.rooms.load(ctx, this.quarantine);
+    for (const s of this.rooms.values()) s.unreadable = this.quarantine.unreadable(s.id);
+    await this.invitations.load(unlocked, this.quarantine);
     this.connectAll(ctx);
     await this.sweeper.sweep();
     this.emit({ type: 'state' });
@@ -525,6 +560,14 @@ export class ChatService {
   /** Every room someone is a member of shows their changed trust (a key warning, a verified mark). */
   private tellRoomsOf(fingerprints: string[]): void {
     for (const s of this.rooms.values()) if (fingerprints.some((fp) => s.roster?.members.has(fp))) this.emit({ type: 'room', roomId: s.id });
+  }
+
+  /** Something of a room was moved aside: the room shows how many of its messages could not be read. */
+  private onQuarantined(roomId: string | null): void {
+    const s = roomId === null ? undefined : this.rooms.get(roomId);
+    if (!s) return;
+    s.unreadable = this.quarantine.unreadable(s.id);
+    this.emit({ type: 'summary', room: summary(s) });
   }
 
   private emit(event: PushEvent): void {

@@ -20,9 +20,11 @@ import type { Roster } from '@/shared/membership';
 import { toHex } from '@/shared/encoding';
 import type { KeyWarningView } from '@/utils/protocol-map';
 import { UserFacingError } from './errors';
+import { unreadableReason, type Quarantine } from './quarantine';
 import type { LocalItems } from './records';
 import { seal, unseal } from './sealed';
 import type { KeyValueStore } from './store';
+import { contactBookShape } from './stored-shapes';
 
 /** Contacts kept; past it the ones first seen longest ago are forgotten. */
 const MAX_CONTACTS = 2000;
@@ -83,9 +85,15 @@ export class Contacts {
     private readonly onWarning: (fingerprints: string[]) => void = () => undefined,
   ) {}
 
-  async load(me: VaultKey): Promise<void> {
+  /** Reads the book (at unlock). One that cannot be read is moved aside (`quarantine`): the book starts empty and pins again. */
+  async load(me: VaultKey, quarantine?: Quarantine): Promise<void> {
     const sealed = await this.local.get(KEY);
-    const stored = sealed ? await unseal<ContactBook>(me.vaultKey, sealed, KEY) : { contacts: [] };
+    let stored: ContactBook = { contacts: [] };
+    try {
+      if (sealed) stored = contactBookShape.parse(await unseal<unknown>(me.vaultKey, sealed, KEY)) as ContactBook;
+    } catch (error) {
+      if (await quarantine?.put({ from: KEY, room: null, count: 0, reason: unreadableReason(error) }, { stored: sealed })) await this.local.remove(KEY);
+    }
     this.book = new Map(stored.contacts.map((c) => [c.fingerprint, c]));
   }
 

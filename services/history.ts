@@ -1,7 +1,9 @@
 /** Local message history: per-room pages of messages, each page sealed under the vault key. */
+import { unreadableReason, type Quarantine } from './quarantine';
 import type { LocalItems, RoomRecord, StoredMessage } from './records';
 import { seal, unseal } from './sealed';
 import type { KeyValueStore } from './store';
+import { storedMessageShape } from './stored-shapes';
 
 /**
  * Messages per stored page. The newest page is re-sealed and written on every append, so its size is
@@ -22,6 +24,8 @@ export class History {
   constructor(
     private readonly local: KeyValueStore<LocalItems>,
     private readonly vaultKey: CryptoKey,
+    /** Where pages and messages that cannot be read go (services/quarantine.ts). */
+    private readonly quarantine?: Quarantine,
   ) {}
 
   /**
@@ -51,7 +55,7 @@ export class History {
     for (let index = 0; index < room.pages; index++) {
       const due = room.pageExpiry[index];
       if (due === null || due === undefined || due > now) continue;
-      const messages = await this.readPage(room.id, index);
+      const messages = await this.readPage(room, index);
       const kept = messages.filter((m) => m.expiresAt === null || m.expiresAt > now);
       for (const m of messages) if (!kept.includes(m)) removed.push(m.id);
       room.pageExpiry[index] = kept.reduce<number | null>((min, m) => earliest(min, m.expiresAt), null);
@@ -80,7 +84,7 @@ export class History {
     const { since, before = Infinity } = range;
     const found: NonNullable<StoredMessage['env']>[] = [];
     for (let index = room.pages - 1; index >= 0; index--) {
-      const messages = await this.readPage(room.id, index);
+      const messages = await this.readPage(room, index);
       let newer = false;
       for (const message of messages) {
         const env = message.env;
@@ -110,7 +114,7 @@ export class History {
    */
   async modify(room: RoomRecord, id: string, change: (message: StoredMessage) => boolean, pages = UPDATE_SEARCH_PAGES): Promise<StoredMessage | null> {
     for (let index = room.pages - 1; index >= Math.max(0, room.pages - pages); index--) {
-      const messages = await this.readPage(room.id, index);
+      const messages = await this.readPage(room, index);
       const found = messages.find((m) => m.id === id);
       if (found) {
         if (change(found)) await this.writePage(room.id, index, messages);
@@ -124,7 +128,7 @@ export class History {
   async modifyEach(room: RoomRecord, change: (message: StoredMessage) => boolean, pages: number): Promise<StoredMessage[]> {
     const changed: StoredMessage[] = [];
     for (let index = room.pages - 1; index >= Math.max(0, room.pages - pages); index--) {
-      const messages = await this.readPage(room.id, index);
+      const messages = await this.readPage(room, index);
       const here = messages.filter(change);
       if (here.length) await this.writePage(room.id, index, messages);
       changed.push(...here);
@@ -142,7 +146,7 @@ export class History {
     let index = room.pages - 1;
     while (index >= 0 && out.length < limit) {
       const batch = skipping ? 1 : Math.min(index + 1, Math.ceil((limit - out.length) / HISTORY_PAGE_SIZE));
-      const pages = await Promise.all(Array.from({ length: batch }, (_, k) => this.readPage(room.id, index - k)));
+      const pages = await Promise.all(Array.from({ length: batch }, (_, k) => this.readPage(room, index - k)));
       index -= batch;
       for (const messages of pages) {
         for (let i = messages.length - 1; i >= 0 && out.length < limit; i--) {
@@ -162,7 +166,7 @@ export class History {
   /** The server sequence number of the oldest message held locally. */
   async firstSeq(room: RoomRecord): Promise<number | null> {
     for (let index = 0; index < room.pages; index++) {
-      const found = (await this.readPage(room.id, index)).find((m) => m.seq !== null);
+      const found = (await this.readPage(room, index)).find((m) => m.seq !== null);
       if (found) return found.seq;
     }
     return null;
@@ -177,17 +181,46 @@ export class History {
     const cached = this.tail.get(room.id);
     if (cached && cached.index === room.pages - 1) return cached;
     if (room.pages === 0) return null;
-    const tail = { index: room.pages - 1, messages: await this.readPage(room.id, room.pages - 1) };
+    const tail = { index: room.pages - 1, messages: await this.readPage(room, room.pages - 1) };
     this.tail.set(room.id, tail);
     return tail;
   }
 
-  private async readPage(roomId: string, index: number): Promise<StoredMessage[]> {
-    const cached = this.tail.get(roomId);
+  /**
+   * A page as stored. A page that does not open or is not a list is moved aside whole (and reads as empty); messages
+   * of the wrong shape are moved aside and the rest written back. Neither breaks the room (services/quarantine.ts).
+   * Without a quarantine to move them to, both throw.
+   */
+  private async readPage(room: Pick<RoomRecord, 'id' | 'pages'>, index: number): Promise<StoredMessage[]> {
+    const cached = this.tail.get(room.id);
     if (cached && cached.index === index) return cached.messages;
-    const key = pageKey(roomId, index);
+    const key = pageKey(room.id, index);
     const sealed = await this.local.get(key);
-    return sealed ? unseal<StoredMessage[]>(this.vaultKey, sealed, key) : [];
+    if (!sealed) return [];
+    let page: unknown;
+    try {
+      page = await unseal<unknown>(this.vaultKey, sealed, key);
+      if (!Array.isArray(page)) throw new Error('wrong shape: a history page is not a list');
+    } catch (error) {
+      if (!this.quarantine) throw error;
+      // How many it held is unknown: a page before the newest was full when the next one started.
+      const count = index < room.pages - 1 ? HISTORY_PAGE_SIZE : 1;
+      if (await this.quarantine.put({ from: key, room: room.id, count, reason: unreadableReason(error) }, { stored: sealed })) await this.local.remove(key);
+      return [];
+    }
+    const messages: StoredMessage[] = [];
+    const unreadable: unknown[] = [];
+    for (const item of page) {
+      if (storedMessageShape.safeParse(item).success) messages.push(item as StoredMessage);
+      else unreadable.push(item);
+    }
+    if (unreadable.length) {
+      const reason = unreadableReason(storedMessageShape.safeParse(unreadable[0]).error);
+      if (!this.quarantine) throw new Error(`${key}: ${reason}`);
+      const item = { from: key, room: room.id, count: unreadable.length, reason };
+      if (await this.quarantine.put(item, { plain: unreadable, vaultKey: this.vaultKey })) await this.writePage(room.id, index, messages);
+    }
+    return messages;
   }
 
   private async writePage(roomId: string, index: number, messages: StoredMessage[]): Promise<void> {

@@ -11,9 +11,11 @@ import { fromUtf8, utf8 } from '@/shared/encoding';
 import { inviteSignedText, parseInviteFields, type InviteNotice } from '@/shared/protocol';
 import type { InvitationView } from '@/utils/protocol-map';
 import { UserFacingError } from './errors';
+import { unreadableReason, type Quarantine } from './quarantine';
 import type { LocalItems } from './records';
 import { seal, unseal } from './sealed';
 import type { KeyValueStore } from './store';
+import { invitationBookShape } from './stored-shapes';
 import type { Unlocked } from './vault';
 
 /** Requests kept; past it the oldest are dropped (a flood of senders cannot grow storage without bound). */
@@ -76,9 +78,15 @@ export class Invitations {
 
   constructor(private readonly local: KeyValueStore<LocalItems>) {}
 
-  async load(me: Unlocked): Promise<void> {
+  /** Reads the book (at unlock). One that cannot be read is moved aside (`quarantine`) and the book starts empty. */
+  async load(me: Unlocked, quarantine?: Quarantine): Promise<void> {
     const sealed = await this.local.get(KEY);
-    this.book = sealed ? await unseal<InvitationBook>(me.vaultKey, sealed, KEY) : { requests: [], accepted: [], blocked: [] };
+    this.book = { requests: [], accepted: [], blocked: [] };
+    try {
+      if (sealed) this.book = invitationBookShape.parse(await unseal<unknown>(me.vaultKey, sealed, KEY)) as InvitationBook;
+    } catch (error) {
+      if (await quarantine?.put({ from: KEY, room: null, count: 0, reason: unreadableReason(error) }, { stored: sealed })) await this.local.remove(KEY);
+    }
   }
 
   /** Forgets what was loaded (lock). */

@@ -154,8 +154,29 @@ export interface StoredMessage {
   expiresAt: number | null;
 }
 
+/** A stored item that could not be read, moved aside (services/quarantine.ts): listed under `quarantine`. */
+export interface QuarantineEntry {
+  /** Where the item was moved: `quarantine:<from>:<at>`. */
+  key: `quarantine:${string}`;
+  /** The key it was read from (`page:<room>:<n>`, `room:<id>`, `contacts`, `invitations`). */
+  from: string;
+  /** The room it belonged to, if any. */
+  room: string | null;
+  /** Messages it held (at least: an unreadable page counts as full unless it is the newest); 0 for other items. */
+  count: number;
+  reason: string;
+  at: number;
+  /** The person saw the notice and dismissed it. */
+  dismissed?: true;
+}
+
+/** The aside copy: the stored value as it was, or the part that opened but did not fit, sealed again under its new key. */
+export type QuarantinedValue = { stored: unknown } | { resealed: Sealed };
+
 /** Items in `storage.local` (persist across restarts). */
 export interface LocalItems {
+  /** The layout version of everything stored here (services/migrations.ts); absent: 1. */
+  schema: number;
   identity: StoredIdentity;
   /** This installation's device id (16 hex), part of every message counter. */
   device: string;
@@ -169,6 +190,9 @@ export interface LocalItems {
   [room: `room:${string}`]: Sealed;
   /** A page of up to HISTORY_PAGE_SIZE StoredMessage, sealed: `page:<roomId>:<n>`. */
   [page: `page:${string}`]: Sealed;
+  /** What was moved aside because it could not be read, oldest first (at most MAX_QUARANTINED). */
+  quarantine: QuarantineEntry[];
+  [aside: `quarantine:${string}`]: QuarantinedValue;
 }
 
 /** The unlocked identity, only in `storage.session` (memory, gone when the browser closes). */

@@ -42,6 +42,8 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     leaveRoom: (d) => chat.leaveRoom(d.roomId, d.successor),
     importIdentity: (d) => chat.importIdentity(d.content, d.passphrase, d.host),
     setRoomMuted: (d) => chat.setRoomMuted(d.roomId, d.muted),
+    dismissUnreadable: (d) => chat.dismissUnreadable(d.roomId),
+    dismissUnreadableRooms: () => chat.dismissUnreadableRooms(),
     setNotificationPreviews: (d) => chat.setNotificationPreviews(d.enabled),
     decideInvitation: (d) => chat.decideInvitation(d.roomId, d.decision),
     setContactVerified: (d) => chat.setContactVerified(d.roomId, d.fingerprint, d.verified),

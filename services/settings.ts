@@ -17,11 +17,12 @@ export class Settings {
     this.host = parseHost(defaultHost) ?? { host: defaultHost, secure: false };
   }
 
-  /** Reads what was stored (on start). */
+  /** Reads what was stored (on start); a value of the wrong shape is ignored (the defaults stay), never fatal. */
   async load(): Promise<void> {
-    const stored = await this.local.get('settings');
-    if (stored) this.host = parseHost(stored.host) ?? this.host;
-    this.previews = stored?.notificationPreviews === true;
+    const stored: unknown = await this.local.get('settings');
+    const host = typeof stored === 'object' && stored !== null && 'host' in stored ? stored.host : undefined;
+    if (typeof host === 'string') this.host = parseHost(host) ?? this.host;
+    this.previews = typeof stored === 'object' && stored !== null && 'notificationPreviews' in stored && stored.notificationPreviews === true;
   }
 
   /** Takes a typed server address; a clear error when it is not one. */

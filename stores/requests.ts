@@ -33,6 +33,7 @@ export const ACTIONS = [
   'memberAction',
   'leaveRoom',
   'setRoomMuted',
+  'dismissUnreadable',
   'setNotificationPreviews',
   'decideInvitation',
   'verifyContact',

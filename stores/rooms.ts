@@ -158,6 +158,15 @@ export function createRooms({ call, run, quietly }: Requests) {
     return true;
   }
 
+  /** Dismisses the room's "N messages could not be read" notice. Resolves true on success. */
+  async function dismissUnreadable(roomId: string): Promise<boolean> {
+    const room = await run('dismissUnreadable', () => call('dismissUnreadable', { roomId }));
+    if (!room) return false;
+    applySummary(room);
+    if (roomDetail.value?.id === roomId) roomDetail.value = { ...roomDetail.value, unreadable: room.unreadable };
+    return true;
+  }
+
   /** What components use (spread into the store). */
   const api = {
     rooms,
@@ -173,6 +182,7 @@ export function createRooms({ call, run, quietly }: Requests) {
     createLink,
     decideRequest,
     setRoomMuted,
+    dismissUnreadable,
     /** Loads the open room's invite links (admins only). */
     loadLinks: linksAction('loadLinks', (roomId) => call('listLinks', { roomId })),
     /** Revokes one link. Resolves true on success. */

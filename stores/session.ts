@@ -20,9 +20,12 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
   const invitations = ref<InvitationView[]>([]);
   /** An invite link opened in a tab, waiting to be previewed and confirmed or dismissed. */
   const capturedLink = ref<string | null>(null);
+  /** Rooms whose stored record could not be read (no longer listed), until dismissed. */
+  const unreadableRooms = ref(0);
 
   function applyState(state: AppState): void {
     capturedLink.value = state.capturedLink;
+    unreadableRooms.value = state.unreadableRooms;
     phase.value = state.phase;
     me.value = state.me;
     host.value = state.host;
@@ -57,6 +60,9 @@ export function createSession({ call, run }: Requests, rooms: Rooms, messages: M
     notificationPreviews,
     invitations,
     capturedLink,
+    unreadableRooms,
+    /** Dismisses the notice of rooms that could not be read. Resolves true on success. */
+    dismissUnreadableRooms: stateAction('dismissUnreadable', () => call('dismissUnreadableRooms', undefined)),
     /** What an invite link says about its room (asked without telling the room who asks), or why it cannot be told. */
     previewLink: async (url: string): Promise<Result<LinkPreviewView>> => {
       try {

@@ -41,6 +41,8 @@ export interface RoomSummary {
   backupFull: boolean;
   /** Muted by the user: no browser notification for its messages. */
   muted: boolean;
+  /** Stored messages that could not be read and were moved aside, until dismissed (`dismissUnreadable`). */
+  unreadable: number;
 }
 
 /** joining: talking to the server; pending-approval: an admin must accept; waiting-member: admitted, waiting for an online member to hand over the key; failed: see joinError. */
@@ -227,6 +229,8 @@ export interface AppState {
   notificationPreviews: boolean;
   /** An invite link opened in a tab, waiting for the person to preview and confirm (or dismiss) it. */
   capturedLink: string | null;
+  /** Rooms whose stored record could not be read and was moved aside (no longer listed), until dismissed. */
+  unreadableRooms: number;
 }
 
 export interface ProtocolMap {
@@ -278,6 +282,10 @@ export interface ProtocolMap {
   importIdentity: { req: { content: string; passphrase: string; host?: string }; res: AppState };
   /** Mutes (or unmutes) a room's notifications in this browser. */
   setRoomMuted: { req: { roomId: string; muted: boolean }; res: RoomSummary };
+  /** Dismisses the room's "N messages could not be read" notice (the items stay aside). */
+  dismissUnreadable: { req: { roomId: string }; res: RoomSummary };
+  /** Dismisses the notice of rooms that could not be read. */
+  dismissUnreadableRooms: { req: void; res: AppState };
   /** Whether message notifications show the message text. */
   setNotificationPreviews: { req: { enabled: boolean }; res: AppState };
   /** Answers an invitation request (see `InvitationDecision`). */
@@ -320,7 +328,8 @@ export type UserErrorCode =
   | 'successor-needed'
   | 'role-refused'
   | 'requests-full'
-  | 'link-busy';
+  | 'link-busy'
+  | 'store-too-new';
 
 export interface UserError {
   code: UserErrorCode;

@@ -8,6 +8,8 @@ import type { SocketFactory } from '../connection';
 import { randomHex } from '@/shared/encoding';
 import { History } from '../history';
 import type { PartyHost } from '../host';
+import type { StoreLayout } from '../migrations';
+import type { Quarantine } from '../quarantine';
 import type { KeyValueStore } from '../store';
 import type { LocalItems, SessionItems } from '../records';
 import type { Unlocked } from '../vault';
@@ -27,6 +29,8 @@ export interface ChatDeps {
   onRejected?: (roomId: string, reason: string) => void;
   /** How long to wait for the server to confirm a change. */
   confirmTimeoutMs?: number;
+  /** The stored data layout and its migrations (tests hand in their own; default: services/migrations.ts). */
+  storeLayout?: StoreLayout;
 }
 
 export interface RoomContext {
@@ -58,6 +62,7 @@ export async function openContext(
   deps: ChatDeps,
   me: Unlocked,
   hooks: { now: () => number; host: () => PartyHost; scheduleSweep: () => void },
+  quarantine?: Quarantine,
 ): Promise<RoomContext> {
   let device = (await deps.local.get('device')) ?? '';
   if (!device) {
@@ -67,7 +72,7 @@ export async function openContext(
   return {
     me,
     device,
-    history: new History(deps.local, me.vaultKey),
+    history: new History(deps.local, me.vaultKey, quarantine),
     openSocket: deps.openSocket,
     confirmTimeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS,
     ...hooks,

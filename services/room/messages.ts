@@ -19,6 +19,9 @@ import { maySendAt } from './keys';
 import type { RoomSession } from './session';
 import { emitMessage, PREVIEW_CHARS, summary, toView } from './views';
 
+/** Unreadable messages from senders without a counter, counted per session (a lying server cannot grow it without bound). */
+const MAX_UNREADABLE_WIRE = 1000;
+
 /** Most envelopes in one page we hand a member who missed them (ephemeral sync); they ask for the next page. */
 export const MAX_SYNC_MESSAGES = 500;
 /** How long loadOlder waits for the server's page. */
@@ -194,6 +197,18 @@ async function sealAndSend(
 }
 
 /**
+ * A message from a verified member, under a key we hold, that does not open. Dropped (never stored); when we hold no
+ * counter of its sender yet, no gap will ever show it, so the room counts it as a message that could not be read
+ * (until it turns up whole, or the notice is dismissed). A known sender's next message shows it as missing instead.
+ */
+function noteUnreadable(ctx: RoomContext, s: RoomSession, envelope: Envelope): void {
+  if (Object.keys(s.record.peerCtr).some((device) => device.startsWith(`${envelope.from}:`))) return;
+  if (s.unreadableWire.has(envelope.id) || s.unreadableWire.size >= MAX_UNREADABLE_WIRE) return;
+  s.unreadableWire.add(envelope.id);
+  ctx.emit({ type: 'summary', room: summary(s) });
+}
+
+/**
  * Takes in one envelope, live from the server, from the backup, or from a member (peer sync): the same
  * checks for all: a verified sender, their signature inside, the envelope matching what was signed,
  * and a per-device counter that drops duplicates and records gaps. Then a text is shown, an action applied.
@@ -208,12 +223,18 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
     const plain = await openWithGek(fromBase64(gek), envelope.ct, await readPublicKey(sender.publicKey));
     payload = parsePayload(messagePayloadSchema, fromUtf8(plain));
   } catch (error) {
+    noteUnreadable(ctx, s, envelope);
     return s.reject(`message rejected (${source}): ${describe(error)}`);
   }
-  if (!payload) return s.reject('message payload is malformed');
+  if (!payload) {
+    noteUnreadable(ctx, s, envelope);
+    return s.reject('message payload is malformed');
+  }
   if (payload.from !== envelope.from || payload.room !== s.id || payload.epoch !== envelope.epoch || payload.id !== envelope.id) {
     return s.reject('message payload does not match its envelope (forged sender, room, epoch or id)');
   }
+  // It turned up whole after all (from the backup or a member): no longer counted as unreadable.
+  if (s.unreadableWire.delete(envelope.id)) ctx.emit({ type: 'summary', room: summary(s) });
   // `seq` is not signed. The server's own frames (live, backup pages) say what it has stored; a member's
   // sync-reply only lends a position to show the message at, capped at what the server said exists, and never
   // moves what we have seen from the server (else a member could stop our catch-up: issue 9, attack 5).

@@ -1,8 +1,10 @@
 /** The rooms this browser holds: their sessions while unlocked, their sealed records and the index of them in storage. */
 import { verifyChain, type Roster } from '@/shared/membership';
+import { unreadableReason, type Quarantine } from '../quarantine';
 import type { LocalItems, RoomRecord } from '../records';
 import { seal, unseal } from '../sealed';
 import type { KeyValueStore } from '../store';
+import { roomRecordShape } from '../stored-shapes';
 import type { Unlocked } from '../vault';
 import { UserFacingError } from '../errors';
 import type { RoomContext } from './context';
@@ -51,15 +53,28 @@ export class RoomRegistry {
     await this.local.set('roomIndex', ids);
   }
 
-  /** Opens every stored room (after unlock) and re-verifies its chain; a chain that no longer verifies leaves the room unverified. */
-  async load(ctx: RoomContext): Promise<void> {
+  /**
+   * Opens every stored room (after unlock) and re-verifies its chain; a chain that no longer verifies leaves the room
+   * unverified. A record that cannot be read is moved aside (`quarantine`) and the other rooms open as usual.
+   */
+  async load(ctx: RoomContext, quarantine?: Quarantine): Promise<void> {
     this.clear();
-    for (const id of (await this.local.get('roomIndex')) ?? []) {
+    const index: unknown = await this.local.get('roomIndex');
+    // An index of the wrong shape opens what it can (ids that are strings); the next save writes it whole again.
+    for (const id of Array.isArray(index) ? index.filter((i): i is string => typeof i === 'string') : []) {
       const key: RoomKey = `room:${id}`;
       const sealed = await this.local.get(key);
       if (!sealed) continue;
-      const record = await unseal<RoomRecord>(ctx.me.vaultKey, sealed, key);
-      normalizeGaps(record);
+      let record: RoomRecord;
+      try {
+        const opened = await unseal<unknown>(ctx.me.vaultKey, sealed, key);
+        record = roomRecordShape.parse(opened) as unknown as RoomRecord;
+        if (record.id !== id) throw new Error(`wrong shape: the record of room ${id} names room ${record.id}`);
+        normalizeGaps(record);
+      } catch (error) {
+        if (await quarantine?.put({ from: key, room: id, count: 0, reason: unreadableReason(error) }, { stored: sealed })) await this.local.remove(key);
+        continue;
+      }
       const s = this.add(ctx, record);
       const chain = [...s.record.chain];
       if (!chain.length) continue;

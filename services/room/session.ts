@@ -93,6 +93,10 @@ export class RoomSession {
   backupFull = false;
   /** Disappearing-timer changes parsed from the chain, cached per chain length (see expiry.ts). */
   timers: { length: number; changes: Array<{ ts: number; ms: number | null }> } | null = null;
+  /** Messages of this room that could not be read and were moved aside, until the person dismisses the notice (services/quarantine.ts). */
+  unreadable = 0;
+  /** Ids of messages that arrived this session and could not be opened, from senders no gap would show (room/messages.ts). */
+  readonly unreadableWire = new Set<string>();
   /** Set once the room is forgotten or the vault locked: late timers leave it alone. */
   disposed = false;
 

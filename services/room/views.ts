@@ -30,6 +30,7 @@ export function summary(s: RoomSession): RoomSummary {
     joinError: r.joining?.error ?? null,
     requests: s.requests.size,
     missing: Object.values(r.missing).reduce((n, gaps) => n + missingCount(gaps), 0) + s.syncShort,
+    unreadable: s.unreadable + s.unreadableWire.size,
   };
 }
 

@@ -325,6 +325,47 @@ describe('room events and disappearing messages', () => {
   });
 });
 
+/** The notice `testId` says `en` (and `zhTW` in Chinese), and is gone once its dismiss button (`<testId>-dismiss`) is clicked. */
+async function expectNoticeThenDismiss(wrapper: VueWrapper, testId: string, [english, chinese]: [string, string]): Promise<void> {
+  expect(byTestId(wrapper, testId).text()).toContain(english);
+  setLocale('zh-TW');
+  await flushPromises();
+  expect(byTestId(wrapper, testId).text()).toContain(chinese);
+  setLocale('en');
+  await byTestId(wrapper, `${testId}-dismiss`).trigger('click');
+  await flushPromises();
+  expect(byTestId(wrapper, testId).exists()).toBe(false);
+}
+
+describe('messages that could not be read', () => {
+  it('shows how many, in English and Chinese, and goes when dismissed', async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Team' });
+    room.summary = { ...room.summary, unreadable: 1 };
+    const { wrapper } = await openRoom(fake, room.summary.id);
+    expect(byTestId(wrapper, 'room-unreadable').text()).toContain('1 message could not be read');
+    const html = wrapper.html();
+    expect(html.indexOf('data-testid="room-unreadable"')).toBeLessThan(html.indexOf('data-testid="message-list"'));
+
+    fake.emit({ type: 'summary', room: { ...room.summary, unreadable: 3 } });
+    await flushPromises();
+    await expectNoticeThenDismiss(wrapper, 'room-unreadable', ['3 messages could not be read', '有 3 則訊息無法讀取']);
+    expect(fake.callsOf('dismissUnreadable')).toEqual([{ roomId: room.summary.id }]);
+    expect(byTestId(wrapper, 'room-gaps').exists()).toBe(false);
+  });
+});
+
+describe('rooms that could not be read', () => {
+  it('are told on the home screen, in English and Chinese, until dismissed', async () => {
+    const fake = new FakeBackend().setUp();
+    fake.addRoom({ name: 'Team' });
+    fake.unreadableRooms = 2;
+    const { wrapper } = await mountSidePanel(fake);
+    await expectNoticeThenDismiss(wrapper, 'home-unreadable-rooms', ['2 rooms could not be read', '有 2 個聊天室無法讀取']);
+    expect(fake.callsOf('dismissUnreadableRooms')).toHaveLength(1);
+  });
+});
+
 describe('missing messages', () => {
   it('tells which sender’s messages are missing, above the messages, and counts them in the room list', async () => {
     const fake = new FakeBackend().setUp();

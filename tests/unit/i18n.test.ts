@@ -44,6 +44,7 @@ const ERROR_CODES = Object.keys({
   'role-refused': true,
   'requests-full': true,
   'link-busy': true,
+  'store-too-new': true,
 } satisfies Record<UserErrorCode, true>);
 
 afterEach(() => setLocale('en'));

@@ -28,6 +28,7 @@ const room: RoomSummary = {
   removed: false,
   backupFull: false,
   muted: false,
+  unreadable: 0,
 };
 const message: MessageView = {
   id: 'm1',

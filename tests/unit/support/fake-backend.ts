@@ -38,6 +38,8 @@ export class FakeBackend implements Backend {
   invitations: InvitationView[] = [];
   /** An invite link opened in a tab, waiting for the person's answer. */
   capturedLink: string | null = null;
+  /** Rooms whose stored record could not be read (AppState.unreadableRooms). */
+  unreadableRooms = 0;
   /** What `previewLink` answers for a link (by default a sealed preview of a room named after nothing). */
   linkPreview: Partial<LinkPreviewView> = {};
   name = '';
@@ -165,6 +167,7 @@ export class FakeBackend implements Backend {
         removed: false,
         backupFull: false,
         muted: false,
+        unreadable: 0,
       },
       myRole: input.myRole ?? 'admin',
       members: [
@@ -410,6 +413,7 @@ export class FakeBackend implements Backend {
       notificationPreviews: this.notificationPreviews,
       invitations: ready ? this.invitations : [],
       capturedLink: this.capturedLink,
+      unreadableRooms: ready ? this.unreadableRooms : 0,
     };
   }
 

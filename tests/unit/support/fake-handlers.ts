@@ -261,6 +261,16 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       fake.emit({ type: 'summary', room: room.summary });
       return room.summary;
     },
+    dismissUnreadableRooms: () => {
+      fake.unreadableRooms = 0;
+      return fake.state();
+    },
+    dismissUnreadable: ({ roomId }) => {
+      const room = fake.room(roomId);
+      room.summary = { ...room.summary, unreadable: 0 };
+      fake.emit({ type: 'summary', room: room.summary });
+      return room.summary;
+    },
     setNotificationPreviews: ({ enabled }) => {
       fake.notificationPreviews = enabled;
       fake.emit({ type: 'state' });
