@@ -18,6 +18,7 @@ import type {
   RoomServerFrame,
 } from '@/shared/protocol';
 import { parseFrame } from '@/shared/protocol';
+import type { ConnectionState } from '@/utils/protocol-map';
 import { Pacer } from './pacer';
 
 /** The part of a (Partykit) reconnecting WebSocket this module uses. */
@@ -51,6 +52,15 @@ export function partySocketFactory(options: { minReconnectionDelay: number; maxR
 }
 
 export type ConnectionStatus = 'connecting' | 'ready' | 'refused' | 'closed';
+
+/**
+ * What the UI is told of a connection (none: offline): signed in; still trying, or trying again after a drop (the
+ * socket reconnects by itself, with backoff); or not trying any more (refused for good, or closed).
+ */
+export function connectionState(status: ConnectionStatus | undefined): ConnectionState {
+  if (status === 'ready') return 'connected';
+  return status === 'connecting' ? 'reconnecting' : 'offline';
+}
 
 /** Error codes after which retrying cannot help. */
 const FATAL = new Set(['not-member', 'auth-failed', 'no-room', 'room-exists', 'link-invalid', 'link-expired', 'link-used-up', 'join-denied', 'banned', 'stale-head', 'removed']);

@@ -120,6 +120,21 @@ export class History {
     return null;
   }
 
+  /** Takes a message out of the newest `pages` pages (a failed send discarded); returns it, or null if it is not there. */
+  async remove(room: RoomRecord, id: string, pages = UPDATE_SEARCH_PAGES): Promise<StoredMessage | null> {
+    for (let index = room.pages - 1; index >= Math.max(0, room.pages - pages); index--) {
+      const messages = await this.readPage(room.id, index);
+      const found = messages.find((m) => m.id === id);
+      if (!found) continue;
+      const kept = messages.filter((m) => m !== found);
+      const cached = this.tail.get(room.id);
+      if (cached && cached.index === index) cached.messages = kept;
+      await this.writePage(room.id, index, kept);
+      return found;
+    }
+    return null;
+  }
+
   /** Lets `change` alter any message of the newest `pages` pages in place; writes the pages it changed and returns the changed messages. */
   async modifyEach(room: RoomRecord, change: (message: StoredMessage) => boolean, pages: number): Promise<StoredMessage[]> {
     const changed: StoredMessage[] = [];

@@ -149,6 +149,24 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
     return true;
   }
 
+  /** Sends a failed message of ours again; the row shows what became of it. Resolves true if the background took it. */
+  async function retryMessage(roomId: string, messageId: string): Promise<boolean> {
+    const message = await run('messageAction', () => call('retryMessage', { roomId, messageId }));
+    if (!message) return false;
+    upsertIfHeld(roomId, message);
+    return true;
+  }
+
+  /** Gives up on a failed message of ours: it goes from the list. Resolves true once the background dropped it. */
+  async function discardMessage(roomId: string, messageId: string): Promise<boolean> {
+    const done = await run('messageAction', async () => {
+      await call('discardMessage', { roomId, messageId });
+      return true;
+    });
+    if (done) removeExpired(roomId, [messageId]);
+    return done === true;
+  }
+
   /**
    * Loads earlier messages of a room (the reader scrolled to the top): first older pages of this
    * browser's history, then, once those are used up, the page before them from the server's backup
@@ -246,6 +264,8 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
     currentMessages,
     sendMessage,
     messageAction,
+    retryMessage,
+    discardMessage,
     loadOlderMessages,
     canLoadOlder,
     olderWaitsForConnection,

@@ -13,7 +13,7 @@ import type { RoomContext } from './context';
 import { answerNeedKeys, onEpoch, onEscrow, onKeys, resealOutbox } from './keys';
 import { joinFrame } from './links';
 import { onChain, onJoinRequest, onJoinResolved, onWelcome, setJoinState } from './membership';
-import { ingest, onAck, onHistory, onPresence, onSyncReply, onSyncRequest, resendOutbox } from './messages';
+import { ingest, onAck, onHistory, onMessageRefused, onPresence, onSyncReply, onSyncRequest, resendOutbox } from './messages';
 import type { RoomSession } from './session';
 
 /** Pause before resending the outbox after the server said we were over its rate. */
@@ -149,5 +149,8 @@ function onServerError(ctx: RoomContext, s: RoomSession, frame: ErrorFrame): voi
       resendOutbox(s);
     }, RESEND_AFTER_MS);
   }
-  if (CHANGE_REFUSALS.has(frame.code)) s.failOldestChange(new UserFacingError(frame.code === 'forbidden' ? 'not-admin' : 'server', frame.message));
+  // A message it refused for a reason a resend does not fix is marked failed (see onMessageRefused).
+  const failure = { code: frame.code, message: frame.message };
+  if (frame.ref || !CHANGE_REFUSALS.has(frame.code)) void s.run(() => onMessageRefused(ctx, s, frame.ref, failure));
+  else s.failOldestChange(new UserFacingError(frame.code === 'forbidden' ? 'not-admin' : 'server', frame.message));
 }

@@ -42,6 +42,7 @@ const ERROR_CODES = Object.keys({
   removed: true,
   'successor-needed': true,
   'role-refused': true,
+  'storage-full': true,
 } satisfies Record<UserErrorCode, true>);
 
 afterEach(() => setLocale('en'));

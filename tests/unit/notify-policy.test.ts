@@ -20,6 +20,7 @@ const room: RoomSummary = {
   lastText: 'the secret plan',
   lastTs: 1_000,
   connected: true,
+  connection: 'connected',
   hasKey: true,
   joinState: null,
   joinError: null,
