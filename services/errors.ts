@@ -22,6 +22,7 @@ export function isQuotaError(error: unknown): boolean {
 
 export function toUserError(error: unknown): UserError {
   if (error instanceof UserFacingError) return { code: error.code, message: error.message };
+  if (isQuotaError(error)) return { code: 'storage-full', message: (error as Error).message };
   console.error(error);
   return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
 }

@@ -132,21 +132,30 @@ describe('a message the server refuses', () => {
   });
 });
 
-/** A `storage.local` that fills up: while `full`, every write throws the way Chrome's does. */
+/**
+ * A `storage.local` with a byte quota, like Chrome's: a write that would take the total over `limit` throws the way
+ * Chrome's does (a write that does not grow the total still goes through). `fill()` leaves a little room; `free()` lifts it.
+ */
 function fillingStore() {
   const inner = memoryStore<LocalItems>();
-  const state = { full: false, refused: 0 };
+  const bytes = (items: Record<string, unknown>) => Object.entries(items).reduce((n, [k, v]) => n + k.length + JSON.stringify(v).length, 0);
+  const state = { limit: null as number | null, refused: 0 };
   const store: typeof inner = {
     ...inner,
     async set(key, value) {
-      if (state.full) {
+      if (state.limit !== null && bytes({ ...inner.dump(), [key]: value }) > state.limit) {
         state.refused += 1;
         throw new Error('Resource::kQuotaBytes quota exceeded (QUOTA_BYTES quota exceeded)');
       }
       return inner.set(key, value);
     },
   };
-  return { store, state };
+  return {
+    store,
+    state,
+    fill: () => void (state.limit = bytes(inner.dump()) + 200),
+    free: () => void (state.limit = null),
+  };
 }
 
 describe.each(['ephemeral', 'backup'] as const)('storage full in a %s room', (mode) => {
@@ -173,7 +182,7 @@ describe.each(['ephemeral', 'backup'] as const)('storage full in a %s room', (mo
     const recordBefore = await storedRoom(alice, roomId);
     const pagesBefore = await storedMessages(alice, roomId);
 
-    filling.state.full = true;
+    filling.fill();
     const failed = await alice.chat.sendMessage(roomId, 'while full');
     expect(failed.status).toBe('failed');
     expect(failed.failure?.code).toBe('storage-full');
@@ -185,6 +194,8 @@ describe.each(['ephemeral', 'backup'] as const)('storage full in a %s room', (mo
     await bob.chat.sendMessage(roomId, 'from bob while full');
     await until(() => message(alice, roomId, 'from bob while full'), 'alice shows bob’s message');
     expect((await summary(alice, roomId))?.connection).toBe('connected');
+    // Reading it would save the room record, which must not count Bob's message before its page is written: refused.
+    await expect(alice.chat.markRead(roomId)).rejects.toThrow(/quota/iu);
 
     // Nothing already stored was lost or changed.
     expect(await storedRoom(alice, roomId)).toEqual(recordBefore);
@@ -194,7 +205,7 @@ describe.each(['ephemeral', 'backup'] as const)('storage full in a %s room', (mo
     const again = await alice.chat.retryMessage(roomId, failed.id);
     expect(again).toMatchObject({ id: failed.id, status: 'failed', failure: { code: 'storage-full' } });
 
-    filling.state.full = false;
+    filling.free();
     const retried = await alice.chat.retryMessage(roomId, failed.id);
     expect(retried).toMatchObject({ id: failed.id, status: 'sending' });
     await status(alice, roomId, 'while full', 'sent');
