@@ -257,6 +257,30 @@ describe('send status of our messages', () => {
     expect(statusRow(wrapper, 'too long a story').status().text()).toBe(en['chat.status.sent']);
   });
 
+  it('a refusal that arrives before the answer to the send (or to Retry) is not undone by that answer', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper } = await roomWith(fake);
+    let release = fake.holdReply('sendMessage');
+    await wrapper.find('[data-testid="composer"]').setValue('racing');
+    await wrapper.find('[data-testid="send"]').trigger('submit');
+    await flushPromises();
+    fake.refusePending('too-large');
+    await flushPromises();
+    release();
+    await flushPromises();
+    expect(statusRow(wrapper, 'racing').element.attributes('data-status')).toBe('failed');
+
+    release = fake.holdReply('retryMessage');
+    await statusRow(wrapper, 'racing').retry().trigger('click');
+    await flushPromises();
+    expect(statusRow(wrapper, 'racing').status().text()).toBe(en['chat.status.sending']);
+    fake.refusePending('too-large', 'still too large');
+    await flushPromises();
+    release();
+    await flushPromises();
+    expect(statusRow(wrapper, 'racing').status().text()).toBe(`Failed: ${en['chat.failure.too-large']}`);
+  });
+
   it('Discard removes a failed message from the list', async () => {
     const fake = new FakeBackend().setUp();
     const { wrapper } = await roomWith(fake);
