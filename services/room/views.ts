@@ -23,7 +23,8 @@ export function summary(s: RoomSession): RoomSummary {
     lastText: r.lastText,
     lastTs: r.lastTs ?? r.createdAt,
     connected: s.conn?.status === 'ready',
-    connection: s.record.removed ? 'offline' : connectionState(s.conn?.status),
+    // No connection yet (the room is starting, or the host changed): it is about to be made.
+    connection: s.record.removed ? 'offline' : s.conn ? connectionState(s.conn.status) : 'reconnecting',
     hasKey: !r.removed && r.keys[String(Math.max(currentEpoch(r), s.serverEpoch))] !== undefined,
     removed: r.removed,
     muted: r.muted === true,
