@@ -66,6 +66,7 @@ const en = {
   'chat.connected': 'Connected',
   'chat.offline': 'Offline',
   'chat.reconnecting': 'Reconnecting…',
+  'chat.retryIn': 'next try in {seconds} s',
   'chat.connectedHint': 'Connected to the server: messages go out and come in now.',
   'chat.reconnectingHint': 'The connection to the server dropped or is not up yet; trying again. What you send waits and goes out once connected.',
   'chat.offlineHint': 'Not connected: this browser is offline, the server refused the connection, or you are no longer in this room.',

@@ -67,6 +67,7 @@ const zhTW: Record<keyof typeof en, string> = {
   'chat.connected': '已連線',
   'chat.offline': '離線',
   'chat.reconnecting': '重新連線中…',
+  'chat.retryIn': '{seconds} 秒後重試',
   'chat.connectedHint': '已連上伺服器：訊息現在就會送出與收到。',
   'chat.reconnectingHint': '與伺服器的連線中斷或尚未建立，正在重試。你送出的訊息會先等著，連上後就送出。',
   'chat.offlineHint': '未連線：這個瀏覽器目前離線、伺服器拒絕了連線，或你已不在這個聊天室中。',

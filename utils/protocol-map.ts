@@ -27,6 +27,8 @@ export interface RoomSummary {
   connected: boolean;
   /** The room's connection as the background sees it (the panel also shows 'offline' while the browser has no network). */
   connection: ConnectionState;
+  /** While reconnecting: when the next try is (ms since the epoch), if known; null otherwise. */
+  retryAt: number | null;
   /** False until a key for the room has arrived (e.g. an invitation still being opened). */
   hasKey: boolean;
   /** Where joining through a link stands; null once we are in (or never joined by link). */

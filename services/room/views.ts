@@ -25,6 +25,7 @@ export function summary(s: RoomSession): RoomSummary {
     connected: s.conn?.status === 'ready',
     // No connection yet (the room is starting, or the host changed): it is about to be made.
     connection: s.record.removed ? 'offline' : s.conn ? connectionState(s.conn.status) : 'reconnecting',
+    retryAt: s.conn?.status === 'connecting' ? s.conn.retryAt : null,
     hasKey: !r.removed && r.keys[String(Math.max(currentEpoch(r), s.serverEpoch))] !== undefined,
     removed: r.removed,
     muted: r.muted === true,

@@ -96,7 +96,13 @@ describe('a message the server refuses', () => {
     // Reconnecting does not resend a failed message.
     const before = proxy.frames('to-server', (f) => f?.type === 'msg' && f.id === sending.id).length;
     for (const conn of proxy.open(roomId)) conn.close();
-    await until(async () => (await summary(alice, roomId))?.connection === 'reconnecting', 'alice reconnecting');
+    const dropped = Date.now();
+    const reconnecting = await until(async () => {
+      const room = await summary(alice, roomId);
+      return room?.connection === 'reconnecting' ? room : null;
+    }, 'alice reconnecting');
+    // It says when it tries next: PartySocket's first wait after a drop (the node client's minimum, 50 ms).
+    expect(reconnecting.retryAt).toBeGreaterThanOrEqual(dropped + 50);
     await until(async () => (await summary(alice, roomId))?.connection === 'connected', 'alice connected again');
     await alice.chat.sendMessage(roomId, 'after reconnecting');
     await status(alice, roomId, 'after reconnecting', 'sent');

@@ -74,6 +74,37 @@ describe('PartyConnection', () => {
 });
 
 describe('connection state shown per room', () => {
+  it('says when the next try is after each failed try, and forgets it once welcomed', async () => {
+    const { socket, deliver, drop } = scriptedSocket();
+    let delay = 500;
+    socket.nextRetryDelayMs = () => delay;
+    const told: Array<number | null> = [];
+    const conn: PartyConnection<RoomServerFrame, RoomClientFrame> = new PartyConnection({
+      target: { host: 'localhost:1999', secure: false, party: 'room', room },
+      openSocket: () => socket,
+      schema: roomServerFrameSchema,
+      authenticate: async () => ({ type: 'auth', fp, sig: 'AAAA' }),
+      onFrame: () => undefined,
+      onStatus: (status) => void (status === 'connecting' && told.push(conn.retryAt)),
+      heartbeatMs: 60_000,
+    });
+    expect(conn.retryAt).toBeNull();
+    const before = Date.now();
+    drop();
+    delay = 650;
+    drop(); // the next try failed too: it waits longer
+    expect(told).toHaveLength(2);
+    expect(told[0]).toBeGreaterThanOrEqual(before + 500);
+    expect(told[1]).toBeGreaterThanOrEqual(before + 650);
+    expect(told[1]).toBeLessThanOrEqual(Date.now() + 650);
+    deliver({ type: 'welcome', room, mode: 'ephemeral', epoch: 0, seq: 0, you: fp, chain: [], online: [fp], needKeys: [], requests: [], rotationDue: false });
+    await vi.waitFor(() => expect(conn.status).toBe('ready'));
+    expect(conn.retryAt).toBeNull();
+    conn.close();
+    drop();
+    expect(told).toHaveLength(2); // closed for good: no next try
+  });
+
   it('is reconnecting while signing in and after a drop, connected once welcomed, offline once refused for good or closed', async () => {
     const { socket, deliver, drop } = scriptedSocket();
     const states: string[] = [];

@@ -21,6 +21,7 @@ const room: RoomSummary = {
   lastTs: 1_000,
   connected: true,
   connection: 'connected',
+  retryAt: null,
   hasKey: true,
   joinState: null,
   joinError: null,

@@ -87,6 +87,17 @@ describe('room header with a long name and every button', () => {
     expect(state().attributes('title')).toBe(en['chat.reconnectingHint']);
     expect(state().classes()).not.toContain('online');
     expect(state().find('.dot').classes()).toContain('reconnecting');
+    expect(byTestId(wrapper, 'room-connection-retry').exists()).toBe(false);
+
+    // When the background says when it tries next, the header counts down to it.
+    fake.setConnection(room.summary.id, 'reconnecting', Date.now() + 12_000);
+    await flushPromises();
+    const retry = byTestId(wrapper, 'room-connection-retry');
+    expect(retry.text()).toMatch(/^next try in 1[23] s$/u);
+    setLocale('zh-TW');
+    await flushPromises();
+    expect(byTestId(wrapper, 'room-connection-retry').text()).toMatch(/^1[23] 秒後重試$/u);
+    setLocale('en');
 
     onLine = false;
     window.dispatchEvent(new Event('offline'));

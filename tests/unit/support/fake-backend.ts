@@ -109,9 +109,9 @@ export class FakeBackend implements Backend {
   }
 
   /** The room's connection changes, as the background tells the UI (a `room` event). */
-  setConnection(roomId: string, connection: ConnectionState): void {
+  setConnection(roomId: string, connection: ConnectionState, retryAt: number | null = null): void {
     const room = this.room(roomId);
-    room.summary = { ...room.summary, connection, connected: connection === 'connected' };
+    room.summary = { ...room.summary, connection, connected: connection === 'connected', retryAt };
     this.emit({ type: 'room', roomId });
   }
 
@@ -176,6 +176,7 @@ export class FakeBackend implements Backend {
         lastTs: null,
         connected: true,
         connection: 'connected',
+        retryAt: null,
         hasKey: input.hasKey ?? true,
         joinState: null,
         joinError: null,
