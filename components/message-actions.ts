@@ -16,6 +16,10 @@ export interface MessageActions {
   remove(message: MessageView): void;
   /** Sets our reaction ('' takes it back). */
   react(message: MessageView, emoji: string): void;
+  /** Sends a failed message of ours again. */
+  retry(message: MessageView): void;
+  /** Gives up on a failed message of ours. */
+  discard(message: MessageView): void;
 }
 
 export const MESSAGE_ACTIONS: InjectionKey<MessageActions> = Symbol('message-actions');

@@ -44,6 +44,13 @@ export function useMessageActions(store: AppStore, roomId: Ref<string>, draft: R
     react(message, emoji) {
       void store.messageAction(roomId.value, { type: 'react', messageId: message.id, emoji });
     },
+    retry(message) {
+      void store.retryMessage(roomId.value, message.id);
+    },
+    discard(message) {
+      if (editing.value?.id === message.id || replyingTo.value?.id === message.id) cancel();
+      void store.discardMessage(roomId.value, message.id);
+    },
   });
 
   /** Sends what is in the box; resolves true when the background took it (then the box is cleared). */

@@ -242,7 +242,8 @@ export default class RoomServer implements Party.Server {
           return this.onSyncReply(peer, fp, frame);
       }
     } catch (error) {
-      if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message);
+      // A refused message is named, so its sender knows which one failed.
+      if (error instanceof Refusal) return this.peers.fail(peer, error.code, error.message, { ref: frame.type === 'msg' ? frame.id : undefined });
       console.error('room frame failed', error);
       this.peers.fail(peer, 'internal', 'the server could not process this frame');
     }

@@ -204,6 +204,16 @@ export class ChatService {
     return messages.editMessage(this.requireContext(), this.rooms.require(roomId), messageId, text);
   }
 
+  /** Sends a failed message of ours again (same id). */
+  async retryMessage(roomId: string, messageId: string): Promise<MessageView> {
+    return messages.retryMessage(this.requireContext(), this.rooms.require(roomId), messageId);
+  }
+
+  /** Gives up on a failed message of ours. */
+  async discardMessage(roomId: string, messageId: string): Promise<void> {
+    return messages.discardMessage(this.requireContext(), this.rooms.require(roomId), messageId);
+  }
+
   /** Deletes one of our own messages for everyone. */
   async deleteMessage(roomId: string, messageId: string): Promise<MessageView> {
     return messages.deleteMessage(this.requireContext(), this.rooms.require(roomId), messageId);

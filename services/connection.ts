@@ -18,6 +18,7 @@ import type {
   RoomServerFrame,
 } from '@/shared/protocol';
 import { parseFrame } from '@/shared/protocol';
+import type { ConnectionState } from '@/utils/protocol-map';
 import { Pacer } from './pacer';
 
 /** The part of a (Partykit) reconnecting WebSocket this module uses. */
@@ -27,6 +28,8 @@ export interface SocketLike {
   reconnect(): void;
   addEventListener(type: 'open' | 'close' | 'message' | 'error', listener: (event: { data?: unknown; code?: number }) => void): void;
   readonly readyState: number;
+  /** After a close: how long the socket waits before its next try (absent: unknown). */
+  nextRetryDelayMs?(): number;
 }
 
 export interface SocketTarget {
@@ -38,19 +41,37 @@ export interface SocketTarget {
 
 export type SocketFactory = (target: SocketTarget) => SocketLike;
 
+/** How much longer PartySocket waits after each failed try, up to its maximum. */
+const RECONNECT_GROWTH = 1.3;
+
 /** Reconnecting PartyKit sockets; `WebSocket` is passed where the runtime has none (Node 20). */
 export function partySocketFactory(options: { minReconnectionDelay: number; maxReconnectionDelay: number; WebSocket?: unknown }): SocketFactory {
-  return (target) =>
-    new PartySocket({
+  return (target) => {
+    const socket = new PartySocket({
       host: target.host,
       party: target.party,
       room: target.room,
       protocol: target.secure ? 'wss' : 'ws',
+      reconnectionDelayGrowFactor: RECONNECT_GROWTH,
       ...options,
-    }) as unknown as SocketLike;
+    });
+    // PartySocket counts its tries before it announces a close, and waits this long before the one it counted.
+    const nextRetryDelayMs = () =>
+      socket.retryCount > 0 ? Math.min(options.minReconnectionDelay * RECONNECT_GROWTH ** (socket.retryCount - 1), options.maxReconnectionDelay) : 0;
+    return Object.assign(socket, { nextRetryDelayMs }) as unknown as SocketLike;
+  };
 }
 
 export type ConnectionStatus = 'connecting' | 'ready' | 'refused' | 'closed';
+
+/**
+ * What the UI is told of a connection (none: offline): signed in; still trying, or trying again after a drop (the
+ * socket reconnects by itself, with backoff); or not trying any more (refused for good, or closed).
+ */
+export function connectionState(status: ConnectionStatus | undefined): ConnectionState {
+  if (status === 'ready') return 'connected';
+  return status === 'connecting' ? 'reconnecting' : 'offline';
+}
 
 /** Error codes after which retrying cannot help. */
 const FATAL = new Set([
@@ -111,6 +132,8 @@ export interface ConnectionOptions<In extends ServerFrame, Out extends ClientFra
  */
 export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
   status: ConnectionStatus = 'connecting';
+  /** While reconnecting: when the socket tries next (ms since the epoch), if it says; null otherwise. */
+  retryAt: number | null = null;
   private readonly socket: SocketLike;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   /** Frames are handled one at a time, in order. */
@@ -137,7 +160,11 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     this.socket.addEventListener('close', () => {
       this.authenticated = false;
       this.pacer.clear();
-      if (this.status === 'ready') this.setStatus('connecting');
+      if (this.status !== 'ready' && this.status !== 'connecting') return;
+      const delay = this.socket.nextRetryDelayMs?.();
+      this.retryAt = delay === undefined ? null : Date.now() + delay;
+      // Told again after every failed try, so the UI can say when the next one is.
+      this.setStatus('connecting');
     });
     this.heartbeat = setInterval(() => this.write(PING), options.heartbeatMs ?? HEARTBEAT_MS);
   }
@@ -214,6 +241,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     }
     if (known.type === 'welcome') {
       this.authenticated = true;
+      this.retryAt = null;
       await this.options.onFrame(frame);
       if (this.authenticated) this.setStatus('ready');
       return;

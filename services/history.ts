@@ -20,6 +20,11 @@ type PageKey = `page:${string}`;
 export class History {
   /** The newest page of each room, decrypted, so appends don't re-read it. */
   private readonly tail = new Map<string, { index: number; messages: StoredMessage[] }>();
+  /**
+   * Rooms whose newest page changed here but could not be written (storage full): written before anything else of
+   * the room (`flush`, before the room record is saved), so a stored record never counts a message its pages lack.
+   */
+  private readonly unwritten = new Set<string>();
 
   constructor(
     private readonly local: KeyValueStore<LocalItems>,
@@ -36,6 +41,7 @@ export class History {
     let tail = await this.loadTail(room);
     let changed = false;
     if (!tail || tail.messages.length >= HISTORY_PAGE_SIZE) {
+      await this.flush(room);
       tail = { index: room.pages, messages: [] };
       room.pages += 1;
       changed = true;
@@ -124,6 +130,21 @@ export class History {
     return null;
   }
 
+  /** Takes a message out of the newest `pages` pages (a failed send discarded); returns it, or null if it is not there. */
+  async remove(room: RoomRecord, id: string, pages = UPDATE_SEARCH_PAGES): Promise<StoredMessage | null> {
+    for (let index = room.pages - 1; index >= Math.max(0, room.pages - pages); index--) {
+      const messages = await this.readPage(room, index);
+      const found = messages.find((m) => m.id === id);
+      if (!found) continue;
+      const kept = messages.filter((m) => m !== found);
+      const cached = this.tail.get(room.id);
+      if (cached && cached.index === index) cached.messages = kept;
+      await this.writePage(room.id, index, kept);
+      return found;
+    }
+    return null;
+  }
+
   /** Lets `change` alter any message of the newest `pages` pages in place; writes the pages it changed and returns the changed messages. */
   async modifyEach(room: RoomRecord, change: (message: StoredMessage) => boolean, pages: number): Promise<StoredMessage[]> {
     const changed: StoredMessage[] = [];
@@ -175,6 +196,7 @@ export class History {
   async removeRoom(room: RoomRecord): Promise<void> {
     for (let index = 0; index < room.pages; index++) await this.local.remove(pageKey(room.id, index));
     this.tail.delete(room.id);
+    this.unwritten.delete(room.id);
   }
 
   private async loadTail(room: RoomRecord) {
@@ -223,9 +245,23 @@ export class History {
     return messages;
   }
 
+  /** Writes the room's newest page if a change to it could not be written before (see `unwritten`). */
+  async flush(room: RoomRecord): Promise<void> {
+    const tail = this.tail.get(room.id);
+    if (tail && this.unwritten.has(room.id)) await this.writePage(room.id, tail.index, tail.messages);
+  }
+
   private async writePage(roomId: string, index: number, messages: StoredMessage[]): Promise<void> {
     const key = pageKey(roomId, index);
-    await this.local.set(key, await seal(this.vaultKey, messages, key));
+    const isTail = this.tail.get(roomId)?.index === index;
+    try {
+      await this.local.set(key, await seal(this.vaultKey, messages, key));
+    } catch (error) {
+      // The newest page stays changed in memory (it is what the room shows): it is written first next time.
+      if (isTail) this.unwritten.add(roomId);
+      throw error;
+    }
+    if (isTail) this.unwritten.delete(roomId);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { RoomSettings } from '@/shared/membership';
 import type { Envelope, RoomMode, SignedRecord } from '@/shared/protocol';
-import type { JoinState, MemberChange, MessageStatus, UserError } from '@/utils/protocol-map';
+import type { JoinState, MemberChange, MessageStatus, SendFailure, UserError } from '@/utils/protocol-map';
 import type { Sealed } from './sealed';
 
 /** The identity created at onboarding. */
@@ -37,6 +37,8 @@ export interface OutboxItem {
   ct: string;
   /** Sent before its history page was written; set until that write is done (see ChatService.sendMessage). */
   unwritten?: true;
+  /** The server refused it for a reason reconnecting does not fix: kept, not resent, until the person retries or discards it. */
+  failed?: SendFailure;
 }
 
 /** Everything we know about one room; stored sealed under `room:<id>`. */
@@ -131,6 +133,8 @@ export interface StoredMessage {
   seq: number | null;
   mine: boolean;
   status: MessageStatus;
+  /** Why it was not sent, while `status` is 'failed'. */
+  failure?: SendFailure;
   /** 'action': a reaction, edit or delete, applied to its target and never shown itself (see `action`). */
   kind: 'text' | 'event' | 'action';
   event: RoomEvent | null;

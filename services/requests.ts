@@ -18,6 +18,8 @@ export function createRequestHandler(chat: ChatService): (request: RequestEnvelo
     sendMessage: (d) => chat.sendMessage(d.roomId, d.text, d.options),
     react: (d) => chat.react(d.roomId, d.messageId, d.emoji),
     editMessage: (d) => chat.editMessage(d.roomId, d.messageId, d.text),
+    retryMessage: (d) => chat.retryMessage(d.roomId, d.messageId),
+    discardMessage: (d) => chat.discardMessage(d.roomId, d.messageId),
     deleteMessage: (d) => chat.deleteMessage(d.roomId, d.messageId),
     inviteContact: (d) => chat.inviteContact(d.roomId, d.code),
     markRead: (d) => chat.markRead(d.roomId),

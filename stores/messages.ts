@@ -132,7 +132,7 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
   async function sendMessage(roomId: string, text: string, options: SendOptions = {}): Promise<boolean> {
     const message = await run('sendMessage', () => call('sendMessage', { roomId, text, ...(options.replyTo ? { options } : {}) }));
     if (!message) return false;
-    upsertMessage(messagesByRoom[roomId] ?? (messagesByRoom[roomId] = []), message);
+    upsertReply(roomId, message);
     rooms.patchRoomSummary(roomId, { lastText: message.text, lastTs: message.ts });
     return true;
   }
@@ -147,6 +147,37 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
     if (!changed) return false;
     upsertIfHeld(roomId, changed);
     return true;
+  }
+
+  /**
+   * The background's answer to a send or a retry: 'sending' never replaces 'failed', a refusal pushed before the
+   * answer got here (a retry marks its row 'sending' itself first, so a 'failed' it meets is newer).
+   */
+  function upsertReply(roomId: string, message: MessageView): void {
+    const held = messagesByRoom[roomId] ?? (messagesByRoom[roomId] = []);
+    if (message.status === 'sending' && held.some((m) => m.id === message.id && m.status === 'failed')) return;
+    upsertMessage(held, message);
+  }
+
+  /** Sends a failed message of ours again; the row shows what became of it. Resolves true if the background took it. */
+  async function retryMessage(roomId: string, messageId: string): Promise<boolean> {
+    const held = messagesByRoom[roomId];
+    const failed = held?.find((m) => m.id === messageId && m.status === 'failed');
+    if (held && failed) upsertMessage(held, { ...failed, status: 'sending', failure: null });
+    const message = await run('messageAction', () => call('retryMessage', { roomId, messageId }));
+    if (message) upsertReply(roomId, message);
+    else if (held && failed) upsertMessage(held, failed);
+    return message !== null;
+  }
+
+  /** Gives up on a failed message of ours: it goes from the list. Resolves true once the background dropped it. */
+  async function discardMessage(roomId: string, messageId: string): Promise<boolean> {
+    const done = await run('messageAction', async () => {
+      await call('discardMessage', { roomId, messageId });
+      return true;
+    });
+    if (done) removeExpired(roomId, [messageId]);
+    return done === true;
   }
 
   /**
@@ -246,6 +277,8 @@ export function createMessages({ call, run, fail, quietly, busy }: Requests, roo
     currentMessages,
     sendMessage,
     messageAction,
+    retryMessage,
+    discardMessage,
     loadOlderMessages,
     canLoadOlder,
     olderWaitsForConnection,

@@ -5,7 +5,7 @@
 import { ref } from 'vue';
 import en from '@/locales/en';
 import zhTW from '@/locales/zh-TW';
-import type { UserError } from './protocol-map';
+import type { SendFailure, UserError } from './protocol-map';
 
 export type MessageKey = keyof typeof en;
 export type Locale = 'en' | 'zh-TW';
@@ -74,6 +74,12 @@ export function t(key: MessageKey, params?: MessageParams): string {
 export function errorText(error: UserError): string {
   const key: string = `error.${error.code}` satisfies MessageKey;
   return isMessageKey(key) ? t(key) : error.message;
+}
+
+/** Why a message of ours failed, in words: a known code's own text, else the server's detail. */
+export function failureText(failure: SendFailure): string {
+  const key = `chat.failure.${failure.code}`;
+  return isMessageKey(key) ? t(key) : t('chat.failure.other', { detail: failure.message });
 }
 
 /**

@@ -23,8 +23,12 @@ export interface RoomSummary {
   unread: number;
   lastText: string | null;
   lastTs: number | null;
-  /** True while the background holds an authenticated connection to the room. */
+  /** True while the background holds an authenticated connection to the room (`connection` is 'connected'). */
   connected: boolean;
+  /** The room's connection as the background sees it (the panel also shows 'offline' while the browser has no network). */
+  connection: ConnectionState;
+  /** While reconnecting: when the next try is (ms since the epoch), if known; null otherwise. */
+  retryAt: number | null;
   /** False until a key for the room has arrived (e.g. an invitation still being opened). */
   hasKey: boolean;
   /** Where joining through a link stands; null once we are in (or never joined by link). */
@@ -44,6 +48,13 @@ export interface RoomSummary {
   /** Stored messages that could not be read and were moved aside, until dismissed (`dismissUnreadable`). */
   unreadable: number;
 }
+
+/**
+ * connected: signed in to the room's server; reconnecting: the connection dropped or is still being made, and the
+ * background keeps trying (with backoff); offline: not trying (the server refused us for good, the room is closed,
+ * or we are no longer in it), or, in the panel, the browser has no network.
+ */
+export type ConnectionState = 'connected' | 'reconnecting' | 'offline';
 
 /** joining: talking to the server; pending-approval: an admin must accept; waiting-member: admitted, waiting for an online member to hand over the key; failed: see joinError. */
 export type JoinState = 'joining' | 'pending-approval' | 'waiting-member' | 'failed';
@@ -164,7 +175,17 @@ export type RoomEventView =
   | { type: 'settings'; settings: RoomSettings; byName: string }
   | { type: 'member'; change: MemberChange; member: string; memberName: string; by: string; byName: string };
 
-export type MessageStatus = 'sending' | 'sent' | 'received';
+/** failed: the server refused it, sealing failed or storage is full (`failure` says which); reconnecting does not fix it, Retry may. */
+export type MessageStatus = 'sending' | 'sent' | 'received' | 'failed';
+
+/**
+ * Why a message of ours was not sent: `code` is the server's error code (e.g. 'too-large', 'backup-full') or one of
+ * our own ('storage-full', 'seal-failed'); the UI shows a localized reason per known code, else `message`.
+ */
+export interface SendFailure {
+  code: string;
+  message: string;
+}
 
 export interface MessageView {
   id: string;
@@ -175,6 +196,8 @@ export interface MessageView {
   ts: number;
   mine: boolean;
   status: MessageStatus;
+  /** Why it failed, when `status` is 'failed'; absent or null otherwise. */
+  failure?: SendFailure | null;
   /** Server sequence number; null while sending. Lists are ordered by it. */
   seq: number | null;
   /** 'event': a room change (e.g. the disappearing timer, someone joining), rendered from `event`, not `text`. */
@@ -249,6 +272,10 @@ export interface ProtocolMap {
   editMessage: { req: { roomId: string; messageId: string; text: string }; res: MessageView };
   /** Deletes one of our own messages for everyone. */
   deleteMessage: { req: { roomId: string; messageId: string }; res: MessageView };
+  /** Sends a message of ours that failed again (same id); answers with it as it is now ('sending', or 'failed' again). */
+  retryMessage: { req: { roomId: string; messageId: string }; res: MessageView };
+  /** Gives up on a message of ours that failed: it is removed from this browser and never sent. */
+  discardMessage: { req: { roomId: string; messageId: string }; res: void };
   inviteContact: { req: { roomId: string; code: string }; res: MemberView };
   markRead: { req: { roomId: string }; res: void };
   createLink: { req: { roomId: string; options: CreateLinkOptions }; res: LinkView };
@@ -329,7 +356,8 @@ export type UserErrorCode =
   | 'role-refused'
   | 'requests-full'
   | 'link-busy'
-  | 'store-too-new';
+  | 'store-too-new'
+  | 'storage-full';
 
 export interface UserError {
   code: UserErrorCode;

@@ -237,7 +237,7 @@ export async function resealOutbox(ctx: RoomContext, s: RoomSession): Promise<vo
       if (held) Object.assign(held, { ct, epoch });
     });
     changed = true;
-    s.send({ type: 'msg', id: item.id, epoch, ct });
+    if (!item.failed) s.send({ type: 'msg', id: item.id, epoch, ct });
   }
   if (changed) await s.save();
 }

@@ -7,15 +7,15 @@ import { openWithGek, readPublicKey, sealWithGek } from '@/shared/crypto';
 import { fromBase64, fromUtf8, randomHex, utf8 } from '@/shared/encoding';
 import { messagePayloadSchema, parsePayload, type ActionPayload, type MessagePayload, type Quote } from '@/shared/payloads';
 import { MAX_PAGE_MESSAGES, type Envelope, type RoomServerFrame, type SyncPage } from '@/shared/protocol';
-import type { MessageView, SendOptions } from '@/utils/protocol-map';
-import { UserFacingError } from '../errors';
+import type { MessageView, SendFailure, SendOptions } from '@/utils/protocol-map';
+import { isQuotaError, UserFacingError } from '../errors';
 import type { OutboxItem, RoomRecord, StoredMessage } from '../records';
 import { mayRead, readableSince } from './access';
 import { actionOf, applyAction, applyPending, TARGET_SEARCH_PAGES } from './actions';
 import { describe, type RoomContext } from './context';
 import { acceptCounter, forgetGapsAfter, missingCount } from './counters';
 import { expiryFor } from './expiry';
-import { maySendAt } from './keys';
+import { maySendAt, resealOutbox } from './keys';
 import type { RoomSession } from './session';
 import { emitMessage, PREVIEW_CHARS, summary, toView } from './views';
 
@@ -53,6 +53,8 @@ export async function listMessages(ctx: RoomContext, s: RoomSession, limit: numb
   // Catch-up can store an older message after a newer one arrived live; show them in server order.
   const order = (m: StoredMessage) => m.seq ?? Number.MAX_SAFE_INTEGER;
   const me = ctx.me.identity.fingerprint;
+  // Texts that never left this browser are only in memory: the newest, after everything stored.
+  if (beforeId === undefined) messages.push(...s.unsent.values());
   return messages
     .map((m, i) => ({ m, i }))
     .sort((a, b) => order(a.m) - order(b.m) || a.i - b.i)
@@ -68,12 +70,111 @@ function checkText(text: string): void {
 export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string, options: SendOptions = {}): Promise<MessageView> {
   checkText(text);
   return s.run(async () => {
-    if (options.replyTo === undefined) return toView(s.id, (await sealAndSend(ctx, s, { t: 'text', text })).stored, ctx.me.identity.fingerprint);
+    if (options.replyTo === undefined) return sendText(ctx, s, text);
     const answered = await findTarget(ctx, s, options.replyTo);
     if (!answered || answered.kind !== 'text' || answered.deleted) throw new UserFacingError('invalid-input', 'the message you reply to is not here any more');
-    const quote = ownQuote(answered);
-    const { stored } = await sealAndSend(ctx, s, { t: 'text', text, reply: { id: quote.id, from: quote.from, text: quote.text } }, quote);
-    return toView(s.id, stored, ctx.me.identity.fingerprint);
+    return sendText(ctx, s, text, ownQuote(answered));
+  });
+}
+
+/**
+ * Sends a text (in the room's queue). If it cannot leave this browser (storage full, sealing failed), it is
+ * answered as failed and kept in memory for Retry (`s.unsent`), with nothing stored and no counter spent.
+ */
+async function sendText(ctx: RoomContext, s: RoomSession, text: string, quote?: StoredMessage['reply'], id?: string): Promise<MessageView> {
+  const me = ctx.me.identity.fingerprint;
+  const reply = quote ? { reply: { id: quote.id, from: quote.from, text: quote.text } } : {};
+  try {
+    return toView(s.id, (await sealAndSend(ctx, s, { t: 'text', text, ...reply }, quote, id)).stored, me);
+  } catch (error) {
+    if (!(error instanceof SendFailed) || error.stored.kind !== 'text') throw error;
+    s.unsent.set(error.stored.id, error.stored);
+    return toView(s.id, error.stored, me);
+  }
+}
+
+/** A payload that never left this browser, and why: `stored` is its history entry, marked failed. */
+class SendFailed extends Error {
+  constructor(
+    readonly stored: StoredMessage,
+    readonly failure: SendFailure,
+  ) {
+    super(failure.message);
+  }
+}
+
+/** Error codes of the server that a resend fixes by itself: a new key epoch (re-sealed), or its rate (resent shortly). */
+const TRANSIENT_REFUSALS = new Set(['bad-epoch', 'rate-limited']);
+/** Error codes that can only be about a message, also when the server names none (the oldest one still waiting is meant). */
+const MESSAGE_REFUSALS = new Set(['backup-full']);
+
+/**
+ * The server refused a message of ours (an error frame naming it, or one only a message can cause): unless a resend
+ * fixes that by itself, it stays in the outbox marked failed (not resent on reconnect) and shows the reason, until
+ * the person retries or discards it. A refused reaction, edit or delete is dropped (it is never shown).
+ */
+export async function onMessageRefused(ctx: RoomContext, s: RoomSession, ref: string | undefined, failure: SendFailure): Promise<void> {
+  if (TRANSIENT_REFUSALS.has(failure.code)) return;
+  if (ref === undefined && !MESSAGE_REFUSALS.has(failure.code)) return;
+  const item = s.record.outbox.find((o) => (ref === undefined ? !o.failed : o.id === ref));
+  if (!item || item.failed) return;
+  s.edit((record) => {
+    const held = record.outbox.find((o) => o.id === item.id);
+    if (held) held.failed = { ...failure };
+  });
+  const updated = await s.edit((record) => ctx.history.update(record, item.id, { status: 'failed', failure: { ...failure } }));
+  if (updated?.kind === 'action') s.edit((record) => void (record.outbox = record.outbox.filter((o) => o.id !== item.id)));
+  await s.save();
+  if (updated) emitMessage(ctx, s, updated, true);
+}
+
+/**
+ * Sends a failed message of ours again, with the same id. Refused by the server: the same envelope (same counter: a
+ * member who saw later ones holds it as a gap, and takes it). Never left this browser: sealed again with the next
+ * counter (the failed attempt spent none). Answers with the message as it is now.
+ */
+export async function retryMessage(ctx: RoomContext, s: RoomSession, id: string): Promise<MessageView> {
+  return s.run(async () => {
+    const unsent = s.unsent.get(id);
+    if (unsent) {
+      s.unsent.delete(id);
+      return sendText(ctx, s, unsent.text, unsent.reply, id);
+    }
+    const item = s.record.outbox.find((o) => o.id === id && o.failed);
+    if (!item) throw new UserFacingError('invalid-input', 'that message is not waiting to be sent again');
+    s.edit((record) => {
+      const held = record.outbox.find((o) => o.id === id);
+      if (held) delete held.failed;
+    });
+    const updated = await s.edit((record) =>
+      ctx.history.modify(record, id, (m) => {
+        m.status = 'sending';
+        delete m.failure;
+        return true;
+      }),
+    );
+    await s.save();
+    if (item.epoch < s.currentEpoch()) await resealOutbox(ctx, s);
+    else if (maySendAt(s, item.epoch)) s.send({ type: 'msg', id, epoch: item.epoch, ct: item.ct });
+    if (!updated) throw new UserFacingError('invalid-input', 'that message is not here any more');
+    return toView(s.id, updated, ctx.me.identity.fingerprint);
+  });
+}
+
+/**
+ * Gives up on a failed message of ours: it leaves this browser's history and outbox. One the server refused spent a
+ * counter, so a delete naming that counter follows (members who saw later messages then show no gap for it).
+ */
+export async function discardMessage(ctx: RoomContext, s: RoomSession, id: string): Promise<void> {
+  await s.run(async () => {
+    if (s.unsent.delete(id)) return;
+    const item = s.record.outbox.find((o) => o.id === id && o.failed);
+    if (!item) throw new UserFacingError('invalid-input', 'that message is not waiting to be sent again');
+    s.edit((record) => void (record.outbox = record.outbox.filter((o) => o.id !== id)));
+    const removed = await s.edit((record) => ctx.history.remove(record, id));
+    await s.save();
+    ctx.emit({ type: 'expired', roomId: s.id, ids: [id] });
+    if (removed?.dev && removed.ctr) await sealAndSend(ctx, s, { t: 'delete', target: id, tdev: removed.dev, tctr: removed.ctr }).catch(() => undefined);
   });
 }
 
@@ -162,6 +263,7 @@ async function sealAndSend(
   s: RoomSession,
   body: Body<MessagePayload>,
   reply?: StoredMessage['reply'],
+  id = randomHex(MESSAGE_ID_BYTES),
 ): Promise<{ stored: StoredMessage; changed: StoredMessage | null }> {
   if (s.record.removed) throw new UserFacingError('removed', 'you are no longer a member of this room');
   const me = ctx.me.identity;
@@ -173,26 +275,53 @@ async function sealAndSend(
   const gek = s.keyFor(epoch);
   if (!gek) throw new UserFacingError('no-key', 'the key for this room has not arrived yet');
   const ctr = s.record.myCtr + 1;
-  const payload = { v: 1, room: s.id, epoch, from: me.fingerprint, dev: ctx.device, ctr, id: randomHex(MESSAGE_ID_BYTES), ts: ctx.now(), ...body } as MessagePayload;
-  const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), ctx.me.privateKey);
+  const payload = { v: 1, room: s.id, epoch, from: me.fingerprint, dev: ctx.device, ctr, id, ts: ctx.now(), ...body } as MessagePayload;
   const stored: StoredMessage = { ...storedFrom(payload, me.name, true, 'sending', null), expiresAt: expiryFor(s, payload.ts), epoch, ...(reply ? { reply } : {}) };
+  const failed = (failure: SendFailure) => new SendFailed({ ...stored, status: 'failed', failure }, failure);
+  let ct: string;
+  try {
+    ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), ctx.me.privateKey);
+  } catch (error) {
+    throw failed({ code: 'seal-failed', message: describe(error) });
+  }
   const item: OutboxItem = { id: payload.id, epoch, ct, unwritten: true };
+  const counter = `${payload.from}:${payload.dev}`;
+  const before = { myCtr: s.record.myCtr, peer: s.record.peerCtr[counter], lastText: s.record.lastText, lastTs: s.record.lastTs, lastId: s.record.lastId };
   s.edit((record) => {
     record.myCtr = ctr;
-    record.peerCtr[`${payload.from}:${payload.dev}`] = ctr;
+    record.peerCtr[counter] = ctr;
     record.outbox.push(item);
     if (stored.kind === 'text') noteLast(record, stored);
   });
   // The counter and the outbox are on disk before the frame leaves (a restart resends it, never reuses the
   // counter); the history page is written after, off the path to the other members (see `restoreSent`).
-  await s.save();
+  try {
+    await s.save();
+  } catch (error) {
+    if (!isQuotaError(error)) throw error;
+    // Storage is full: nothing of it was written and nothing went out, so it is as if it had never been counted.
+    s.edit((record) => {
+      record.outbox = record.outbox.filter((o) => o !== item);
+      Object.assign(record, { myCtr: before.myCtr, lastText: before.lastText, lastTs: before.lastTs, lastId: before.lastId });
+      if (before.peer === undefined) delete record.peerCtr[counter];
+      else record.peerCtr[counter] = before.peer;
+    });
+    if (stored.kind !== 'text') throw new UserFacingError('storage-full', `storage is full: ${describe(error)}`);
+    throw failed({ code: 'storage-full', message: describe(error) });
+  }
   if (ready) s.send({ type: 'msg', id: payload.id, epoch, ct });
-  const changed = await keep(ctx, s, stored);
-  s.edit((record) => {
-    const held = record.outbox.find((o) => o.id === item.id);
-    if (held) delete held.unwritten;
-  });
-  await s.save();
+  let changed: StoredMessage | null = null;
+  try {
+    changed = await keep(ctx, s, stored);
+    s.edit((record) => {
+      const held = record.outbox.find((o) => o.id === item.id);
+      if (held) delete held.unwritten;
+    });
+    await s.save();
+  } catch (error) {
+    // It went out, and the outbox on disk has it: its history entry is written once there is room (see `restoreSent`).
+    if (!isQuotaError(error)) throw error;
+  }
   return { stored, changed };
 }
 
@@ -331,7 +460,7 @@ async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Pro
  * used; the rest waits for `resealOutbox` under the next key (never flushed under a key a departed member holds).
  */
 export function resendOutbox(s: RoomSession): void {
-  for (const item of s.record.outbox) if (maySendAt(s, item.epoch)) s.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
+  for (const item of s.record.outbox) if (!item.failed && maySendAt(s, item.epoch)) s.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
 }
 
 /** After a welcome: catch up on what we missed, from the backup or from online members. */

@@ -38,7 +38,12 @@ export class RoomRegistry {
 
   /** A session for a record; its changes are sealed under our vault key when saved. */
   add(ctx: RoomContext, record: RoomRecord): RoomSession {
-    const s = new RoomSession(record, { persist: (r) => this.persist(ctx.me, r), onRejected: ctx.onRejected, onRoster: this.onRoster });
+    // History first: a record on disk never counts a message whose page is not written (storage full, see History).
+    const persist = async (r: RoomRecord) => {
+      await ctx.history.flush(r);
+      await this.persist(ctx.me, r);
+    };
+    const s = new RoomSession(record, { persist, onRejected: ctx.onRejected, onRoster: this.onRoster });
     this.rooms.set(record.id, s);
     return s;
   }

@@ -13,7 +13,7 @@ import type { RoomContext } from './context';
 import { answerNeedKeys, onEpoch, onEscrow, onKeys, resealOutbox } from './keys';
 import { joinFrame } from './links';
 import { onChain, onJoinRequest, onJoinResolved, onWelcome, setJoinState } from './membership';
-import { ingest, onAck, onHistory, onPresence, onSyncReply, onSyncRequest, resendOutbox } from './messages';
+import { ingest, onAck, onHistory, onMessageRefused, onPresence, onSyncReply, onSyncRequest, resendOutbox } from './messages';
 import type { RoomSession } from './session';
 
 /** Pause before resending the outbox after the server said we were over its rate. */
@@ -71,8 +71,7 @@ export function route(ctx: RoomContext, s: RoomSession, frame: RoomServerFrame):
     case 'welcome':
       return s.run(() => onWelcome(ctx, s, frame));
     case 'chain':
-      // Refused for a full backup: an admin may have changed what the server keeps, so ask again (it drops duplicates).
-      return s.run(() => onChain(ctx, s, frame.records)).then(() => (s.backupFull ? resendOutbox(s) : undefined));
+      return s.run(() => onChain(ctx, s, frame.records));
     case 'keys':
       return s.run(() => onKeys(ctx, s, frame.envelopes));
     case 'msg':
@@ -152,10 +151,13 @@ function onServerError(ctx: RoomContext, s: RoomSession, frame: ErrorFrame): voi
       resendOutbox(s);
     }, RESEND_AFTER_MS);
   }
-  // The backup is full: the message stays in the outbox (sent again on the next connection) and the room says why.
+  // The backup is full: the room says why; the refused message shows failed, with Retry (see onMessageRefused).
   if (frame.code === 'backup-full' && !s.backupFull) {
     s.backupFull = true;
     ctx.emit({ type: 'state' });
   }
-  if (CHANGE_REFUSALS.has(frame.code)) s.failOldestChange(new UserFacingError(frame.code === 'forbidden' ? 'not-admin' : 'server', frame.message));
+  // A message it refused for a reason a resend does not fix is marked failed (see onMessageRefused).
+  const failure = { code: frame.code, message: frame.message };
+  if (frame.ref || !CHANGE_REFUSALS.has(frame.code)) void s.run(() => onMessageRefused(ctx, s, frame.ref, failure));
+  else s.failOldestChange(new UserFacingError(frame.code === 'forbidden' ? 'not-admin' : 'server', frame.message));
 }

@@ -5,7 +5,7 @@
  */
 import { UserFacingError } from '../errors';
 import type { PartyConnection } from '../connection';
-import type { RoomRecord } from '../records';
+import type { RoomRecord, StoredMessage } from '../records';
 import type { Roster } from '@/shared/membership';
 import type { AppendFrame, JoinRequest, KeyEnvelope, RoomClientFrame, RoomMode, RoomServerFrame, SignedRecord } from '@/shared/protocol';
 
@@ -97,6 +97,11 @@ export class RoomSession {
   unreadable = 0;
   /** Ids of messages that arrived this session and could not be opened, from senders no gap would show (room/messages.ts). */
   readonly unreadableWire = new Set<string>();
+  /**
+   * Texts of ours that never left this browser (storage was full, or sealing failed), by id: shown as failed, kept
+   * only here (nothing of them is stored, no counter is spent on them) until Retry seals them again or Discard drops them.
+   */
+  readonly unsent = new Map<string, StoredMessage>();
   /** Set once the room is forgotten or the vault locked: late timers leave it alone. */
   disposed = false;
 

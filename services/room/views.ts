@@ -3,6 +3,7 @@ import { formatContactCode, openWithGek, readPublicKey } from '@/shared/crypto';
 import { fromBase64, fromUtf8 } from '@/shared/encoding';
 import { DEFAULT_SETTINGS, type LinkState } from '@/shared/membership';
 import type { JoinRequestView, KeyWarningView, MemberView, MessageView, RoomDetail, RoomEventView, RoomSummary } from '@/utils/protocol-map';
+import { connectionState } from '../connection';
 import type { History } from '../history';
 import type { RoomEvent, StoredMessage } from '../records';
 import type { RoomContext } from './context';
@@ -22,6 +23,9 @@ export function summary(s: RoomSession): RoomSummary {
     lastText: r.lastText,
     lastTs: r.lastTs ?? r.createdAt,
     connected: s.conn?.status === 'ready',
+    // No connection yet (the room is starting, or the host changed): it is about to be made.
+    connection: s.record.removed ? 'offline' : s.conn ? connectionState(s.conn.status) : 'reconnecting',
+    retryAt: s.conn?.status === 'connecting' ? s.conn.retryAt : null,
     hasKey: !r.removed && r.keys[String(Math.max(currentEpoch(r), s.serverEpoch))] !== undefined,
     removed: r.removed,
     backupFull: s.backupFull,
@@ -133,6 +137,7 @@ export function toView(roomId: string, m: DeepReadonly<StoredMessage>, me: strin
     ts: m.ts,
     mine: m.mine,
     status: m.status,
+    failure: m.status === 'failed' && m.failure ? { ...m.failure } : null,
     seq: m.seq,
     kind: m.kind === 'event' ? 'event' : 'text',
     event: eventView(m.event),

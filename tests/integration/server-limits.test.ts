@@ -266,7 +266,7 @@ describe('what one room can cost its host: the caps, each with a clear error', (
     return { admin, roomId };
   }
 
-  it("refuses a message past the backup's cap with backup-full, keeps it in the sender's outbox, and sends it once an admin allows more", async () => {
+  it("refuses a message past the backup's cap with backup-full, keeps it in the sender's outbox as failed, and Retry sends it once an admin allows more", async () => {
     const { admin: ada, roomId } = await roomOf('Ada', 'backup');
     const bo = await onboarded('Bo');
     everyone.push(bo);
@@ -282,11 +282,13 @@ describe('what one room can cost its host: the caps, each with a clear error', (
       const sent = await bo.chat.sendMessage(roomId, text);
       await until(async () => (await bo.chat.listMessages(roomId)).find((m) => m.id === sent.id)?.status === 'sent', `${text} stored`);
     }
-    // The third is refused: the sender is told why, and the message waits in its outbox (not lost, not shown as sent).
+    // The third is refused: the sender is told why, and the message stays in its outbox, failed with that reason
+    // (not lost, not shown as sent, not sent again by itself).
     const third = await bo.chat.sendMessage(roomId, 'three');
     await until(async () => (await summary(bo, roomId))?.backupFull, "bo's room says the backup is full");
+    const failed = await until(async () => (await bo.chat.listMessages(roomId)).find((m) => m.id === third.id && m.status === 'failed'), 'the third shows failed');
+    expect(failed.failure).toMatchObject({ code: 'backup-full' });
     expect((await storedRoom(bo, roomId)).outbox.map((o) => o.id)).toEqual([third.id]);
-    expect((await bo.chat.listMessages(roomId)).find((m) => m.id === third.id)?.status).toBe('sending');
 
     // On the wire: a specific error code, naming the message it refused.
     const socket = await memberSocket(roomId, bo);
@@ -295,8 +297,10 @@ describe('what one room can cost its host: the caps, each with a clear error', (
     expect(await socket.next('error')).toMatchObject({ code: 'backup-full', ref: id });
     socket.close();
 
-    // An admin lets the backup hold more: the waiting message goes out by itself, and the notice clears.
+    // An admin lets the backup hold more; Retry sends the same message, and the notice clears.
     await ada.chat.setRoomSettings(roomId, { ...DEFAULT_SETTINGS, backupLimit: 3 });
+    await until(async () => (await bo.chat.getRoom(roomId)).settings.backupLimit === 3, 'bo sees the new cap');
+    await bo.chat.retryMessage(roomId, third.id);
     await until(async () => (await bo.chat.listMessages(roomId)).find((m) => m.id === third.id)?.status === 'sent', 'the third message is stored');
     expect((await summary(bo, roomId))?.backupFull).toBe(false);
     expect((await storedRoom(bo, roomId)).outbox).toEqual([]);

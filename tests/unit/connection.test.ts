@@ -2,7 +2,7 @@
  * PartyConnection on a scripted socket: what goes on the wire is exactly the JSON text of the typed frame
  * (the challenge answer, sent frames, the heartbeat), and the connection turns ready on the welcome.
  */
-import { PartyConnection, type Challenge, type SocketLike } from '@/services/connection';
+import { connectionState, PartyConnection, type Challenge, type SocketLike } from '@/services/connection';
 import { roomServerFrameSchema, type AuthFrame, type RoomClientFrame, type RoomServerFrame } from '@/shared/protocol';
 
 const fp = 'ab'.repeat(20);
@@ -26,7 +26,10 @@ function scriptedSocket() {
   const deliver = (frame: RoomServerFrame) => {
     for (const listener of listeners.get('message') ?? []) listener({ data: JSON.stringify(frame) });
   };
-  return { socket, sent, calls, deliver };
+  const drop = () => {
+    for (const listener of listeners.get('close') ?? []) listener({ code: 1006 });
+  };
+  return { socket, sent, calls, deliver, drop };
 }
 
 describe('PartyConnection', () => {
@@ -109,6 +112,67 @@ describe('PartyConnection refused for too many connections of our identity', () 
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('connection state shown per room', () => {
+  it('says when the next try is after each failed try, and forgets it once welcomed', async () => {
+    const { socket, deliver, drop } = scriptedSocket();
+    let delay = 500;
+    socket.nextRetryDelayMs = () => delay;
+    const told: Array<number | null> = [];
+    const conn: PartyConnection<RoomServerFrame, RoomClientFrame> = new PartyConnection({
+      target: { host: 'localhost:1999', secure: false, party: 'room', room },
+      openSocket: () => socket,
+      schema: roomServerFrameSchema,
+      authenticate: async () => ({ type: 'auth', fp, sig: 'AAAA' }),
+      onFrame: () => undefined,
+      onStatus: (status) => void (status === 'connecting' && told.push(conn.retryAt)),
+      heartbeatMs: 60_000,
+    });
+    expect(conn.retryAt).toBeNull();
+    const before = Date.now();
+    drop();
+    delay = 650;
+    drop(); // the next try failed too: it waits longer
+    expect(told).toHaveLength(2);
+    expect(told[0]).toBeGreaterThanOrEqual(before + 500);
+    expect(told[1]).toBeGreaterThanOrEqual(before + 650);
+    expect(told[1]).toBeLessThanOrEqual(Date.now() + 650);
+    deliver({ type: 'welcome', room, mode: 'ephemeral', epoch: 0, seq: 0, you: fp, chain: [], online: [fp], needKeys: [], requests: [], rotationDue: false });
+    await vi.waitFor(() => expect(conn.status).toBe('ready'));
+    expect(conn.retryAt).toBeNull();
+    conn.close();
+    drop();
+    expect(told).toHaveLength(2); // closed for good: no next try
+  });
+
+  it('is reconnecting while signing in and after a drop, connected once welcomed, offline once refused for good or closed', async () => {
+    const { socket, deliver, drop } = scriptedSocket();
+    const states: string[] = [];
+    const conn = new PartyConnection<RoomServerFrame, RoomClientFrame>({
+      target: { host: 'localhost:1999', secure: false, party: 'room', room },
+      openSocket: () => socket,
+      schema: roomServerFrameSchema,
+      authenticate: async () => ({ type: 'auth', fp, sig: 'AAAA' }),
+      onFrame: () => undefined,
+      onStatus: (status) => void states.push(connectionState(status)),
+      heartbeatMs: 60_000,
+    });
+    const welcome: RoomServerFrame = { type: 'welcome', room, mode: 'ephemeral', epoch: 0, seq: 0, you: fp, chain: [], online: [fp], needKeys: [], requests: [], rotationDue: false };
+    expect(connectionState(conn.status)).toBe('reconnecting');
+    deliver(welcome);
+    await vi.waitFor(() => expect(connectionState(conn.status)).toBe('connected'));
+    drop();
+    expect(connectionState(conn.status)).toBe('reconnecting');
+    deliver(welcome);
+    await vi.waitFor(() => expect(connectionState(conn.status)).toBe('connected'));
+    deliver({ type: 'error', code: 'removed', message: 'an admin removed you' });
+    await vi.waitFor(() => expect(connectionState(conn.status)).toBe('offline'));
+    expect(states).toEqual(['connected', 'reconnecting', 'connected', 'offline']);
+    conn.close();
+    expect(connectionState(conn.status)).toBe('offline');
+    expect(connectionState(undefined)).toBe('offline');
   });
 });
 

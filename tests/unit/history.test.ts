@@ -107,3 +107,67 @@ describe('local history', () => {
     expect(seen.sort((a, b) => a - b)).toEqual([...order].sort((a, b) => a - b));
   });
 });
+
+describe('local history when storage is full', () => {
+  /** A store whose writes throw a quota error while `full` (Chrome's words). */
+  function fillingStore() {
+    const inner = memoryStore<LocalItems>();
+    const state = { full: false };
+    const store: typeof inner = {
+      ...inner,
+      async set(key, value) {
+        if (state.full) throw new Error('QUOTA_BYTES quota exceeded');
+        return inner.set(key, value);
+      },
+    };
+    return { store, state, inner };
+  }
+
+  it('keeps what is stored, shows the unwritten message, and writes it first once there is room (also across a new page)', async () => {
+    const { store, state, inner } = fillingStore();
+    const key = await importVaultKey(randomBytes(32));
+    const history = new History(store, key);
+    const r = room();
+    for (let i = 1; i <= HISTORY_PAGE_SIZE; i++) await history.append(r, message(i));
+    const stored = JSON.stringify(inner.dump());
+
+    state.full = true;
+    // The page is full: the next message starts page 1, and the write fails.
+    await expect(history.append(r, message(HISTORY_PAGE_SIZE + 1))).rejects.toThrow(/quota/u);
+    expect(JSON.stringify(inner.dump())).toBe(stored);
+    expect((await history.list(r, 1)).map((m) => m.text)).toEqual([`m${HISTORY_PAGE_SIZE + 1}`]);
+    await expect(history.flush(r)).rejects.toThrow(/quota/u);
+
+    state.full = false;
+    await history.flush(r);
+    const reread = new History(store, key);
+    expect((await reread.list(r, 500)).map((m) => m.text)).toEqual(Array.from({ length: HISTORY_PAGE_SIZE + 1 }, (_, i) => `m${i + 1}`));
+  });
+
+  it('writes an unwritten newest page before starting the next one', async () => {
+    const { store, state } = fillingStore();
+    const key = await importVaultKey(randomBytes(32));
+    const history = new History(store, key);
+    const r = room();
+    for (let i = 1; i < HISTORY_PAGE_SIZE; i++) await history.append(r, message(i));
+    state.full = true;
+    await expect(history.append(r, message(HISTORY_PAGE_SIZE))).rejects.toThrow(/quota/u);
+    state.full = false;
+    await history.append(r, message(HISTORY_PAGE_SIZE + 1));
+    const reread = new History(store, key);
+    expect((await reread.list(r, 500)).map((m) => m.text)).toEqual(Array.from({ length: HISTORY_PAGE_SIZE + 1 }, (_, i) => `m${i + 1}`));
+  });
+});
+
+describe('quota errors', () => {
+  it('are recognised in Chrome’s and Firefox’s words and shown as storage full', async () => {
+    const { isQuotaError, toUserError } = await import('@/services/errors');
+    expect(isQuotaError(new Error('Resource::kQuotaBytes quota exceeded'))).toBe(true);
+    expect(isQuotaError(new Error('QUOTA_BYTES quota exceeded'))).toBe(true);
+    expect(isQuotaError(new DOMException('The quota has been exceeded.', 'QuotaExceededError'))).toBe(true);
+    expect(isQuotaError(Object.assign(new Error('full'), { name: 'QuotaExceededError' }))).toBe(true);
+    expect(isQuotaError(new Error('network down'))).toBe(false);
+    expect(isQuotaError('quota')).toBe(false);
+    expect(toUserError(new Error('QUOTA_BYTES quota exceeded'))).toEqual({ code: 'storage-full', message: 'QUOTA_BYTES quota exceeded' });
+  });
+});

@@ -45,6 +45,7 @@ const ERROR_CODES = Object.keys({
   'requests-full': true,
   'link-busy': true,
   'store-too-new': true,
+  'storage-full': true,
 } satisfies Record<UserErrorCode, true>);
 
 afterEach(() => setLocale('en'));

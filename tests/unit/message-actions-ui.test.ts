@@ -1,13 +1,16 @@
 /**
  * Message actions in the side panel (issue 13): reply with a quote, react, edit and delete one's own messages,
  * links that are clickable and safe (hostile markup stays text), in English and Traditional Chinese, with the
- * fake backend. What the background does with them is tested against a real server in
- * tests/integration/message-actions.test.ts.
+ * fake backend; and each message of ours saying "Sending…", then "Sent", or "Failed: <reason>" with Retry and
+ * Discard (issue 11). What the background does with them is tested against a real server in
+ * tests/integration/message-actions.test.ts and tests/integration/send-status.test.ts.
  */
 import { flushPromises, type VueWrapper } from '@vue/test-utils';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
 import { linkify } from '@/components/message-text';
-import { setLocale } from '@/utils/i18n';
+import en from '@/locales/en';
+import zhTW from '@/locales/zh-TW';
+import { failureText, setLocale } from '@/utils/i18n';
 import { FakeBackend } from './support/fake-backend';
 import { sidePanelMounter } from './support/side-panel';
 
@@ -37,6 +40,18 @@ function row(wrapper: VueWrapper, text: string) {
   const found = allByTestId(wrapper, 'message').find((m) => m.text().includes(text));
   if (!found) throw new Error(`no message row with "${text}"`);
   return found;
+}
+
+/** A message row of ours by its exact text, with its status line, Retry and Discard. */
+function statusRow(wrapper: VueWrapper, text: string) {
+  const found = allByTestId(wrapper, 'message').find((m) => m.find('[data-testid="message-text"]').text() === text);
+  if (!found) throw new Error(`no message row with "${text}"`);
+  return {
+    element: found,
+    status: () => found.find('[data-testid="message-status"]'),
+    retry: () => found.find('[data-testid="message-retry"]'),
+    discard: () => found.find('[data-testid="message-discard"]'),
+  };
 }
 
 async function typeAndSend(wrapper: VueWrapper, text: string): Promise<void> {
@@ -200,5 +215,112 @@ describe('links in messages', () => {
     const segments = linkify(text);
     expect(segments.map((s) => s.text).join('')).toBe(text);
     expect(segments.flatMap((s) => (s.href ? [s.href] : []))).toEqual(hrefs);
+  });
+});
+
+describe('send status of our messages', () => {
+  it('says Sending… while the room reconnects (no failure), then Sent', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper, roomId } = await roomWith(fake);
+    fake.setConnection(roomId, 'reconnecting');
+    await typeAndSend(wrapper, 'hello');
+    const message = statusRow(wrapper, 'hello');
+    expect(message.status().text()).toBe(en['chat.status.sending']);
+    expect(message.element.attributes('data-status')).toBe('sending');
+    expect(message.retry().exists()).toBe(false);
+    fake.setConnection(roomId, 'connected');
+    fake.deliverPending();
+    await flushPromises();
+    expect(statusRow(wrapper, 'hello').status().text()).toBe(en['chat.status.sent']);
+  });
+
+  it('says Failed with the server’s reason, and Retry sends it again until it is sent', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper } = await roomWith(fake);
+    await typeAndSend(wrapper, 'too long a story');
+    fake.refusePending('too-large');
+    await flushPromises();
+    const message = statusRow(wrapper, 'too long a story');
+    expect(message.element.attributes('data-status')).toBe('failed');
+    expect(message.status().text()).toBe(`Failed: ${en['chat.failure.too-large']}`);
+    expect(message.status().attributes('role')).toBe('alert');
+    expect(message.status().classes()).toContain('failed');
+    expect(message.retry().text()).toBe(en['chat.retry']);
+
+    await message.retry().trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('retryMessage')).toHaveLength(1);
+    expect(statusRow(wrapper, 'too long a story').status().text()).toBe(en['chat.status.sending']);
+    expect(statusRow(wrapper, 'too long a story').retry().exists()).toBe(false);
+    fake.deliverPending();
+    await flushPromises();
+    expect(statusRow(wrapper, 'too long a story').status().text()).toBe(en['chat.status.sent']);
+  });
+
+  it('a refusal that arrives before the answer to the send (or to Retry) is not undone by that answer', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper } = await roomWith(fake);
+    let release = fake.holdReply('sendMessage');
+    await wrapper.find('[data-testid="composer"]').setValue('racing');
+    await wrapper.find('[data-testid="send"]').trigger('submit');
+    await flushPromises();
+    fake.refusePending('too-large');
+    await flushPromises();
+    release();
+    await flushPromises();
+    expect(statusRow(wrapper, 'racing').element.attributes('data-status')).toBe('failed');
+
+    release = fake.holdReply('retryMessage');
+    await statusRow(wrapper, 'racing').retry().trigger('click');
+    await flushPromises();
+    expect(statusRow(wrapper, 'racing').status().text()).toBe(en['chat.status.sending']);
+    fake.refusePending('too-large', 'still too large');
+    await flushPromises();
+    release();
+    await flushPromises();
+    expect(statusRow(wrapper, 'racing').status().text()).toBe(`Failed: ${en['chat.failure.too-large']}`);
+  });
+
+  it('Discard removes a failed message from the list', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper } = await roomWith(fake);
+    await typeAndSend(wrapper, 'never mind');
+    fake.refusePending('not-member');
+    await flushPromises();
+    expect(statusRow(wrapper, 'never mind').status().text()).toBe(`Failed: ${en['chat.failure.not-member']}`);
+    await statusRow(wrapper, 'never mind').discard().trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('discardMessage')).toHaveLength(1);
+    expect(allByTestId(wrapper, 'message').some((m) => m.text().includes('never mind'))).toBe(false);
+  });
+
+  it('names storage being full, falls back to the server’s words for a code it does not know, and says it in Traditional Chinese', async () => {
+    expect(failureText({ code: 'storage-full', message: 'QUOTA_BYTES quota exceeded' })).toBe(en['chat.failure.storage-full']);
+    expect(en['chat.failure.storage-full']).toMatch(/^Storage is full: /u);
+    expect(failureText({ code: 'backup-full', message: 'the backup holds 10000 messages' })).toBe(en['chat.failure.backup-full']);
+    expect(failureText({ code: 'some-new-code', message: 'not today' })).toBe('the server refused it (not today)');
+
+    const fake = new FakeBackend().setUp();
+    const { wrapper } = await roomWith(fake);
+    await typeAndSend(wrapper, '很長的故事');
+    fake.refusePending('some-new-code', 'not today');
+    await flushPromises();
+    expect(statusRow(wrapper, '很長的故事').status().text()).toBe('Failed: the server refused it (not today)');
+    setLocale('zh-TW');
+    await flushPromises();
+    expect(statusRow(wrapper, '很長的故事').status().text()).toBe('傳送失敗：伺服器拒絕了它（not today）');
+    expect(statusRow(wrapper, '很長的故事').retry().text()).toBe(zhTW['chat.retry']);
+    expect(statusRow(wrapper, '很長的故事').discard().text()).toBe(zhTW['chat.discard']);
+  });
+
+  it('shows no status, Retry or Discard on other members’ messages', async () => {
+    const fake = new FakeBackend().setUp();
+    const { wrapper, roomId } = await roomWith(fake);
+    fake.receive(roomId, { fromName: 'Bob', text: 'hi there' });
+    await flushPromises();
+    const message = statusRow(wrapper, 'hi there');
+    expect(message.status().exists()).toBe(false);
+    expect(message.retry().exists()).toBe(false);
+    expect(message.discard().exists()).toBe(false);
   });
 });

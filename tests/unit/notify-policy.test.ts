@@ -20,6 +20,8 @@ const room: RoomSummary = {
   lastText: 'the secret plan',
   lastTs: 1_000,
   connected: true,
+  connection: 'connected',
+  retryAt: null,
   hasKey: true,
   joinState: null,
   joinError: null,

@@ -76,16 +76,28 @@ describe('room header with a long name and every button', () => {
     expect(styleOf(HEADER, '.crowded .connection-text')).toEqual({});
   });
 
-  it('says Connecting… while the browser is online and the room is not connected, Offline when the browser is not', async () => {
+  it('says Reconnecting… while the background is trying again, Offline when the browser is not online', async () => {
     const { wrapper, fake, room } = await crowdedRoom();
     const state = () => byTestId(wrapper, 'room-connection');
 
-    fake.setConnected(room.summary.id, false);
+    fake.setConnection(room.summary.id, 'reconnecting');
     await flushPromises();
-    expect(state().attributes('data-state')).toBe('connecting');
-    expect(state().text()).toBe(en['chat.connecting']);
-    expect(state().attributes('title')).toBe(en['chat.connectingHint']);
+    expect(state().attributes('data-state')).toBe('reconnecting');
+    expect(state().text()).toBe(en['chat.reconnecting']);
+    expect(state().attributes('title')).toBe(en['chat.reconnectingHint']);
     expect(state().classes()).not.toContain('online');
+    expect(state().find('.dot').classes()).toContain('reconnecting');
+    expect(byTestId(wrapper, 'room-connection-retry').exists()).toBe(false);
+
+    // When the background says when it tries next, the header counts down to it.
+    fake.setConnection(room.summary.id, 'reconnecting', Date.now() + 12_000);
+    await flushPromises();
+    const retry = byTestId(wrapper, 'room-connection-retry');
+    expect(retry.text()).toMatch(/^next try in 1[23] s$/u);
+    setLocale('zh-TW');
+    await flushPromises();
+    expect(byTestId(wrapper, 'room-connection-retry').text()).toMatch(/^1[23] 秒後重試$/u);
+    setLocale('en');
 
     onLine = false;
     window.dispatchEvent(new Event('offline'));
@@ -98,6 +110,28 @@ describe('room header with a long name and every button', () => {
     fake.setConnected(room.summary.id, true);
     await flushPromises();
     expect(state().text()).toBe(en['chat.connected']);
+  });
+
+  it('says Offline when the background has stopped trying (the server refused the connection), also in the room list', async () => {
+    const { wrapper, fake, room, store } = await crowdedRoom();
+    fake.setConnection(room.summary.id, 'offline');
+    await flushPromises();
+    const state = byTestId(wrapper, 'room-connection');
+    expect(state.attributes('data-state')).toBe('offline');
+    expect(state.text()).toBe(en['chat.offline']);
+    expect(state.attributes('title')).toBe(en['chat.offlineHint']);
+
+    store.closeRoom();
+    await flushPromises();
+    const dot = byTestId(wrapper, 'room-item-connection');
+    expect(dot.attributes('data-state')).toBe('offline');
+    expect(dot.attributes('aria-label')).toBe(en['chat.offline']);
+    fake.setConnection(room.summary.id, 'reconnecting');
+    await flushPromises();
+    expect(byTestId(wrapper, 'room-item-connection').attributes('data-state')).toBe('reconnecting');
+    setLocale('zh-TW');
+    await flushPromises();
+    expect(byTestId(wrapper, 'room-item-connection').attributes('title')).toBe(zhTW['chat.reconnecting']);
   });
 
   it('says Offline once we are no longer in the room', async () => {

@@ -9,6 +9,7 @@ import type { RoomMode } from '@/shared/protocol';
 import { BackendError, type Backend } from '@/utils/backend';
 import type {
   AppState,
+  ConnectionState,
   JoinRequestView,
   JoinState,
   LinkView,
@@ -106,8 +107,25 @@ export class FakeBackend implements Backend {
 
   /** The room's connection comes up or goes down, as the background tells the UI (a `room` event). */
   setConnected(roomId: string, connected: boolean): void {
-    this.room(roomId).summary.connected = connected;
+    this.setConnection(roomId, connected ? 'connected' : 'reconnecting');
+  }
+
+  /** The room's connection changes, as the background tells the UI (a `room` event). */
+  setConnection(roomId: string, connection: ConnectionState, retryAt: number | null = null): void {
+    const room = this.room(roomId);
+    room.summary = { ...room.summary, connection, connected: connection === 'connected', retryAt };
     this.emit({ type: 'room', roomId });
+  }
+
+  /** The server refused a pending message of ours: it is pushed as failed with the server's error code. */
+  refusePending(code: string, message = `fake ${code}`): MessageView[] {
+    return this.pending.splice(0).map((pending) => {
+      const failed: MessageView = { ...pending, status: 'failed', failure: { code, message } };
+      const room = this.room(pending.roomId);
+      room.messages = room.messages.map((m) => (m.id === failed.id ? failed : m));
+      this.emit({ type: 'message', roomId: pending.roomId, message: failed, room: room.summary, updated: true });
+      return failed;
+    });
   }
 
   /** Makes the next request of `type` fail with `code`. */
@@ -134,7 +152,7 @@ export class FakeBackend implements Backend {
    */
   removeMe(roomId: string): void {
     const room = this.room(roomId);
-    room.summary = { ...room.summary, removed: true, hasKey: false, connected: false };
+    room.summary = { ...room.summary, removed: true, hasKey: false, connected: false, connection: 'offline' };
     room.members = room.members.filter((m) => !m.me);
     this.emit({ type: 'room', roomId });
     this.emit({ type: 'state' });
@@ -159,6 +177,8 @@ export class FakeBackend implements Backend {
         lastText: null,
         lastTs: null,
         connected: true,
+        connection: 'connected',
+        retryAt: null,
         hasKey: input.hasKey ?? true,
         joinState: null,
         joinError: null,

@@ -115,6 +115,19 @@ export function fakeHandlers(fake: FakeBackend): Handlers {
       }),
     editMessage: ({ roomId, messageId, text }) =>
       fake.changeMessage(roomId, messageId, (m) => (m.mine ? { text, edited: true } : failWith('invalid-input', 'you can only edit your own messages'))),
+    retryMessage: ({ roomId, messageId }) =>
+      fake.changeMessage(roomId, messageId, (m) => {
+        if (m.status !== 'failed') failWith('invalid-input', 'that message is not waiting to be sent again');
+        const retried = { ...m, status: 'sending' as const, failure: null };
+        fake.pending.push(retried);
+        return retried;
+      }),
+    discardMessage: ({ roomId, messageId }) => {
+      const room = fake.room(roomId);
+      if (room.messages.find((m) => m.id === messageId)?.status !== 'failed') failWith('invalid-input', 'that message is not waiting to be sent again');
+      room.messages = room.messages.filter((m) => m.id !== messageId);
+      fake.emit({ type: 'expired', roomId, ids: [messageId] });
+    },
     deleteMessage: ({ roomId, messageId }) =>
       fake.changeMessage(roomId, messageId, (m) => (m.mine ? { text: '', deleted: true, reply: null, reactions: [], edited: false } : failWith('invalid-input', 'you can only delete your own messages'))),
     inviteContact: ({ roomId, code }) => {
