@@ -53,7 +53,7 @@ export async function listMessages(ctx: RoomContext, s: RoomSession, limit: numb
   return messages
     .map((m, i) => ({ m, i }))
     .sort((a, b) => order(a.m) - order(b.m) || a.i - b.i)
-    .map(({ m }) => toView(s.id, m, me));
+    .map(({ m }) => toView(s.id, m, me, (fp) => s.knownName(fp)));
 }
 
 function checkText(text: string): void {
@@ -65,12 +65,12 @@ function checkText(text: string): void {
 export async function sendMessage(ctx: RoomContext, s: RoomSession, text: string, options: SendOptions = {}): Promise<MessageView> {
   checkText(text);
   return s.run(async () => {
-    if (options.replyTo === undefined) return toView(s.id, (await sealAndSend(ctx, s, { t: 'text', text })).stored, ctx.me.identity.fingerprint);
+    if (options.replyTo === undefined) return toView(s.id, (await sealAndSend(ctx, s, { t: 'text', text })).stored, ctx.me.identity.fingerprint, (fp) => s.knownName(fp));
     const answered = await findTarget(ctx, s, options.replyTo);
     if (!answered || answered.kind !== 'text' || answered.deleted) throw new UserFacingError('invalid-input', 'the message you reply to is not here any more');
     const quote = ownQuote(answered);
     const { stored } = await sealAndSend(ctx, s, { t: 'text', text, reply: { id: quote.id, from: quote.from, text: quote.text } }, quote);
-    return toView(s.id, stored, ctx.me.identity.fingerprint);
+    return toView(s.id, stored, ctx.me.identity.fingerprint, (fp) => s.knownName(fp));
   });
 }
 
@@ -106,7 +106,7 @@ async function act(ctx: RoomContext, s: RoomSession, messageId: string, body: Ac
     // A delete names the deleted message's device and counter, so members who never got it don't miss it.
     const sent = body.t === 'delete' && target.dev && target.ctr ? { ...body, tdev: target.dev, tctr: target.ctr } : body;
     const { changed } = await sealAndSend(ctx, s, sent);
-    return toView(s.id, changed ?? target, me);
+    return toView(s.id, changed ?? target, me, (fp) => s.knownName(fp));
   });
 }
 
