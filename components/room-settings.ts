@@ -15,6 +15,11 @@ export const RETENTION_DAY_CHOICES: readonly (number | null)[] = [null, 7, 30, 9
 /** How many messages the server keeps at most (null = no limit). */
 export const RETENTION_COUNT_CHOICES: readonly (number | null)[] = [null, 1_000, 10_000, 100_000];
 
+/** How many messages an admin may let the server's backup hold before it refuses new ones (null = the server's maximum). */
+export const BACKUP_LIMIT_CHOICES: readonly (number | null)[] = [null, 1_000, 10_000, 50_000];
+/** The server's own cap on a backup (`MAX_BACKUP_MESSAGES`; a unit test keeps them equal). */
+export const SERVER_BACKUP_MESSAGES = 100_000;
+
 /** A room's settings before anyone changed them: `DEFAULT_SETTINGS`. */
 export const INITIAL_SETTINGS: RoomSettings = { disappearMs: null, shareHistory: false, retentionDays: null, retentionCount: null };
 
@@ -44,6 +49,10 @@ export function retentionCountText(count: number | null): string {
   return count === null ? t('retention.noLimit') : t('retention.messages', { n: formatNumber(count) });
 }
 
+export function backupLimitText(limit: number | null): string {
+  return limit === null ? t('retention.serverMaximum', { n: formatNumber(SERVER_BACKUP_MESSAGES) }) : t('retention.messages', { n: formatNumber(limit) });
+}
+
 /**
  * What a settings change says in the chat, one sentence per thing that changed compared with the
  * settings before it (`previous`; the room's initial settings if this is the first change).
@@ -64,6 +73,10 @@ export function describeSettingsChange(previous: RoomSettings | null, next: Room
   }
   if (next.retentionDays !== before.retentionDays || next.retentionCount !== before.retentionCount) {
     lines.push(retentionChange(next, name));
+  }
+  const limit = next.backupLimit ?? null;
+  if (limit !== (before.backupLimit ?? null)) {
+    lines.push(limit === null ? t('event.backupLimitOff', { name }) : t('event.backupLimit', { name, n: formatNumber(limit) }));
   }
   if (lines.length === 0) lines.push(t('event.settings', { name }));
   return lines;

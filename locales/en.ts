@@ -37,6 +37,8 @@ const en = {
   'room.noMessages': 'No messages yet',
   'room.removedForget': 'Remove from this browser',
   'room.removedForgetHint': 'Removes this room and its history from this browser',
+  'room.backupFull':
+    'This room’s backup on the server is full, so your message was not sent. It waits here and is sent once there is room again: an admin can make the server keep fewer or newer messages in Room settings.',
 
   'create.title': 'New room',
   'create.name': 'Room name',
@@ -200,6 +202,8 @@ const en = {
   'roomSettings.retention': 'Server backup',
   'roomSettings.retentionDays': 'Keep messages for',
   'roomSettings.retentionCount': 'Keep at most',
+  'roomSettings.backupLimit': 'Refuse new messages after',
+  'roomSettings.backupLimitHint': 'When the backup holds this many messages, the server refuses new ones (the sender is told, and keeps the message) until older ones are deleted. The server keeps at most {n}.',
   'roomSettings.retentionHint': 'Older messages are deleted from the server’s encrypted backup. Copies already on members’ devices stay.',
   'roomSettings.ephemeralNote': 'History in this room stays only on members’ devices, so there is no server backup to set up.',
   'roomSettings.save': 'Save settings',
@@ -229,6 +233,7 @@ const en = {
   'retention.days': '{n} days',
   'retention.noLimit': 'No limit',
   'retention.messages': '{n} messages',
+  'retention.serverMaximum': 'Server maximum ({n} messages)',
 
   'event.someone': 'An admin',
   'event.disappearOn': '{name} set disappearing messages to {duration}',
@@ -239,6 +244,8 @@ const en = {
   'event.retention': '{name} set the server to keep the backup for {limit}',
   'event.retentionDays': '{n} days',
   'event.retentionCount': 'at most {n} messages',
+  'event.backupLimit': '{name} set the server backup to refuse new messages after {n}',
+  'event.backupLimitOff': '{name} let the server backup hold as many messages as the server allows',
   'event.retentionBoth': '{days}, at most {count} messages',
   'event.settings': '{name} updated the room settings',
   'event.someoneMember': 'Someone',
@@ -346,6 +353,8 @@ const en = {
   'error.bad-import': 'That file could not be opened. Check the passphrase, and that the file is a PartyChat identity export.',
   'error.removed': 'You are no longer a member of this room. You can still read what was said before; new messages will not reach you.',
   'error.successor-needed': 'You are the last admin of this room. Choose who becomes admin when you leave.',
+  'error.requests-full': 'This room already has as many requests to join waiting as it can keep. Try again once its admins have answered some.',
+  'error.link-busy': 'This invite link has been used too often in the last hour. Try again later, or ask an admin of the room for a new link.',
   'error.role-refused': 'That role change is not allowed: the room’s creator keeps their admin rights, and a room always keeps at least one admin.',
   'members.remove': 'Remove',
   'members.removeConfirm': 'Remove {name} from the room? They lose access to new messages.',

@@ -1,7 +1,7 @@
 /** Per-connection bookkeeping both parties share: the auth nonce, a token-bucket rate limit, error frames. */
 import * as openpgp from 'openpgp';
 import type * as Party from 'partykit/server';
-import { NONCE_BYTES, RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND } from '../shared/constants';
+import { MAX_CONNECTIONS_PER_IDENTITY, NONCE_BYTES, RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND } from '../shared/constants';
 import type { PublicKey } from '../shared/crypto';
 import { fromBase64, randomHex } from '../shared/encoding';
 import type { ErrorCode, ErrorFrame } from '../shared/protocol';
@@ -161,11 +161,17 @@ export class PeerTable {
 
   /**
    * Makes an open connection a member connection of `fp`. Returns whether `fp` just came online (its first
-   * connection), or null when the connection has closed meanwhile (it is then left alone).
+   * connection), or null when the connection has closed meanwhile (it is then left alone) or `fp` already holds
+   * MAX_CONNECTIONS_PER_IDENTITY connections (it is then refused and closed).
    */
   authenticate(peer: Peer, fp: string): boolean | null {
     if (this.peers.get(peer.conn.id) !== peer) return null;
     if (peer.fp === fp) return false;
+    if ((this.connections.get(fp) ?? 0) >= MAX_CONNECTIONS_PER_IDENTITY) {
+      const message = `this identity already has ${MAX_CONNECTIONS_PER_IDENTITY} connections open here; close a tab or device and try again`;
+      this.fail(peer, 'too-many-connections', message, { close: CLOSE.tooManyConnections });
+      return null;
+    }
     this.clearDeadline(peer);
     this.unauthenticate(peer);
     peer.fp = fp;
@@ -252,8 +258,11 @@ export function preflight(methods: string): Response {
   return new Response(null, { status: 204, headers: { ...CORS_HEADERS, 'Access-Control-Allow-Methods': methods, 'Access-Control-Max-Age': '86400' } });
 }
 
-/** WebSocket close codes the client understands (`busy`: over a rate or connection limit; retrying later helps). */
-export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010, removed: 4011, busy: 4029 } as const;
+/**
+ * WebSocket close codes the client understands (`busy`: over a rate or connection limit; retrying later helps;
+ * `tooManyConnections`: the identity holds MAX_CONNECTIONS_PER_IDENTITY connections already; retry once one closed).
+ */
+export const CLOSE = { authFailed: 4001, notMember: 4003, noRoom: 4004, roomExists: 4009, linkRefused: 4010, removed: 4011, busy: 4029, tooManyConnections: 4030 } as const;
 
 /**
  * Checks a member's signature over a connection's challenge: the detached OpenPGP signature (base64, one

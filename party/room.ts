@@ -6,7 +6,17 @@
  * pending join requests and, for escrow links, the room key wrapped under the link's secret.
  */
 import type * as Party from 'partykit/server';
-import { AUTH_CONTEXT, HISTORY_PAGE_CHARS, MAX_PENDING_KEYS_PER_MEMBER, PARTY_ROOM } from '../shared/constants';
+import {
+  AUTH_CONTEXT,
+  ESCROW_WINDOW_MS,
+  HISTORY_PAGE_CHARS,
+  MAX_BACKUP_CHARS,
+  MAX_BACKUP_MESSAGES,
+  MAX_ESCROW_FETCHES_PER_LINK,
+  MAX_PENDING_KEYS_PER_MEMBER,
+  MAX_PENDING_REQUESTS,
+  PARTY_ROOM,
+} from '../shared/constants';
 import { encryptTo, readPublicKey } from '../shared/crypto';
 import { constantTimeEqual, fromBase64, randomHex, utf8 } from '../shared/encoding';
 import { verifyJoinProof, verifyPreviewProof } from '../shared/links';
@@ -37,14 +47,14 @@ const RECENT_IDS = 2048;
 const PRESENCE_DELAY_MS = 50;
 /** A join record's timestamp must be this close to the server clock (no backdating past an expiry). */
 const JOIN_CLOCK_SKEW_MS = 10 * 60_000;
-/** Pending join requests a room keeps. */
-const MAX_REQUESTS = 200;
 /** How often the retention alarm runs at most (it runs sooner for short disappearing timers). */
 const SWEEP_INTERVAL_MS = 60_000;
 /** Sequence numbers reserved per storage write in ephemeral mode. */
 const SEQ_BLOCK = 1000;
 /** Stored envelopes deleted per storage call (the platform's limit is 128 keys). */
 const DELETE_BATCH = 128;
+/** Stored envelopes listed per storage call when a backup is counted (a room stored before the count was kept). */
+const COUNT_BATCH = 1000;
 
 interface Meta {
   epoch: number;
@@ -55,6 +65,14 @@ interface Meta {
   rotationDue: boolean;
   /** Sequence numbers are reserved in blocks: none above this has been issued, so a restart resumes here, never below. */
   seqCeiling: number;
+  /** Backup mode: the messages stored and their ciphertext characters (see MAX_BACKUP_MESSAGES); counted on start if absent. */
+  stored?: Stored;
+}
+
+/** What a backup room's server stores: messages and their ciphertext characters. */
+interface Stored {
+  messages: number;
+  chars: number;
 }
 
 /**
@@ -116,6 +134,8 @@ export default class RoomServer implements Party.Server {
   private readonly joinsByIdentity = new KeyedBuckets(10, 10 / 60);
   /** A generous ceiling per link, charged only by joiners who proved they hold its secret. */
   private readonly joinsByLink = new KeyedBuckets(120, 2);
+  /** Escrowed keys handed out per link, charged only by joins that pass every other check (see MAX_ESCROW_FETCHES_PER_LINK). */
+  private readonly escrowFetches = new KeyedBuckets(MAX_ESCROW_FETCHES_PER_LINK, MAX_ESCROW_FETCHES_PER_LINK / (ESCROW_WINDOW_MS / 1000));
   /** State changes run one at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Tasks in `queue` not finished yet. */
@@ -152,6 +172,10 @@ export default class RoomServer implements Party.Server {
     this.roster = roster;
     const stored: Meta = { epoch: 0, seq: 0, needKeys: [], rotationDue: false, seqCeiling: 0, ...(await this.room.storage.get<Meta>('meta')) };
     this.meta = { ...stored, seq: Math.max(stored.seq, stored.seqCeiling) };
+    if (roster?.mode === 'backup' && !this.meta.stored) {
+      this.meta.stored = await this.countStored();
+      await this.room.storage.put('meta', this.meta);
+    }
     // A room stored before timer spans were kept applies its current timer to every message, as it always did.
     const legacy = roster?.settings.disappearMs ? [{ from: 0, ms: roster.settings.disappearMs }] : [];
     this.timers = (await this.room.storage.get<TimerSpan[]>('timers')) ?? legacy;
@@ -353,7 +377,11 @@ export default class RoomServer implements Party.Server {
     if (link.approval) {
       const request: JoinRequest = { fp: frame.fp, key: frame.key, link: link.id, proof: frame.proof, ...(frame.note ? { note: frame.note } : {}), ts: Date.now() };
       const count = (await this.room.storage.list({ prefix: 'req:' })).size;
-      if (count >= MAX_REQUESTS) return this.peers.fail(peer, 'rate-limited', 'too many pending requests; try again later', { close: CLOSE.linkRefused });
+      if (count >= MAX_PENDING_REQUESTS) {
+        return this.peers.fail(peer, 'requests-full', `this room already has ${MAX_PENDING_REQUESTS} requests waiting for an admin; try again later`, {
+          close: CLOSE.linkRefused,
+        });
+      }
       await this.room.storage.put(reqKey(frame.fp), request);
       peer.guest = frame.fp;
       send(peer.conn, { type: 'join-pending', reason: 'approval' });
@@ -372,13 +400,16 @@ export default class RoomServer implements Party.Server {
     } catch (error) {
       return this.peers.fail(peer, 'bad-record', describe(error), { close: CLOSE.linkRefused });
     }
+    const escrow = link.escrow ? await this.room.storage.get<Escrow>(escrowKey(link.id)) : undefined;
+    const handOver = escrow && escrow.epoch === this.meta.epoch;
+    if (handOver && !this.escrowFetches.take(link.id)) {
+      return this.peers.fail(peer, 'link-busy', 'this invite link has been used too often in the last hour; try again later', { close: CLOSE.linkRefused });
+    }
     try {
       await this.appendRecord(frame.record);
     } catch (error) {
       return this.peers.fail(peer, 'bad-record', describe(error), { close: CLOSE.linkRefused });
     }
-    const escrow = link.escrow ? await this.room.storage.get<Escrow>(escrowKey(link.id)) : undefined;
-    const handOver = escrow && escrow.epoch === this.meta.epoch;
     if (!handOver) await this.needKey(frame.fp);
     await this.admit(peer, frame.fp);
     if (handOver) {
@@ -684,10 +715,22 @@ export default class RoomServer implements Party.Server {
     const seen = this.recent.get(frame.id);
     if (seen !== undefined) return sendText(peer.conn, ackText(frame.id, seen, this.recentTs[seen % RECENT_IDS] as number));
 
+    const backup = this.roster?.mode === 'backup' ? this.roster : null;
+    if (backup) {
+      // Refused, not stored by dropping older ones: the sender keeps it in its outbox (messages leave the backup only by
+      // the room's timer and retention settings).
+      const stored = this.meta.stored ?? { messages: 0, chars: 0 };
+      const cap = Math.min(MAX_BACKUP_MESSAGES, backup.settings.backupLimit ?? MAX_BACKUP_MESSAGES);
+      if (stored.messages >= cap || stored.chars + frame.ct.length > MAX_BACKUP_CHARS) {
+        const what = stored.messages >= cap ? `${cap} messages` : `${MAX_BACKUP_CHARS} characters of messages`;
+        return this.peers.fail(peer, 'backup-full', `this room's backup on the server is full (${what}); the message was not sent`, { ref: frame.id });
+      }
+      this.meta.stored = { messages: stored.messages + 1, chars: stored.chars + frame.ct.length };
+    }
     const seq = ++this.meta.seq;
     this.remember(frame.id, seq, ts);
     const from = fp;
-    if (this.roster?.mode === 'backup') {
+    if (backup) {
       // Backup mode: the ciphertext is on disk before anyone hears of it, one key per message.
       const envelope: Envelope = { seq, id: frame.id, epoch: frame.epoch, from, ts, ct: frame.ct };
       await this.room.storage.put({ [messageKey(seq)]: envelope, meta: this.meta });
@@ -725,8 +768,8 @@ export default class RoomServer implements Party.Server {
     const listed = await this.room.storage.list<Envelope>({ prefix: 'msg:', ...options });
     // Whatever the timer or retention has doomed is deleted now rather than served, even if the alarm has not run yet.
     const doomed = this.doomed(this.roster);
-    const expired = [...listed].filter(([, e]) => doomed(e)).map(([key]) => key);
-    if (expired.length) await this.room.storage.delete(expired.slice(0, DELETE_BATCH));
+    const expired = [...listed].filter(([, e]) => doomed(e));
+    if (expired.length) await this.serial(() => this.forgetListed(expired.slice(0, DELETE_BATCH)));
     const found = [...listed.values()].filter((e) => !doomed(e));
     let size = 0;
     let count = 0;
@@ -788,8 +831,8 @@ export default class RoomServer implements Party.Server {
           ...(to !== null ? { end: messageKey(to) } : {}),
           limit: DELETE_BATCH,
         });
-        const doomed = [...batch].filter(([, e]) => isDoomed(e)).map(([key]) => key);
-        if (doomed.length) await this.room.storage.delete(doomed);
+        const doomed = [...batch].filter(([, e]) => isDoomed(e));
+        if (doomed.length) await this.forget(doomed);
         deleted += doomed.length;
         if (doomed.length === batch.size && batch.size < DELETE_BATCH && span && to !== null) emptied.add(span);
         if (doomed.length < DELETE_BATCH) break;
@@ -801,6 +844,41 @@ export default class RoomServer implements Party.Server {
       this.timers = timers;
     }
     return deleted;
+  }
+
+  /**
+   * Deletes stored envelopes listed before this task's turn in the queue: only those still stored (the sweep may have
+   * deleted some meanwhile), so none is taken off the backup's count twice. Runs in the queue.
+   */
+  private async forgetListed(listed: Array<[string, Envelope]>): Promise<void> {
+    const still = await this.room.storage.get<Envelope>(listed.map(([key]) => key));
+    await this.forget([...still]);
+  }
+
+  /** Deletes stored envelopes (at most DELETE_BATCH) and takes them off the backup's count. Runs in the queue. */
+  private async forget(entries: Array<[string, Envelope]>): Promise<void> {
+    if (!entries.length) return;
+    await this.room.storage.delete(entries.map(([key]) => key));
+    const stored = this.meta.stored ?? { messages: 0, chars: 0 };
+    const chars = entries.reduce((sum, [, e]) => sum + e.ct.length, 0);
+    this.meta.stored = { messages: Math.max(0, stored.messages - entries.length), chars: Math.max(0, stored.chars - chars) };
+    await this.room.storage.put('meta', this.meta);
+  }
+
+  /** Counts a backup's stored messages and characters (for a room stored before the count was kept in `meta`). */
+  private async countStored(): Promise<Stored> {
+    const stored: Stored = { messages: 0, chars: 0 };
+    let start: string | undefined;
+    for (;;) {
+      const page = await this.room.storage.list<Envelope>({ prefix: 'msg:', ...(start ? { start } : {}), limit: COUNT_BATCH });
+      for (const [key, envelope] of page) {
+        if (key === start) continue; // `start` is inclusive: the last one of the page before
+        stored.messages++;
+        stored.chars += envelope.ct.length;
+      }
+      if (page.size < COUNT_BATCH) return stored;
+      start = [...page.keys()].at(-1);
+    }
   }
 
   /** The room's deletion rule at `now`: past the timer in force when sent, older than the retention days, or beyond the retention count. */

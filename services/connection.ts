@@ -5,7 +5,7 @@
  */
 import PartySocket from 'partysocket';
 import type { z } from 'zod';
-import { HEARTBEAT_MS, MAX_SERVER_FRAME_CHARS } from '@/shared/constants';
+import { CONNECTION_LIMIT_RETRY_MS, HEARTBEAT_MS, MAX_SERVER_FRAME_CHARS } from '@/shared/constants';
 import type {
   AuthFrame,
   DirectoryAuthFrame,
@@ -53,7 +53,27 @@ export function partySocketFactory(options: { minReconnectionDelay: number; maxR
 export type ConnectionStatus = 'connecting' | 'ready' | 'refused' | 'closed';
 
 /** Error codes after which retrying cannot help. */
-const FATAL = new Set(['not-member', 'auth-failed', 'no-room', 'room-exists', 'link-invalid', 'link-expired', 'link-used-up', 'join-denied', 'banned', 'stale-head', 'removed']);
+const FATAL = new Set([
+  'not-member',
+  'auth-failed',
+  'no-room',
+  'room-exists',
+  'link-invalid',
+  'link-expired',
+  'link-used-up',
+  'link-busy',
+  'requests-full',
+  'join-denied',
+  'banned',
+  'stale-head',
+  'removed',
+]);
+
+/**
+ * Refusals while signing in after which retrying soon cannot help, but later can: the socket is closed (no reconnect
+ * at the socket's own quick pace) and opened again after CONNECTION_LIMIT_RETRY_MS.
+ */
+const RETRY_LATER = new Set(['too-many-connections']);
 
 /** What the server's challenge frame carries. */
 export interface Challenge {
@@ -81,6 +101,8 @@ export interface ConnectionOptions<In extends ServerFrame, Out extends ClientFra
   onFrame(frame: In): void | Promise<void>;
   onStatus?(status: ConnectionStatus, error?: ErrorFrame): void;
   heartbeatMs?: number;
+  /** The wait after a refusal that retrying later can fix (CONNECTION_LIMIT_RETRY_MS unless set). */
+  retryLaterMs?: number;
 }
 
 /**
@@ -96,7 +118,10 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
   private readonly waiters = new Set<(ok: boolean) => void>();
   /** True from the server's welcome until the socket drops; `status` turns 'ready' only once the welcome is handled. */
   private authenticated = false;
+  /** Set while waiting to reconnect after a RETRY_LATER refusal. */
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Frames wait here rather than go over the server's rate (which would drop them). */
+  private readonly retryLaterMs: number;
   private readonly pacer = new Pacer((data) => {
     if (!this.authenticated || this.socket.readyState !== 1) return false;
     this.socket.send(data);
@@ -104,6 +129,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
   });
 
   constructor(private readonly options: ConnectionOptions<In, Out>) {
+    this.retryLaterMs = options.retryLaterMs ?? CONNECTION_LIMIT_RETRY_MS;
     this.socket = options.openSocket(options.target);
     this.socket.addEventListener('message', (event) => {
       this.inbound = this.inbound.then(() => this.receive(event.data)).catch((error) => console.error('frame handler failed', error));
@@ -156,6 +182,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
   /** Reconnects now, e.g. after a refusal that the caller has since fixed. */
   retry(): void {
     if (this.status === 'closed') return;
+    this.clearRetryTimer();
     this.setStatus('connecting');
     this.socket.reconnect();
   }
@@ -164,6 +191,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     this.authenticated = false;
     this.pacer.clear();
     this.setStatus('closed');
+    this.clearRetryTimer();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
     this.socket.close(1000, 'closed by client');
@@ -198,8 +226,22 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
         this.socket.close(1000, error.code);
         return;
       }
+      if (RETRY_LATER.has(error.code) && this.status !== 'ready') {
+        // Closed by us, so the socket does not reconnect at its own pace (every few seconds at most); we do, later.
+        this.socket.close(1000, error.code);
+        this.clearRetryTimer();
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          if (this.status !== 'closed') this.socket.reconnect();
+        }, this.retryLaterMs);
+      }
     }
     await this.options.onFrame(frame);
+  }
+
+  private clearRetryTimer(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   private setStatus(status: ConnectionStatus, error?: ErrorFrame): void {

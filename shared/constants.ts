@@ -52,6 +52,37 @@ export const MAX_INVITES_PER_SENDER = 5;
 export const MAX_INVITES_PER_INBOX = 30;
 /** Members a room may hold. */
 export const MAX_MEMBERS = 1000;
+/**
+ * Messages a backup room's server keeps at most. Past it (or past MAX_BACKUP_CHARS) a new message is refused with a
+ * `backup-full` error to its sender (it stays in the sender's outbox), never stored by dropping older ones; messages
+ * leave the backup only by the room's disappearing timer and retention settings. An admin may set a lower cap for the
+ * room (the `backupLimit` room setting), never a higher one.
+ */
+export const MAX_BACKUP_MESSAGES = 100_000;
+/** Characters of ciphertext (base64) a backup room's server keeps at most, over all its stored messages: 128 Mi. */
+export const MAX_BACKUP_CHARS = 128 * 1024 * 1024;
+/**
+ * Join requests waiting for an admin's answer that a room keeps. Past it a new request is refused with a
+ * `requests-full` error (the asker may try again once admins have answered some), so strangers holding an approval
+ * link cannot fill the room's storage.
+ */
+export const MAX_PENDING_REQUESTS = 200;
+/**
+ * Connections one identity may hold signed in to one room at the same time (several devices and tabs). One more is
+ * refused with a `too-many-connections` error and closed with close code 4030; the client waits
+ * CONNECTION_LIMIT_RETRY_MS before it tries again.
+ */
+export const MAX_CONNECTIONS_PER_IDENTITY = 8;
+/** How long a client waits before reconnecting after the server refused it for too many connections of its identity. */
+export const CONNECTION_LIMIT_RETRY_MS = 60_000;
+/**
+ * Times the server hands out one escrow link's wrapped room key (one join each) per ESCROW_WINDOW_MS; a burst of that
+ * many, refilled evenly over the window. Past it a join on the link is refused with a `link-busy` error, so a link that
+ * leaked cannot be used to make the server encrypt and send the key over and over (or add members by the hundred).
+ */
+export const MAX_ESCROW_FETCHES_PER_LINK = 30;
+/** The window MAX_ESCROW_FETCHES_PER_LINK counts in: one hour. */
+export const ESCROW_WINDOW_MS = 60 * 60_000;
 /** Context string in front of every signed invitation notice, so no other signature (auth, records) passes for one. */
 export const INVITE_CONTEXT = 'partychat/invite/v1';
 /** Context string mixed into every auth signature so it can't be reused elsewhere. */

@@ -4,7 +4,7 @@
  * a member only if every link verifies: the server's word alone never makes anyone a member.
  */
 import { z } from 'zod';
-import { MAX_MEMBERS } from './constants';
+import { MAX_BACKUP_MESSAGES, MAX_MEMBERS } from './constants';
 import { displayNameOf, readPublicKey, signDetached, verifyDetached, type PrivateKey } from './crypto';
 import { sha256Hex, utf8 } from './encoding';
 import { verifyJoinProof } from './links';
@@ -102,6 +102,12 @@ export const roomSettingsSchema = z.object({
   /** Backup mode: the server keeps at most this many days / messages (null = no limit). */
   retentionDays: z.number().int().min(1).max(3650).nullable(),
   retentionCount: z.number().int().min(100).max(10_000_000).nullable(),
+  /**
+   * Backup mode: the server refuses new messages once it stores this many (null or absent: the server's own
+   * MAX_BACKUP_MESSAGES). An admin can only lower the cap: a value above the server's maximum does not verify.
+   * Optional, so records signed before it existed still verify.
+   */
+  backupLimit: z.number().int().min(1).max(MAX_BACKUP_MESSAGES).nullable().optional(),
 });
 export type RoomSettings = z.infer<typeof roomSettingsSchema>;
 export const DEFAULT_SETTINGS: RoomSettings = { disappearMs: null, shareHistory: false, retentionDays: null, retentionCount: null };

@@ -187,6 +187,14 @@ export const errorCodeSchema = z.enum([
   'banned',
   'stale-head',
   'removed',
+  /** A backup room's server stores as many messages (or bytes) as it keeps: the message was not stored or relayed. */
+  'backup-full',
+  /** A room holds as many join requests waiting for an answer as it keeps (MAX_PENDING_REQUESTS). */
+  'requests-full',
+  /** The identity already holds MAX_CONNECTIONS_PER_IDENTITY connections to the room. */
+  'too-many-connections',
+  /** An escrow link has handed out its key as often as it may in ESCROW_WINDOW_MS. */
+  'link-busy',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;

@@ -37,6 +37,8 @@ export interface RoomSummary {
   missing: number;
   /** We were removed from this room (or left it): read-only. */
   removed: boolean;
+  /** The server refused our last message because this room's backup is full; it waits in the outbox (until an ack). */
+  backupFull: boolean;
   /** Muted by the user: no browser notification for its messages. */
   muted: boolean;
 }
@@ -316,7 +318,9 @@ export type UserErrorCode =
   | 'bad-import'
   | 'removed'
   | 'successor-needed'
-  | 'role-refused';
+  | 'role-refused'
+  | 'requests-full'
+  | 'link-busy';
 
 export interface UserError {
   code: UserErrorCode;

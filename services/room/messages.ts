@@ -274,6 +274,10 @@ export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: n
   const item = s.record.outbox.find((o) => o.id === id);
   if (!item) return;
   const { epoch, ct, unwritten } = item;
+  if (s.backupFull) {
+    s.backupFull = false;
+    ctx.emit({ type: 'state' });
+  }
   s.edit((record) => {
     record.outbox = record.outbox.filter((o) => o.id !== id);
     record.lastSeq = Math.max(record.lastSeq, seq);

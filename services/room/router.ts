@@ -30,6 +30,8 @@ const JOIN_ERRORS: Partial<Record<string, UserErrorCode>> = {
   'bad-record': 'server',
   'auth-failed': 'server',
   'no-room': 'link-invalid',
+  'requests-full': 'requests-full',
+  'link-busy': 'link-busy',
 };
 
 /** Error frames that refuse the oldest membership change still waiting for confirmation. */
@@ -71,7 +73,8 @@ export function route(ctx: RoomContext, s: RoomSession, frame: RoomServerFrame):
       resetProfileState(s);
       return s.run(() => onWelcome(ctx, s, frame));
     case 'chain':
-      return s.run(() => onChain(ctx, s, frame.records).then(() => refreshProfiles(ctx, s)));
+      // Refused for a full backup: an admin may have changed what the server keeps, so ask again (it drops duplicates).
+      return s.run(() => onChain(ctx, s, frame.records).then(() => refreshProfiles(ctx, s))).then(() => (s.backupFull ? resendOutbox(s) : undefined));
     case 'keys':
       return s.run(() => onKeys(ctx, s, frame.envelopes).then(() => refreshProfiles(ctx, s)));
     case 'profiles':
@@ -152,6 +155,11 @@ function onServerError(ctx: RoomContext, s: RoomSession, frame: ErrorFrame): voi
       s.resendTimer = null;
       resendOutbox(s);
     }, RESEND_AFTER_MS);
+  }
+  // The backup is full: the message stays in the outbox (sent again on the next connection) and the room says why.
+  if (frame.code === 'backup-full' && !s.backupFull) {
+    s.backupFull = true;
+    ctx.emit({ type: 'state' });
   }
   if (CHANGE_REFUSALS.has(frame.code)) s.failOldestChange(new UserFacingError(frame.code === 'forbidden' ? 'not-admin' : 'server', frame.message));
 }

@@ -107,6 +107,8 @@ export class RoomSession {
   /** A rotation we proposed: its key stays here until the server says we started that epoch, then the other envelopes go out. */
   rotation: { epoch: number; gek: string; rest: KeyEnvelope[] } | null = null;
   resendTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The server refused a message of ours with `backup-full` and has acknowledged none since (not stored: asked again). */
+  backupFull = false;
   /** Disappearing-timer changes parsed from the chain, cached per chain length (see expiry.ts). */
   timers: { length: number; changes: Array<{ ts: number; ms: number | null }> } | null = null;
   /** Set once the room is forgotten or the vault locked: late timers leave it alone. */

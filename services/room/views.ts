@@ -24,6 +24,7 @@ export function summary(s: RoomSession): RoomSummary {
     connected: s.conn?.status === 'ready',
     hasKey: !r.removed && r.keys[String(Math.max(currentEpoch(r), s.serverEpoch))] !== undefined,
     removed: r.removed,
+    backupFull: s.backupFull,
     muted: r.muted === true,
     joinState: r.joining?.state ?? null,
     joinError: r.joining?.error ?? null,

@@ -4,14 +4,21 @@
  */
 import * as openpgp from 'openpgp';
 import { inject } from 'vitest';
-import { AUTH_CONTEXT, PARTY_DIRECTORY, PARTY_ROOM } from '@/shared/constants';
+import {
+  AUTH_CONTEXT,
+  MAX_CONNECTIONS_PER_IDENTITY,
+  MAX_ESCROW_FETCHES_PER_LINK,
+  MAX_PENDING_REQUESTS,
+  PARTY_DIRECTORY,
+  PARTY_ROOM,
+} from '@/shared/constants';
 import { signDetached, type PrivateKey } from '@/shared/crypto';
-import { utf8 } from '@/shared/encoding';
+import { randomHex, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, newLinkId, newLinkSecret, parseLink, signJoinProof } from '@/shared/links';
-import { createJoinRecord } from '@/shared/membership';
+import { createJoinRecord, DEFAULT_SETTINGS } from '@/shared/membership';
 import { authChallengeText } from '@/shared/protocol';
 import type { CreateLinkOptions } from '@/utils/protocol-map';
-import { identityKeyOf, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
+import { identityKeyOf, until, type TestClient, onboardedClient, invite, storedRoom } from '../helpers/node-client';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
 
 const host = inject('partyHost');
@@ -244,5 +251,140 @@ describe('what a removed member and a joiner with a foreign proof receive, on th
     socket.close();
     adminSocket.close();
     ada.chat.closeAll();
+  });
+});
+
+describe('what one room can cost its host: the caps, each with a clear error', () => {
+  const everyone: TestClient[] = [];
+  afterAll(() => everyone.forEach((c) => c.chat.closeAll()));
+
+  async function roomOf(name: string, mode: 'ephemeral' | 'backup'): Promise<{ admin: TestClient; roomId: string }> {
+    const admin = await onboarded(name);
+    everyone.push(admin);
+    const roomId = (await admin.chat.createRoom(`${name}'s room`, mode)).id;
+    await until(async () => (await summary(admin, roomId))?.connected, `${name} connected`);
+    return { admin, roomId };
+  }
+
+  it("refuses a message past the backup's cap with backup-full, keeps it in the sender's outbox, and sends it once an admin allows more", async () => {
+    const { admin: ada, roomId } = await roomOf('Ada', 'backup');
+    const bo = await onboarded('Bo');
+    everyone.push(bo);
+    await invite(ada, roomId, bo);
+    await until(async () => (await summary(bo, roomId))?.hasKey && (await summary(bo, roomId))?.connected, 'bo joined');
+
+    // Only an admin sets the cap (a signed settings record, checked by the server and every client).
+    await expect(bo.chat.setRoomSettings(roomId, { ...DEFAULT_SETTINGS, backupLimit: 1 })).rejects.toMatchObject({ code: 'not-admin' });
+    await ada.chat.setRoomSettings(roomId, { ...DEFAULT_SETTINGS, backupLimit: 2 });
+    await until(async () => (await bo.chat.getRoom(roomId)).settings.backupLimit === 2, 'bo sees the cap');
+
+    for (const text of ['one', 'two']) {
+      const sent = await bo.chat.sendMessage(roomId, text);
+      await until(async () => (await bo.chat.listMessages(roomId)).find((m) => m.id === sent.id)?.status === 'sent', `${text} stored`);
+    }
+    // The third is refused: the sender is told why, and the message waits in its outbox (not lost, not shown as sent).
+    const third = await bo.chat.sendMessage(roomId, 'three');
+    await until(async () => (await summary(bo, roomId))?.backupFull, "bo's room says the backup is full");
+    expect((await storedRoom(bo, roomId)).outbox.map((o) => o.id)).toEqual([third.id]);
+    expect((await bo.chat.listMessages(roomId)).find((m) => m.id === third.id)?.status).toBe('sending');
+
+    // On the wire: a specific error code, naming the message it refused.
+    const socket = await memberSocket(roomId, bo);
+    const id = randomHex(16);
+    socket.send({ type: 'msg', id, epoch: 0, ct: 'AAAA' });
+    expect(await socket.next('error')).toMatchObject({ code: 'backup-full', ref: id });
+    socket.close();
+
+    // An admin lets the backup hold more: the waiting message goes out by itself, and the notice clears.
+    await ada.chat.setRoomSettings(roomId, { ...DEFAULT_SETTINGS, backupLimit: 3 });
+    await until(async () => (await bo.chat.listMessages(roomId)).find((m) => m.id === third.id)?.status === 'sent', 'the third message is stored');
+    expect((await summary(bo, roomId))?.backupFull).toBe(false);
+    expect((await storedRoom(bo, roomId)).outbox).toEqual([]);
+    await until(async () => (await ada.chat.listMessages(roomId)).some((m) => m.id === third.id), 'ada receives it');
+  });
+
+  it(`keeps at most ${MAX_PENDING_REQUESTS} join requests waiting, and tells the next asker why it was refused`, async () => {
+    const { admin: ada, roomId } = await roomOf('Ada', 'ephemeral');
+    // Two links, so that no link's own ceiling on joins is what stops them.
+    const links = [];
+    for (let i = 0; i < 2; i++) links.push(await ada.chat.createLink(roomId, linkOptions({ approval: true, escrow: false })));
+    const secrets = links.map((l) => parseLink(l.url ?? '')?.secret ?? new Uint8Array());
+    const askers = await Promise.all(Array.from({ length: MAX_PENDING_REQUESTS }, () => stranger()));
+    for (let i = 0; i < askers.length; i++) {
+      const link = i % 2;
+      const socket = await rawJoin(roomId, links[link]?.id ?? '', secrets[link] ?? new Uint8Array(), askers[i] as Stranger, from(`10.1.${Math.floor(i / 200)}.${i % 200}`));
+      await socket.next('join-pending');
+      socket.close();
+    }
+    const late = await stranger();
+    expect(await refusal(await rawJoin(roomId, links[0]?.id ?? '', secrets[0] ?? new Uint8Array(), late, from('10.2.0.1')))).toMatchObject({
+      code: 'requests-full',
+      message: expect.stringContaining(`${MAX_PENDING_REQUESTS} requests`),
+      close: 4010,
+    });
+    // A real client is told the same, in words it can show.
+    const cy = await onboarded('Cy');
+    everyone.push(cy);
+    await cy.chat.joinByLink(links[1]?.url ?? '');
+    const failed = await until(async () => {
+      const room = await summary(cy, roomId);
+      return room?.joinState === 'failed' ? room : null;
+    }, "cy's join fails");
+    expect(failed.joinError?.code).toBe('requests-full');
+  });
+
+  it(`lets one identity hold ${MAX_CONNECTIONS_PER_IDENTITY} connections to a room and refuses one more with close code 4030`, async () => {
+    const { admin: dee, roomId } = await roomOf('Dee', 'ephemeral');
+    // Dee's client holds one; raw sockets take the rest.
+    const held: RawSocket[] = [];
+    for (let i = 1; i < MAX_CONNECTIONS_PER_IDENTITY; i++) held.push(await memberSocket(roomId, dee, from(`198.51.100.${100 + i}`)));
+    const extra = await rawSocket(host, PARTY_ROOM, roomId, from('198.51.100.99'));
+    await signIn(extra, roomId, dee.chat.fingerprint ?? '', await identityKeyOf(dee));
+    expect(await extra.next('error')).toMatchObject({ code: 'too-many-connections', message: expect.stringContaining(`${MAX_CONNECTIONS_PER_IDENTITY} connections`) });
+    expect(await extra.closed).toBe(4030);
+    expect(extra.frames.some((f) => f.type === 'welcome')).toBe(false);
+    // Another member is not affected, and once one of Dee's connections closes, a new one gets in.
+    const eve = await onboarded('Eve');
+    everyone.push(eve);
+    await invite(dee, roomId, eve);
+    await until(async () => (await summary(eve, roomId))?.connected, 'eve connected');
+    held.pop()?.close();
+    await until(async () => {
+      const socket = await rawSocket(host, PARTY_ROOM, roomId, from('198.51.100.98'));
+      await signIn(socket, roomId, dee.chat.fingerprint ?? '', await identityKeyOf(dee));
+      const answer = await until(() => socket.frames.find((f) => f.type === 'welcome' || f.type === 'error'), 'an answer');
+      if (answer.type === 'welcome') held.push(socket);
+      return answer.type === 'welcome';
+    }, 'a connection in place of the closed one');
+    held.forEach((s) => s.close());
+  });
+
+  it(`hands an escrow link's key out at most ${MAX_ESCROW_FETCHES_PER_LINK} times an hour, then refuses joins on it with link-busy`, async () => {
+    const { admin: fay, roomId } = await roomOf('Fay', 'ephemeral');
+    const link = await fay.chat.createLink(roomId, linkOptions({ escrow: true }));
+    const secret = parseLink(link.url ?? '')?.secret ?? new Uint8Array();
+    const joiners = await Promise.all(Array.from({ length: MAX_ESCROW_FETCHES_PER_LINK }, () => stranger()));
+    for (let i = 0; i < joiners.length; i++) {
+      const socket = await rawJoin(roomId, link.id, secret, joiners[i] as Stranger, from(`10.3.0.${i + 1}`));
+      expect(await socket.next('escrow')).toMatchObject({ link: link.id });
+      socket.close();
+    }
+    const late = await stranger();
+    expect(await refusal(await rawJoin(roomId, link.id, secret, late, from('10.3.1.1')))).toMatchObject({ code: 'link-busy', close: 4010 });
+    expect((await fay.chat.getRoom(roomId)).members.some((m) => m.fingerprint === late.fp)).toBe(false);
+    // Another escrow link of the room is not affected; a real client on the busy one is told why.
+    const other = await fay.chat.createLink(roomId, linkOptions({ escrow: true }));
+    const next = await stranger();
+    const socket = await rawJoin(roomId, other.id, parseLink(other.url ?? '')?.secret ?? new Uint8Array(), next, from('10.3.1.2'));
+    expect(await socket.next('escrow')).toMatchObject({ link: other.id });
+    socket.close();
+    const gus = await onboarded('Gus');
+    everyone.push(gus);
+    await gus.chat.joinByLink(link.url ?? '');
+    const failed = await until(async () => {
+      const room = await summary(gus, roomId);
+      return room?.joinState === 'failed' ? room : null;
+    }, "gus's join fails");
+    expect(failed.joinError?.code).toBe('link-busy');
   });
 });

@@ -15,17 +15,18 @@ type Listener = (event: { data?: unknown; code?: number }) => void;
 function scriptedSocket() {
   const listeners = new Map<string, Listener[]>();
   const sent: string[] = [];
+  const calls: string[] = [];
   const socket: SocketLike = {
     readyState: 1,
     send: (data) => void sent.push(data),
-    close: () => undefined,
-    reconnect: () => undefined,
+    close: () => void calls.push('close'),
+    reconnect: () => void calls.push('reconnect'),
     addEventListener: (type, listener) => void listeners.set(type, [...(listeners.get(type) ?? []), listener]),
   };
   const deliver = (frame: RoomServerFrame) => {
     for (const listener of listeners.get('message') ?? []) listener({ data: JSON.stringify(frame) });
   };
-  return { socket, sent, deliver };
+  return { socket, sent, calls, deliver };
 }
 
 describe('PartyConnection', () => {
@@ -64,6 +65,47 @@ describe('PartyConnection', () => {
       vi.advanceTimersByTime(1000);
       expect(sent.at(-1)).toBe('{"type":"ping"}');
       conn.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('PartyConnection refused for too many connections of our identity', () => {
+  it('closes the socket (no quick reconnects) and opens it again only after CONNECTION_LIMIT_RETRY_MS', async () => {
+    const { CONNECTION_LIMIT_RETRY_MS } = await import('@/shared/constants');
+    vi.useFakeTimers();
+    try {
+      const { socket, sent, calls, deliver } = scriptedSocket();
+      const statuses: string[] = [];
+      const conn = new PartyConnection<RoomServerFrame, RoomClientFrame>({
+        target: { host: 'localhost:1999', secure: false, party: 'room', room },
+        openSocket: () => socket,
+        schema: roomServerFrameSchema,
+        authenticate: async () => ({ type: 'auth', fp, sig: 'AAAA' }),
+        onFrame: () => undefined,
+        onStatus: (status) => void statuses.push(status),
+      });
+      deliver({ type: 'challenge', nonce: 'n1', room, head: null });
+      await conn.idle();
+      expect(sent).toHaveLength(1);
+      deliver({ type: 'error', code: 'too-many-connections', message: 'this identity already has 8 connections open here' });
+      await conn.idle();
+      expect(calls).toEqual(['close']);
+      expect(statuses).not.toContain('refused'); // not for good: it tries again later
+
+      await vi.advanceTimersByTimeAsync(CONNECTION_LIMIT_RETRY_MS - 1);
+      expect(calls).toEqual(['close']);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toEqual(['close', 'reconnect']);
+
+      // Closed meanwhile: no reconnect after it.
+      deliver({ type: 'error', code: 'too-many-connections', message: 'again' });
+      await conn.idle();
+      expect(calls).toEqual(['close', 'reconnect', 'close']);
+      conn.close();
+      await vi.advanceTimersByTimeAsync(CONNECTION_LIMIT_RETRY_MS * 2);
+      expect(calls).toEqual(['close', 'reconnect', 'close', 'close']);
     } finally {
       vi.useRealTimers();
     }

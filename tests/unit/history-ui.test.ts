@@ -6,9 +6,10 @@
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
 import { fakeBrowser } from 'wxt/testing/fake-browser';
 import MessageList from '@/components/MessageList.vue';
-import { DISAPPEAR_CHOICES, INITIAL_SETTINGS } from '@/components/room-settings';
+import { BACKUP_LIMIT_CHOICES, DISAPPEAR_CHOICES, INITIAL_SETTINGS, SERVER_BACKUP_MESSAGES } from '@/components/room-settings';
 import en from '@/locales/en';
 import zhTW from '@/locales/zh-TW';
+import { MAX_BACKUP_MESSAGES } from '@/shared/constants';
 import { DEFAULT_SETTINGS, DISAPPEAR_CHOICES_MS } from '@/shared/membership';
 import { MESSAGE_PAGE_SIZE } from '@/stores/app';
 import { setLocale } from '@/utils/i18n';
@@ -67,6 +68,8 @@ describe('room settings', () => {
   it('offers the same choices as the shared settings schema', () => {
     expect(DISAPPEAR_CHOICES).toEqual([...DISAPPEAR_CHOICES_MS]);
     expect(INITIAL_SETTINGS).toEqual(DEFAULT_SETTINGS);
+    expect(SERVER_BACKUP_MESSAGES).toBe(MAX_BACKUP_MESSAGES);
+    for (const limit of BACKUP_LIMIT_CHOICES) expect(limit === null || limit <= MAX_BACKUP_MESSAGES).toBe(true);
   });
 
   it('lets an admin of a backup room set the timer, history sharing and retention, and saves exactly that', async () => {
@@ -124,6 +127,35 @@ describe('room settings', () => {
     expect(event.text()).toContain('Alice set disappearing messages to 1 hour');
     expect(event.text()).toContain('Alice let new members read earlier history');
     expect(event.text()).toContain('Alice set the server to keep the backup for 30 days, at most 10,000 messages');
+  });
+
+  it("says, in the sender's language, that the server's backup is full and the message waits", async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Backup room', mode: 'backup' });
+    room.summary = { ...room.summary, backupFull: true };
+    const { wrapper } = await openRoom(fake, room.summary.id);
+    expect(byTestId(wrapper, 'room-backup-full').text()).toBe(en['room.backupFull']);
+    setLocale('zh-TW');
+    await flushPromises();
+    expect(byTestId(wrapper, 'room-backup-full').text()).toBe(zhTW['room.backupFull']);
+  });
+
+  it("lets an admin of a backup room cap how many messages the server's backup holds before it refuses new ones", async () => {
+    const fake = new FakeBackend().setUp();
+    const room = fake.addRoom({ name: 'Backup room', mode: 'backup' });
+    const { wrapper } = await openRoom(fake, room.summary.id);
+    await byTestId(wrapper, 'room-settings-open').trigger('click');
+    expect(byTestId(wrapper, 'settings-backup-limit').findAll('option').map((o) => o.text())).toEqual([
+      'Server maximum (100,000 messages)',
+      '1,000 messages',
+      '10,000 messages',
+      '50,000 messages',
+    ]);
+    await byTestId(wrapper, 'settings-backup-limit').setValue('10000');
+    await byTestId(wrapper, 'settings-save').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('setRoomSettings')).toEqual([{ roomId: room.summary.id, settings: { ...DEFAULT_SETTINGS, backupLimit: 10_000 } }]);
+    expect(byTestId(wrapper, 'room-event').text()).toContain('Alice set the server backup to refuse new messages after 10,000');
   });
 
   it('turns the timer off again in an ephemeral room, which has no backup options', async () => {

@@ -42,6 +42,8 @@ const ERROR_CODES = Object.keys({
   removed: true,
   'successor-needed': true,
   'role-refused': true,
+  'requests-full': true,
+  'link-busy': true,
 } satisfies Record<UserErrorCode, true>);
 
 afterEach(() => setLocale('en'));

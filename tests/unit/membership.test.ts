@@ -1,6 +1,7 @@
+import { MAX_BACKUP_MESSAGES } from '@/shared/constants';
 import { generateIdentity, unlockPrivateKey, type PrivateKey } from '@/shared/crypto';
 import { deriveLinkKeys, newLinkId, newLinkSecret, signJoinProof } from '@/shared/links';
-import { applyRecord, ChainError, createAddRecord, createGenesis, createRecord, verifyChain, verifyChainPrefix } from '@/shared/membership';
+import { applyRecord, ChainError, createAddRecord, createGenesis, createRecord, DEFAULT_SETTINGS, verifyChain, verifyChainPrefix } from '@/shared/membership';
 import type { SignedRecord } from '@/shared/protocol';
 
 interface Person {
@@ -57,6 +58,18 @@ describe('the signed membership chain', () => {
     await expect(applyRecord(roster, addBob, room)).rejects.toThrow(/extend/);
     await expect(applyRecord(roster, genesis, room)).rejects.toThrow(/one genesis/);
     await expect(verifyChain(room, [addBob])).rejects.toBeInstanceOf(ChainError);
+  });
+
+  it("lets only an admin cap the room's backup, never above the server's maximum; records without the cap still verify", async () => {
+    const roster = await verifyChain(room, [genesis, addBob]);
+    const capped = await createRecord<'settings'>(roster, { kind: 'settings', settings: { ...DEFAULT_SETTINGS, backupLimit: 500 } }, admin.key);
+    expect((await applyRecord(roster, capped, room)).settings.backupLimit).toBe(500);
+    const byMember = await createRecord<'settings'>(roster, { kind: 'settings', settings: { ...DEFAULT_SETTINGS, backupLimit: 500 } }, bob.key);
+    await expect(applyRecord(roster, byMember, room)).rejects.toThrow(/admin/);
+    const raised = await createRecord<'settings'>(roster, { kind: 'settings', settings: { ...DEFAULT_SETTINGS, backupLimit: MAX_BACKUP_MESSAGES + 1 } }, admin.key);
+    await expect(applyRecord(roster, raised, room)).rejects.toBeInstanceOf(Error);
+    const older = await createRecord<'settings'>(roster, { kind: 'settings', settings: { disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null } }, admin.key);
+    expect((await applyRecord(roster, older, room)).settings).toEqual({ disappearMs: null, shareHistory: true, retentionDays: null, retentionCount: null });
   });
 
   it('keeps the verified prefix and names the members after a bad record', async () => {

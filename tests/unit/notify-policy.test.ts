@@ -26,6 +26,7 @@ const room: RoomSummary = {
   requests: 0,
   missing: 0,
   removed: false,
+  backupFull: false,
   muted: false,
 };
 const message: MessageView = {

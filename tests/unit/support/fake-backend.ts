@@ -163,6 +163,7 @@ export class FakeBackend implements Backend {
         requests: 0,
         missing: 0,
         removed: false,
+        backupFull: false,
         muted: false,
       },
       myRole: input.myRole ?? 'admin',
