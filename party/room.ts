@@ -34,6 +34,7 @@ import {
   type KeyEnvelope,
   type RoomClientFrame,
   type RoomServerFrame,
+  type SealedProfile,
   type SignedRecord,
 } from '../shared/protocol';
 import { ackText, presenceText, relayedText, roomFrameText, toJson, welcomeText, type Json } from './frames';
@@ -118,6 +119,8 @@ export default class RoomServer implements Party.Server {
   /** The id and timestamp of the last RECENT_IDS seqs, at `seq % RECENT_IDS` (evicts the oldest id without allocating). */
   private readonly recentIds: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
   private readonly recentTs = new Float64Array(RECENT_IDS);
+  /** Each member's sealed profile (its name, readable by members only), as stored under `profile:<fp>`. */
+  private readonly profiles = new Map<string, SealedProfile>();
   /** The chain as JSON, built once per change (every welcome carries it). */
   private chainText: Json<SignedRecord[]> | null = null;
   /** The online members as a JSON array and as a presence frame; null after a change until next needed. */
@@ -176,6 +179,7 @@ export default class RoomServer implements Party.Server {
     // A room stored before timer spans were kept applies its current timer to every message, as it always did.
     const legacy = roster?.settings.disappearMs ? [{ from: 0, ms: roster.settings.disappearMs }] : [];
     this.timers = (await this.room.storage.get<TimerSpan[]>('timers')) ?? legacy;
+    for (const profile of (await this.room.storage.list<SealedProfile>({ prefix: 'profile:' })).values()) this.profiles.set(profile.fp, profile);
   }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {
@@ -240,6 +244,8 @@ export default class RoomServer implements Party.Server {
           return this.onSyncRequest(peer, fp, frame);
         case 'sync-reply':
           return this.onSyncReply(peer, fp, frame);
+        case 'profile':
+          return await this.serialAs(fp, () => this.onProfile(fp, frame));
       }
     } catch (error) {
       // A refused message is named, so its sender knows which one failed.
@@ -333,6 +339,8 @@ export default class RoomServer implements Party.Server {
         online: presence.online,
       }),
     );
+    // Always sent, even empty: a member learns from it whether the room holds its own profile yet.
+    send(peer.conn, { type: 'profiles', profiles: [...this.profiles.values()] });
     const pending = (await this.room.storage.get<DeliveredKey[]>(keysKey(fp))) ?? [];
     if (pending.length) send(peer.conn, { type: 'keys', envelopes: pending });
   }
@@ -368,7 +376,7 @@ export default class RoomServer implements Party.Server {
     }
 
     if (link.approval) {
-      const request: JoinRequest = { fp: frame.fp, key: frame.key, link: link.id, proof: frame.proof, ts: Date.now() };
+      const request: JoinRequest = { fp: frame.fp, key: frame.key, link: link.id, proof: frame.proof, ...(frame.note ? { note: frame.note } : {}), ts: Date.now() };
       const count = (await this.room.storage.list({ prefix: 'req:' })).size;
       if (count >= MAX_PENDING_REQUESTS) {
         return this.peers.fail(peer, 'requests-full', `this room already has ${MAX_PENDING_REQUESTS} requests waiting for an admin; try again later`, {
@@ -548,8 +556,12 @@ export default class RoomServer implements Party.Server {
         await this.room.storage.delete([...escrows.keys()]);
         return;
       }
+      case 'role':
+        if (body.role === 'admin') await this.tellNewAdmin(body.member);
+        return;
       case 'remove':
       case 'leave':
+        if (body.kind === 'leave' && body.successor) await this.tellNewAdmin(body.successor);
         return this.cutOff(body.member);
       case 'ban': {
         await this.room.storage.delete(reqKey(body.member));
@@ -560,11 +572,32 @@ export default class RoomServer implements Party.Server {
     }
   }
 
+  /** A member just made an admin hears of the join requests already waiting, on the connections it has open. */
+  private async tellNewAdmin(fp: string): Promise<void> {
+    const requests = await this.requests();
+    if (!requests.length) return;
+    const texts = requests.map((request) => roomFrameText({ type: 'join-request', request }));
+    for (const p of this.peers.members) if (p.fp === fp) for (const text of texts) sendText(p.conn, text);
+  }
+
   private async onDeny(peer: Peer, fp: string, member: string): Promise<void> {
     if (this.roster?.members.get(fp)?.role !== 'admin') return this.peers.fail(peer, 'forbidden', 'only admins can answer join requests');
     await this.room.storage.delete(reqKey(member));
     this.toAdmins({ type: 'join-resolved', member, outcome: 'denied' });
     for (const guest of this.guests(member)) this.peers.fail(guest, 'join-denied', 'an admin declined your request to join', { close: CLOSE.linkRefused });
+  }
+
+  /**
+   * A member replaces its own profile (sealed under a room key: the server cannot read or check it; members check
+   * its signature and that it names its sender). Kept until the member leaves or is removed, and passed on.
+   */
+  private async onProfile(fp: string, frame: Frame<'profile'>): Promise<void> {
+    if (frame.epoch > this.meta.epoch) throw new Refusal('bad-epoch', `the room is at key epoch ${this.meta.epoch}`);
+    const profile: SealedProfile = { fp, epoch: frame.epoch, ct: frame.ct };
+    await this.room.storage.put(profileKey(fp), profile);
+    this.profiles.set(fp, profile);
+    const text = roomFrameText({ type: 'profiles', profiles: [profile] });
+    for (const p of this.peers.members) if (p.fp !== fp) sendText(p.conn, text);
   }
 
   /** A member hands the room key to members who joined without one. */
@@ -613,7 +646,8 @@ export default class RoomServer implements Party.Server {
       if (this.peers.unauthenticate(p)) this.onlineChanged();
       this.peers.fail(p, 'removed', 'you are no longer a member of this room', { close: CLOSE.removed });
     }
-    await this.room.storage.delete([keysKey(fp), floorKey(fp)]);
+    await this.room.storage.delete([keysKey(fp), floorKey(fp), profileKey(fp)]);
+    this.profiles.delete(fp);
     this.meta = { ...this.meta, rotationDue: true, needKeys: this.meta.needKeys.filter((n) => n !== fp) };
     await this.room.storage.put('meta', this.meta);
     this.broadcastEpoch();
@@ -962,6 +996,10 @@ export default class RoomServer implements Party.Server {
 
 function chainKey(index: number): string {
   return `chain:${String(index).padStart(6, '0')}`;
+}
+
+function profileKey(fp: string): string {
+  return `profile:${fp}`;
 }
 
 function keysKey(fp: string): string {

@@ -72,9 +72,13 @@ export class ChatService {
     this.vault = new Vault(deps.local, deps.session);
     this.now = deps.now ?? Date.now;
     this.contacts = new Contacts(deps.local, this.now, (fps) => this.tellRoomsOf(fps));
-    this.rooms = new RoomRegistry(deps.local, (_roomId, roster) => {
-      if (this.ctx) this.contacts.seeRoster(this.ctx.me, roster).catch((error: unknown) => console.warn('could not pin contacts', error));
-    });
+    this.rooms = new RoomRegistry(
+      deps.local,
+      (_roomId, roster) => {
+        if (this.ctx) this.contacts.seeRoster(this.ctx.me, roster).catch((error: unknown) => console.warn('could not pin contacts', error));
+      },
+      (fingerprint) => this.contacts.nameOf(fingerprint),
+    );
     this.invitations = new Invitations(deps.local);
     this.quarantine = new Quarantine(deps.local, this.now, (roomId) => this.onQuarantined(roomId));
     this.settings = new Settings(deps.local, deps.defaultHost);

@@ -15,7 +15,7 @@
  * Verification is the person's word after comparing safety numbers (shared/safety.ts). The book is sealed under
  * the vault key (`contacts`), so it shows no one's contacts on disk; it stays in this browser.
  */
-import { displayNameOf, readPublicKey } from '@/shared/crypto';
+import { displayNameOf, readPublicKey, unnamed } from '@/shared/crypto';
 import type { Roster } from '@/shared/membership';
 import { toHex } from '@/shared/encoding';
 import type { KeyWarningView } from '@/utils/protocol-map';
@@ -102,6 +102,12 @@ export class Contacts {
     this.book = new Map();
   }
 
+  /** The name we know a contact by (from a room we share), if it is a name and not just their code. */
+  nameOf(fingerprint: string): string | undefined {
+    const name = this.book.get(fingerprint)?.name;
+    return name && name !== unnamed(fingerprint) ? name : undefined;
+  }
+
   contact(fingerprint: string): Contact | undefined {
     return this.book.get(fingerprint);
   }
@@ -144,10 +150,22 @@ export class Contacts {
           });
           changed = true;
           if (lookalike) flagged.push(person.fingerprint);
-        } else if (digest !== pinned.keyDigest && pinned.keyChanged?.digest !== digest) {
-          if (!pinned.keyChanged) flagged.push(person.fingerprint);
-          changed = true;
-          this.book.set(person.fingerprint, { ...pinned, verified: false, keyChanged: { digest, at: this.now() } });
+        } else {
+          let next = pinned;
+          if (digest !== pinned.keyDigest && pinned.keyChanged?.digest !== digest) {
+            if (!pinned.keyChanged) flagged.push(person.fingerprint);
+            next = { ...next, verified: false, keyChanged: { digest, at: this.now() } };
+          }
+          // A name learnt later (a member's sealed profile arrives after their key): taken, and checked like a new one.
+          if (person.name && person.name !== pinned.name && person.name !== unnamed(person.fingerprint)) {
+            const lookalike = pinned.lookalikeOf ? undefined : before.find((c) => c.fingerprint !== person.fingerprint && sameName(c.name, person.name));
+            next = { ...next, name: person.name, ...(lookalike ? { lookalikeOf: lookalike.fingerprint } : {}) };
+            if (lookalike && !flagged.includes(person.fingerprint)) flagged.push(person.fingerprint);
+          }
+          if (next !== pinned) {
+            changed = true;
+            this.book.set(person.fingerprint, next);
+          }
         }
       }
       if (changed) await this.save(me);
@@ -164,7 +182,7 @@ export class Contacts {
   /** A directory look-up checked against the pin: a key other than the pinned one is flagged and refused. */
   async lookup(me: VaultKey, fingerprint: string, fetchKey: (fingerprint: string) => Promise<string>): Promise<string> {
     const armored = await fetchKey(fingerprint);
-    await this.requireKey(me, fingerprint, armored, displayNameOf(await readPublicKey(armored)));
+    await this.requireKey(me, fingerprint, armored, displayNameOf(await readPublicKey(armored)) || unnamed(fingerprint));
     return armored;
   }
 

@@ -90,8 +90,9 @@ export async function sendInvitation(
   to: { fingerprint: string; publicKey: string },
   room: { id: string; name: string },
 ): Promise<void> {
-  const note = room.name ? await encryptTo(await readPublicKey(to.publicKey), utf8(JSON.stringify({ name: room.name }))) : undefined;
-  const fields: InviteFields = { to: to.fingerprint, by: ctx.me.identity.fingerprint, room: room.id, ts: ctx.now(), nonce: randomHex(16), ...(note ? { note } : {}) };
+  // The room's name and ours, for the invitee only (the signed notice carries the note; the server cannot read it).
+  const note = await encryptTo(await readPublicKey(to.publicKey), utf8(JSON.stringify({ name: room.name, by: ctx.me.identity.name })));
+  const fields: InviteFields = { to: to.fingerprint, by: ctx.me.identity.fingerprint, room: room.id, ts: ctx.now(), nonce: randomHex(16), note };
   const body = JSON.stringify(fields);
   const request: InviteRequest = { type: 'invite', body, sig: await signDetached(ctx.me.privateKey, utf8(inviteSignedText(body))) };
   const res = await fetchFn(httpUrl(ctx.host(), `/parties/${PARTY_DIRECTORY}/${to.fingerprint}`), {

@@ -6,7 +6,8 @@
  * someone we accepted an invitation from or invited ourselves. The requests, the accepted and the blocked senders
  * are kept sealed under the vault key (`invitations`), so they survive restarts and show no one's contacts on disk.
  */
-import { decryptFor, displayNameOf, formatContactCode, readPublicKey, verifyDetached } from '@/shared/crypto';
+import { decryptFor, displayNameOf, formatContactCode, readPublicKey, unnamed, verifyDetached } from '@/shared/crypto';
+import { MAX_NAME_CHARS } from '@/shared/constants';
 import { fromUtf8, utf8 } from '@/shared/encoding';
 import { inviteSignedText, parseInviteFields, type InviteNotice } from '@/shared/protocol';
 import type { InvitationView } from '@/utils/protocol-map';
@@ -60,16 +61,22 @@ export async function checkNotice(me: Unlocked, notice: InviteNotice, lookup: (f
   }
   const key = await readPublicKey(armored).catch(() => null);
   if (!key || !(await verifyDetached(key, utf8(inviteSignedText(notice.body)), notice.sig))) return null;
-  return { room: fields.room, by: fields.by, name: displayNameOf(key), roomName: await openNote(me, fields.note), ts: fields.ts };
+  const note = await openNote(me, fields.note);
+  // The inviter's name travels in the note, encrypted to us (keys carry no names; older ones carry it in the key).
+  return { room: fields.room, by: fields.by, name: note.by || displayNameOf(key) || unnamed(fields.by), roomName: note.room, ts: fields.ts };
 }
 
-async function openNote(me: Unlocked, note: string | undefined): Promise<string | null> {
-  if (!note) return null;
+/** The note encrypted to us in a notice: the room's name and the inviter's (signed with the rest of the notice). */
+async function openNote(me: Unlocked, note: string | undefined): Promise<{ room: string | null; by: string }> {
+  if (!note) return { room: null, by: '' };
   try {
-    const parsed = JSON.parse(fromUtf8(await decryptFor(me.privateKey, note))) as { name?: unknown };
-    return typeof parsed.name === 'string' ? parsed.name.slice(0, 200) : null;
+    const parsed = JSON.parse(fromUtf8(await decryptFor(me.privateKey, note))) as { name?: unknown; by?: unknown };
+    return {
+      room: typeof parsed.name === 'string' ? parsed.name.slice(0, 200) : null,
+      by: typeof parsed.by === 'string' ? parsed.by.trim().slice(0, MAX_NAME_CHARS) : '',
+    };
   } catch {
-    return null;
+    return { room: null, by: '' };
   }
 }
 

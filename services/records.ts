@@ -10,7 +10,7 @@ import type { Sealed } from './sealed';
 
 /** The identity created at onboarding. */
 export interface StoredIdentity {
-  /** Display name, also the OpenPGP user ID. */
+  /** Display name. Identities made before private profiles also carry it as their OpenPGP user ID; newer keys carry an empty one. */
   name: string;
   /** OpenPGP fingerprint, lowercase hex: the user's id everywhere. */
   fingerprint: string;
@@ -99,6 +99,8 @@ export interface RoomRecord {
   lastId?: string;
   /** Actions that arrived before their target (at most MAX_PENDING_ACTIONS). */
   pendingActions?: PendingAction[];
+  /** Members' names from their verified profiles (services/room/profiles.ts), with the signed time of each (absent: none yet). */
+  profiles?: Record<string, { name: string; ts: number }>;
 }
 
 export type { MemberChange };

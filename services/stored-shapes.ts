@@ -49,6 +49,7 @@ export const roomRecordShape = z
         outbox: z.array(z.object({ id: z.string(), epoch: z.number(), ct: z.string() }).passthrough()),
         linkSecrets: z.record(z.string(), z.string()),
         removed: z.boolean(),
+        profiles: z.record(z.string(), z.object({ name: z.string(), ts: z.number() }).passthrough()),
       })
       .partial(),
   )

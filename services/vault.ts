@@ -34,7 +34,8 @@ export class Vault {
   }
 
   async create(name: string, passphrase: string, now: number): Promise<Unlocked> {
-    const generated = await generateIdentity(name, passphrase);
+    // The key carries no name: the name stays here, and travels to rooms only sealed (services/room/profiles.ts).
+    const generated = await generateIdentity('', passphrase);
     const privateKey = await unlockPrivateKey(generated.encryptedPrivateKey, passphrase);
     const rawVaultKey = randomBytes(VAULT_KEY_BYTES);
     const vaultKey = await sealKeyEnvelope(rawVaultKey, await readPublicKey(generated.publicKey), privateKey);

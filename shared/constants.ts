@@ -20,6 +20,8 @@ export const MAX_QUOTE_CHARS = 200;
 export const MAX_REACTION_CHARS = 16;
 /** Longest display name, in characters. */
 export const MAX_NAME_CHARS = 64;
+/** Largest sealed profile (a member's name, sealed under the room key) the room keeps per member, base64 characters. */
+export const MAX_PROFILE_CHARS = 4 * 1024;
 /** Longest room name, in characters. */
 export const MAX_ROOM_NAME_CHARS = 80;
 /** Frames a connection may send per second on average (token refill rate). */

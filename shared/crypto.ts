@@ -25,10 +25,15 @@ export interface GeneratedIdentity {
   encryptedPrivateKey: string;
 }
 
-export async function generateIdentity(name: string, passphrase: string): Promise<GeneratedIdentity> {
+/**
+ * `userName` goes into the key's OpenPGP user ID, which everyone who sees the key reads, the server included. The
+ * extension passes '' (an empty user ID: names travel in sealed profiles, services/room/profiles.ts); a name here
+ * is for tests that stand in for identities made before that.
+ */
+export async function generateIdentity(userName: string, passphrase: string): Promise<GeneratedIdentity> {
   const { privateKey, publicKey } = await openpgp.generateKey({
     type: 'curve25519',
-    userIDs: [{ name }],
+    userIDs: [userName ? { name: userName } : {}],
     passphrase,
     format: 'armored',
     config: { aeadProtect: true, s2kType: openpgp.enums.s2k.argon2 },
@@ -300,6 +305,14 @@ export async function decryptFor(me: PrivateKey, ct: string): Promise<Uint8Array
 /** A contact code is the identity fingerprint, grouped for reading aloud: `FC05 3EA2 …`. */
 export function formatContactCode(fingerprint: string): string {
   return fingerprint.toUpperCase().match(/.{1,4}/g)?.join(' ') ?? '';
+}
+
+/**
+ * The name shown for someone nobody has named (keys carry no names; a member's sealed profile, an invitation's or a
+ * join request's sealed note tells it): the first two groups of their contact code.
+ */
+export function unnamed(fingerprint: string): string {
+  return formatContactCode(fingerprint).split(' ').slice(0, 2).join(' ');
 }
 
 /** Turns a pasted contact code back into a fingerprint, or null if it is not one. */

@@ -25,6 +25,7 @@ const ED25519_PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x
 const JOIN_PROOF_CONTEXT = 'partychat/join/v1';
 const PREVIEW_PROOF_CONTEXT = 'partychat/preview/v1';
 const PREVIEW_SEAL_CONTEXT = 'partychat/link-preview/v1';
+const JOIN_NOTE_CONTEXT = 'partychat/join-note/v1';
 const GCM_IV_BYTES = 12;
 
 export interface LinkKeys {
@@ -142,30 +143,53 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer as ArrayBuffer;
 }
 
-/** Binds a sealed preview to its room and link. */
-function previewParams(iv: Uint8Array, room: string, link: string): { name: string; iv: ArrayBuffer; additionalData: ArrayBuffer } {
-  return { name: 'AES-GCM', iv: ownBuffer(iv), additionalData: ownBuffer(utf8(`${PREVIEW_SEAL_CONTEXT}\n${room}\n${link}`)) };
+/** Binds what is sealed under a link's secret to what it is (`context`), its room and link, and for a join note its joiner. */
+function sealParams(iv: Uint8Array, bound: string): { name: string; iv: ArrayBuffer; additionalData: ArrayBuffer } {
+  return { name: 'AES-GCM', iv: ownBuffer(iv), additionalData: ownBuffer(utf8(bound)) };
 }
 
-/** Seals a link's preview under its secret (AES-256-GCM, bound to the room and link): base64 of IV and ciphertext. */
-export async function sealLinkPreview(secret: Uint8Array, room: string, link: string, preview: LinkPreviewText): Promise<string> {
+async function sealUnderLink(secret: Uint8Array, bound: string, value: unknown): Promise<string> {
   const iv = randomBytes(GCM_IV_BYTES);
-  const ct = await crypto.subtle.encrypt(previewParams(iv, room, link), await previewCipher(secret, 'encrypt'), ownBuffer(utf8(JSON.stringify(preview))));
+  const ct = await crypto.subtle.encrypt(sealParams(iv, bound), await previewCipher(secret, 'encrypt'), ownBuffer(utf8(JSON.stringify(value))));
   return toBase64(new Uint8Array([...iv, ...new Uint8Array(ct)]));
 }
 
-/** Opens a sealed preview; null if it was not sealed under this secret for this room and link (or was changed). Never throws. */
-export async function openLinkPreview(secret: Uint8Array, room: string, link: string, sealed: string): Promise<LinkPreviewText | null> {
+async function openUnderLink<T>(secret: Uint8Array, bound: string, sealed: string, schema: z.ZodType<T>): Promise<T | null> {
   try {
     const bytes = fromBase64(sealed);
     if (bytes.length <= GCM_IV_BYTES) return null;
-    const params = previewParams(bytes.slice(0, GCM_IV_BYTES), room, link);
+    const params = sealParams(bytes.slice(0, GCM_IV_BYTES), bound);
     const plain = await crypto.subtle.decrypt(params, await previewCipher(secret, 'decrypt'), ownBuffer(bytes.slice(GCM_IV_BYTES)));
-    const parsed = linkPreviewTextSchema.safeParse(JSON.parse(fromUtf8(new Uint8Array(plain))));
+    const parsed = schema.safeParse(JSON.parse(fromUtf8(new Uint8Array(plain))));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }
+}
+
+/** Seals a link's preview under its secret (AES-256-GCM, bound to the room and link): base64 of IV and ciphertext. */
+export function sealLinkPreview(secret: Uint8Array, room: string, link: string, preview: LinkPreviewText): Promise<string> {
+  return sealUnderLink(secret, `${PREVIEW_SEAL_CONTEXT}\n${room}\n${link}`, preview);
+}
+
+/** Opens a sealed preview; null if it was not sealed under this secret for this room and link (or was changed). Never throws. */
+export function openLinkPreview(secret: Uint8Array, room: string, link: string, sealed: string): Promise<LinkPreviewText | null> {
+  return openUnderLink(secret, `${PREVIEW_SEAL_CONTEXT}\n${room}\n${link}`, sealed, linkPreviewTextSchema);
+}
+
+const joinNoteSchema = z.object({ name: z.string().trim().min(1).max(MAX_NAME_CHARS) });
+
+/**
+ * A link joiner's name for the admins who hold the link (keys carry no names): sealed under the link's secret, bound
+ * to the room, link and joiner, so the server cannot read it and no one can move it onto another joiner.
+ */
+export function sealJoinNote(secret: Uint8Array, room: string, link: string, member: string, name: string): Promise<string> {
+  return sealUnderLink(secret, `${JOIN_NOTE_CONTEXT}\n${room}\n${link}\n${member}`, { name });
+}
+
+/** The joiner's name from a join note; null if it does not open for this room, link and joiner. Never throws. */
+export async function openJoinNote(secret: Uint8Array, room: string, link: string, member: string, sealed: string): Promise<string | null> {
+  return (await openUnderLink(secret, `${JOIN_NOTE_CONTEXT}\n${room}\n${link}\n${member}`, sealed, joinNoteSchema))?.name ?? null;
 }
 
 export function toBase64Url(bytes: Uint8Array): string {

@@ -4,7 +4,7 @@
  * reject a message moved between rooms, a forged sender, a replay, and can notice a gap.
  */
 import { z } from 'zod';
-import { MAX_QUOTE_CHARS, MAX_REACTION_CHARS, MAX_ROOM_NAME_CHARS, MAX_TEXT_CHARS } from './constants';
+import { MAX_NAME_CHARS, MAX_QUOTE_CHARS, MAX_REACTION_CHARS, MAX_ROOM_NAME_CHARS, MAX_TEXT_CHARS } from './constants';
 import { sha256Hex } from './encoding';
 import { parseRecordBody, type Roster } from './membership';
 import { epochSchema, fingerprintSchema, messageIdSchema, modeSchema, roomIdSchema, type SignedRecord } from './protocol';
@@ -58,6 +58,24 @@ export type ActionPayload = z.infer<typeof reactPayloadSchema> | z.infer<typeof 
 /** Anything sealed under a room key by a member: a text or an action on one. */
 export const messagePayloadSchema = z.discriminatedUnion('t', [textPayloadSchema, reactPayloadSchema, editPayloadSchema, deletePayloadSchema]);
 export type MessagePayload = z.infer<typeof messagePayloadSchema>;
+
+/**
+ * A member's profile: its display name as it wants the room's members to see it. Sealed and signed under a room key
+ * by that member (never by anyone else: receivers check the signer against `from` and the slot the server says it
+ * came from), so the server keeps and relays it without reading it. `ts` only grows: an older profile a server
+ * serves again is ignored.
+ */
+export const profilePayloadSchema = z.object({
+  v: z.literal(1),
+  t: z.literal('profile'),
+  room: roomIdSchema,
+  epoch: epochSchema,
+  from: fingerprintSchema,
+  ts: z.number(),
+  // Printable: no control characters (line breaks, bidirectional overrides) in a name shown everywhere.
+  name: z.string().trim().min(1).max(MAX_NAME_CHARS).regex(/^[^\p{Cc}\u202a-\u202e\u2066-\u2069]+$/u),
+});
+export type ProfilePayload = z.infer<typeof profilePayloadSchema>;
 
 /**
  * A room key, signed by the member who hands it out, inside an envelope only its recipients can open.

@@ -3,7 +3,7 @@
  * inbound (client → server) and outbound (server → client) kept apart, validated at both edges.
  */
 import { z } from 'zod';
-import { INVITE_CONTEXT, MAX_FRAME_CHARS, MAX_INVITE_CHARS, MAX_INVITE_NOTE_CHARS, MAX_MEMBERS } from './constants';
+import { INVITE_CONTEXT, MAX_FRAME_CHARS, MAX_INVITE_CHARS, MAX_INVITE_NOTE_CHARS, MAX_MEMBERS, MAX_PROFILE_CHARS } from './constants';
 
 export const fingerprintSchema = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'fingerprint must be 40 or 64 lowercase hex characters');
 export const roomIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'room id must be 32 lowercase hex characters');
@@ -44,6 +44,8 @@ export const joinRequestSchema = z.object({
   key: z.string().max(12 * 1024),
   link: linkIdSchema,
   proof: base64(200),
+  /** The joiner's name sealed under the link's secret (shared/links.ts `sealJoinNote`): read by admins who hold the link. */
+  note: base64(1024).optional(),
   ts: z.number(),
 });
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
@@ -58,6 +60,10 @@ export const envelopeSchema = z.object({
   ct: base64(MAX_FRAME_CHARS - 200),
 });
 export type Envelope = z.infer<typeof envelopeSchema>;
+
+/** A member's profile as the room keeps it: whose (`fp`, the member who sent it), the key epoch it is sealed under, the sealed payload. */
+export const sealedProfileSchema = z.object({ fp: fingerprintSchema, epoch: epochSchema, ct: base64(MAX_PROFILE_CHARS) });
+export type SealedProfile = z.infer<typeof sealedProfileSchema>;
 
 /** Most envelopes in one history page or sync reply. */
 export const MAX_PAGE_MESSAGES = 200;
@@ -89,6 +95,8 @@ export const roomClientFrameSchema = z.discriminatedUnion('type', [
     proof: base64(200),
     /** A self-signed join record extending the head the challenge named (used when the link needs no approval). */
     record: signedRecordSchema,
+    /** The joiner's name for admins holding the link, sealed under its secret (shared/links.ts `sealJoinNote`). */
+    note: base64(1024).optional(),
   }),
   /** Someone holding a link asks what it is before joining: proves the link secret over the challenge nonce, and nothing else about itself. */
   z.object({ type: z.literal('preview'), link: linkIdSchema, proof: base64(200) }),
@@ -125,6 +133,8 @@ export const roomClientFrameSchema = z.discriminatedUnion('type', [
   /** Ephemeral mode: hand a member the original envelopes it missed; the last frame of a page carries `page`. */
   z.object({ type: z.literal('sync-reply'), to: fingerprintSchema, messages: z.array(envelopeSchema).max(MAX_PAGE_MESSAGES), page: syncPageSchema.optional() }),
   z.object({ type: z.literal('keys-ack'), kids: z.array(z.string().regex(/^[0-9a-f]{16}$/)).min(1).max(64) }),
+  /** A member's own profile (its display name), sealed and signed under the room key of `epoch`: the server keeps the newest per member. */
+  z.object({ type: z.literal('profile'), epoch: epochSchema, ct: base64(MAX_PROFILE_CHARS) }),
   z.object({ type: z.literal('ping') }),
 ]);
 export type RoomClientFrame = z.infer<typeof roomClientFrameSchema>;
@@ -230,6 +240,8 @@ export const roomServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('chain'), records: z.array(signedRecordSchema) }),
   z.object({ type: z.literal('keys'), envelopes: z.array(deliveredKeySchema) }),
   z.object({ type: z.literal('presence'), online: z.array(fingerprintSchema) }),
+  /** Sealed profiles as the room keeps them: every member's right after the welcome, then each one a member replaces. */
+  z.object({ type: z.literal('profiles'), profiles: z.array(sealedProfileSchema).max(MAX_MEMBERS) }),
   errorFrameSchema,
   z.object({ type: z.literal('pong') }),
 ]);

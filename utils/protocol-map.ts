@@ -230,7 +230,7 @@ export interface InvitationView {
   room: string;
   /** Fingerprint of the inviter (their signature on the invitation checked with their published key). */
   by: string;
-  /** The inviter's name, from their key. */
+  /** The inviter's name, from the note sealed to us in the invitation (or, for identities made before private profiles, their key). */
   name: string;
   contactCode: string;
   /** The room's name as the inviter gave it (unverified until joined), or null. */

@@ -1,7 +1,7 @@
 /** Invite links: creating (with the key escrowed if asked), listing, revoking, and the join frame a link joiner signs in with. */
 import { sealWithGek } from '@/shared/crypto';
 import { fromBase64, sha256Hex, utf8 } from '@/shared/encoding';
-import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, sealLinkPreview, signJoinProof, toBase64Url, type ParsedLink } from '@/shared/links';
+import { deriveLinkKeys, formatLink, fromBase64Url, newLinkId, newLinkSecret, parseLink, sealJoinNote, sealLinkPreview, signJoinProof, toBase64Url, type ParsedLink } from '@/shared/links';
 import { createJoinRecord, createRecord, type LinkState } from '@/shared/membership';
 import type { JoinFrame } from '@/shared/protocol';
 import type { CreateLinkOptions, LinkView } from '@/utils/protocol-map';
@@ -111,7 +111,9 @@ export async function joinFrame(ctx: RoomContext, s: RoomSession, joining: { lin
   const keys = await deriveLinkKeys(fromBase64Url(joining.secret));
   const proof = await signJoinProof(keys, s.id, joining.link, me.fingerprint);
   const record = await createJoinRecord({ room: s.id, head: challenge.head ?? '', member: me.fingerprint, key: me.publicKey, link: joining.link, proof }, ctx.me.privateKey, ctx.now());
-  return { type: 'join', fp: me.fingerprint, sig, key: me.publicKey, link: joining.link, proof, record };
+  // Our name for the admins who hold the link (the key carries none), sealed under the link's secret.
+  const note = await sealJoinNote(fromBase64Url(joining.secret), s.id, joining.link, me.fingerprint, me.name);
+  return { type: 'join', fp: me.fingerprint, sig, key: me.publicKey, link: joining.link, proof, record, note };
 }
 
 /** An invite link as pasted or captured, for the server this browser uses; it must pin its room's genesis. */

@@ -3,9 +3,9 @@
  * server relays them, join requests (admins), and the changes we sign ourselves: invites, approvals,
  * bans, grants, settings, removals and leaving.
  */
-import { displayNameOf, generateGek, readPublicKey } from '@/shared/crypto';
+import { displayNameOf, generateGek, readPublicKey, unnamed, type PublicKey } from '@/shared/crypto';
 import { randomHex, sha256Hex, toBase64 } from '@/shared/encoding';
-import { verifyJoinProof } from '@/shared/links';
+import { fromBase64Url, openJoinNote, verifyJoinProof } from '@/shared/links';
 import {
   applyRecord,
   createAddRecord,
@@ -166,20 +166,20 @@ export async function onChain(ctx: RoomContext, s: RoomSession, records: SignedR
   ctx.emit({ type: 'room', roomId: s.id });
 }
 
-/** A member's display name: from the roster, else from the key of the record that let them in (members who left or were removed). */
+/** A member's display name: as the room knows it, else from the key of the record that let them in (members who left or were removed), else `unnamed`. */
 async function nameIn(s: RoomSession, fingerprint: string): Promise<string> {
-  const member = s.roster?.members.get(fingerprint);
-  if (member) return member.name;
+  const known = s.knownName(fingerprint);
+  if (known) return known;
   for (const record of [...s.record.chain].reverse()) {
     try {
       const body = parseRecordBody(record);
-      if ((body.kind === 'add' || body.kind === 'join') && body.member === fingerprint) return displayNameOf(await readPublicKey(body.key));
-      if (body.kind === 'genesis' && body.by === fingerprint) return displayNameOf(await readPublicKey(body.key));
+      if ((body.kind === 'add' || body.kind === 'join') && body.member === fingerprint) return s.nameOf(fingerprint, displayNameOf(await readPublicKey(body.key)));
+      if (body.kind === 'genesis' && body.by === fingerprint) return s.nameOf(fingerprint, displayNameOf(await readPublicKey(body.key)));
     } catch {
       // A record we could not read names no one.
     }
   }
-  return '';
+  return s.nameOf(fingerprint);
 }
 
 /** The chat line a chain record shows, if any: settings and membership changes. */
@@ -230,6 +230,13 @@ async function noteRecord(ctx: RoomContext, s: RoomSession, record: SignedRecord
   emitMessage(ctx, s, stored);
 }
 
+/** The name a link joiner sealed for the admins holding the link (we do if we made it in this browser); '' if we cannot read it. */
+async function joinerName(s: RoomSession, request: JoinRequest): Promise<string> {
+  const secret = s.record.linkSecrets[request.link];
+  if (!secret || !request.note) return '';
+  return (await openJoinNote(fromBase64Url(secret), s.id, request.link, request.fp, request.note)) ?? '';
+}
+
 /** Someone asks to join through an approval link: listed only if their key and proof of the link secret check out. */
 export async function onJoinRequest(ctx: RoomContext, s: RoomSession, request: JoinRequest, notify: boolean): Promise<void> {
   const link = s.roster?.links.get(request.link);
@@ -238,7 +245,7 @@ export async function onJoinRequest(ctx: RoomContext, s: RoomSession, request: J
     const key = await readPublicKey(request.key);
     if (key.getFingerprint() !== request.fp) throw new Error('key does not match fingerprint');
     if (!link || !(await verifyJoinProof(link.pub, s.id, link.id, request.fp, request.proof))) throw new Error('no proof of the link secret');
-    name = displayNameOf(key);
+    name = (await joinerName(s, request)) || displayNameOf(key) || unnamed(request.fp);
   } catch (error) {
     s.reject(`join request ignored: ${describe(error)}`);
     return;
@@ -273,13 +280,26 @@ export async function appendChange<K extends PlainChange>(ctx: RoomContext, s: R
 
 /** Adds someone (an invite by contact code, or an approved request) with the current room key sealed to them. */
 export async function addMember(ctx: RoomContext, s: RoomSession, fingerprint: string, publicKey: string, via?: string): Promise<void> {
-  const roster = s.requireRoster();
+  s.requireRoster();
   if (!s.keyFor(s.currentEpoch())) throw new UserFacingError('no-key', 'we do not hold the current room key');
   const key = await readPublicKey(publicKey);
-  const record = await createAddRecord(roster, { fingerprint, publicKey, role: 'member', ...(via ? { via } : {}) }, ctx.me.privateKey, ctx.now());
+  const epoch = s.currentEpoch();
+  try {
+    await appendAdd(ctx, s, fingerprint, publicKey, key, via);
+  } catch (error) {
+    // A key epoch started while the add was on its way (we, or another member, rotated after a departure): the
+    // server refused an envelope for the old epoch. Once that epoch's news is in, add them with the new key.
+    await s.settled();
+    if (s.currentEpoch() === epoch) throw error;
+    await appendAdd(ctx, s, fingerprint, publicKey, key, via);
+  }
+  await shareEarlierKeys(ctx, s, fingerprint, key);
+}
+
+async function appendAdd(ctx: RoomContext, s: RoomSession, fingerprint: string, publicKey: string, key: PublicKey, via?: string): Promise<void> {
+  const record = await createAddRecord(s.requireRoster(), { fingerprint, publicKey, role: 'member', ...(via ? { via } : {}) }, ctx.me.privateKey, ctx.now());
   const envelope = await sealCurrentKeyFor(ctx, s, fingerprint, key);
   await s.awaitChange(record, { type: 'append', record, keys: [envelope] }, ctx.confirmTimeoutMs);
-  await shareEarlierKeys(ctx, s, fingerprint, key);
 }
 
 /** Checks before inviting someone by contact code (before their key is looked up). */

@@ -58,7 +58,7 @@ export async function listMessages(ctx: RoomContext, s: RoomSession, limit: numb
   return messages
     .map((m, i) => ({ m, i }))
     .sort((a, b) => order(a.m) - order(b.m) || a.i - b.i)
-    .map(({ m }) => toView(s.id, m, me));
+    .map(({ m }) => toView(s.id, m, me, (fp) => s.knownName(fp)));
 }
 
 function checkText(text: string): void {
@@ -85,11 +85,11 @@ async function sendText(ctx: RoomContext, s: RoomSession, text: string, quote?: 
   const me = ctx.me.identity.fingerprint;
   const reply = quote ? { reply: { id: quote.id, from: quote.from, text: quote.text } } : {};
   try {
-    return toView(s.id, (await sealAndSend(ctx, s, { t: 'text', text, ...reply }, quote, id)).stored, me);
+    return toView(s.id, (await sealAndSend(ctx, s, { t: 'text', text, ...reply }, quote, id)).stored, me, (fp) => s.knownName(fp));
   } catch (error) {
     if (!(error instanceof SendFailed) || error.stored.kind !== 'text') throw error;
     s.unsent.set(error.stored.id, error.stored);
-    return toView(s.id, error.stored, me);
+    return toView(s.id, error.stored, me, (fp) => s.knownName(fp));
   }
 }
 
@@ -157,7 +157,7 @@ export async function retryMessage(ctx: RoomContext, s: RoomSession, id: string)
     if (item.epoch < s.currentEpoch()) await resealOutbox(ctx, s);
     else if (maySendAt(s, item.epoch)) s.send({ type: 'msg', id, epoch: item.epoch, ct: item.ct });
     if (!updated) throw new UserFacingError('invalid-input', 'that message is not here any more');
-    return toView(s.id, updated, ctx.me.identity.fingerprint);
+    return toView(s.id, updated, ctx.me.identity.fingerprint, (fp) => s.knownName(fp));
   });
 }
 
@@ -210,7 +210,7 @@ async function act(ctx: RoomContext, s: RoomSession, messageId: string, body: Ac
     // A delete names the deleted message's device and counter, so members who never got it don't miss it.
     const sent = body.t === 'delete' && target.dev && target.ctr ? { ...body, tdev: target.dev, tctr: target.ctr } : body;
     const { changed } = await sealAndSend(ctx, s, sent);
-    return toView(s.id, changed ?? target, me);
+    return toView(s.id, changed ?? target, me, (fp) => s.knownName(fp));
   });
 }
 

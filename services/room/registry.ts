@@ -20,6 +20,8 @@ export class RoomRegistry {
     private readonly local: KeyValueStore<LocalItems>,
     /** Told of every verified roster a room adopts (contacts pin its members). */
     private readonly onRoster?: (roomId: string, roster: Roster) => void,
+    /** The name the contact book knows someone by, for members whose profile has not reached a room yet. */
+    private readonly contactName?: (fingerprint: string) => string | undefined,
   ) {}
 
   get(roomId: string): RoomSession | undefined {
@@ -43,7 +45,13 @@ export class RoomRegistry {
       await ctx.history.flush(r);
       await this.persist(ctx.me, r);
     };
-    const s = new RoomSession(record, { persist, onRejected: ctx.onRejected, onRoster: this.onRoster });
+    const s = new RoomSession(record, {
+      persist,
+      onRejected: ctx.onRejected,
+      onRoster: this.onRoster,
+      contactName: this.contactName,
+      self: { fingerprint: ctx.me.identity.fingerprint, name: ctx.me.identity.name },
+    });
     this.rooms.set(record.id, s);
     return s;
   }

@@ -14,6 +14,7 @@ import { answerNeedKeys, onEpoch, onEscrow, onKeys, resealOutbox } from './keys'
 import { joinFrame } from './links';
 import { onChain, onJoinRequest, onJoinResolved, onWelcome, setJoinState } from './membership';
 import { ingest, onAck, onHistory, onMessageRefused, onPresence, onSyncReply, onSyncRequest, resendOutbox } from './messages';
+import { onProfiles, refreshProfiles, resetProfileState } from './profiles';
 import type { RoomSession } from './session';
 
 /** Pause before resending the outbox after the server said we were over its rate. */
@@ -69,11 +70,14 @@ export function connectRoom(ctx: RoomContext, s: RoomSession): void {
 export function route(ctx: RoomContext, s: RoomSession, frame: RoomServerFrame): Promise<void> | void {
   switch (frame.type) {
     case 'welcome':
+      resetProfileState(s);
       return s.run(() => onWelcome(ctx, s, frame));
     case 'chain':
-      return s.run(() => onChain(ctx, s, frame.records));
+      return s.run(() => onChain(ctx, s, frame.records).then(() => refreshProfiles(ctx, s)));
     case 'keys':
-      return s.run(() => onKeys(ctx, s, frame.envelopes));
+      return s.run(() => onKeys(ctx, s, frame.envelopes).then(() => refreshProfiles(ctx, s)));
+    case 'profiles':
+      return s.run(() => onProfiles(ctx, s, frame.profiles));
     case 'msg':
       return s.run(() => ingest(ctx, s, frame, 'live'));
     case 'history':
@@ -91,11 +95,11 @@ export function route(ctx: RoomContext, s: RoomSession, frame: RoomServerFrame):
     case 'join-pending':
       return s.run(() => setJoinState(ctx, s, frame.reason === 'approval' ? 'pending-approval' : 'waiting-member'));
     case 'escrow':
-      return s.run(() => onEscrow(ctx, s, frame));
+      return s.run(() => onEscrow(ctx, s, frame).then(() => refreshProfiles(ctx, s)));
     case 'need-key':
       return s.run(() => answerNeedKeys(ctx, s, frame.members));
     case 'epoch':
-      return s.run(() => onEpoch(ctx, s, frame));
+      return s.run(() => onEpoch(ctx, s, frame).then(() => refreshProfiles(ctx, s)));
     case 'join-request':
       return s.run(() => onJoinRequest(ctx, s, frame.request, true));
     case 'join-resolved':

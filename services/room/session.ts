@@ -7,7 +7,8 @@ import { UserFacingError } from '../errors';
 import type { PartyConnection } from '../connection';
 import type { RoomRecord, StoredMessage } from '../records';
 import type { Roster } from '@/shared/membership';
-import type { AppendFrame, JoinRequest, KeyEnvelope, RoomClientFrame, RoomMode, RoomServerFrame, SignedRecord } from '@/shared/protocol';
+import type { AppendFrame, JoinRequest, KeyEnvelope, RoomClientFrame, RoomMode, RoomServerFrame, SealedProfile, SignedRecord } from '@/shared/protocol';
+import { unnamed } from '@/shared/crypto';
 
 /** A read-only view of a stored shape, all the way down. */
 export type DeepReadonly<T> = T extends (infer U)[]
@@ -26,9 +27,14 @@ interface PendingChange {
 export interface SessionHooks {
   persist(record: RoomRecord): Promise<void>;
   onRejected(roomId: string, reason: string): void;
-  /** A verified chain was adopted: its members are pinned as contacts (services/contacts.ts). */
+  /** A verified chain was adopted, or a member's name became known: its members are pinned as contacts (services/contacts.ts). */
   onRoster?(roomId: string, roster: Roster): void;
+  /** The name the contact book knows someone by (a room we share told it), for members whose profile has not reached this room. */
+  contactName?(fingerprint: string): string | undefined;
+  /** Who we are: our own name is ours, whatever the room has heard. */
+  self?: { fingerprint: string; name: string };
 }
+
 
 export function emptyRoom(id: string, mode: RoomMode, now: number): RoomRecord {
   return {
@@ -63,8 +69,20 @@ export function currentEpoch(record: DeepReadonly<RoomRecord>): number {
 }
 
 export class RoomSession {
-  /** The membership proven by the verified chain; null until verified. */
+  /**
+   * The membership proven by the verified chain, with each member's name as their profile says (else the name in
+   * their key, for identities made before private profiles, else `unnamed`); null until verified.
+   */
   roster: Roster | null = null;
+  /** The roster as the chain proves it, names from the keys. */
+  private chainRoster: Roster | null = null;
+  /** Sealed profiles received that we hold no key for yet (a link joiner's first welcome), by member. */
+  readonly sealedProfiles = new Map<string, SealedProfile>();
+  /**
+   * What the server holds as our own profile on this connection: unknown until its first `profiles` frame after
+   * the welcome, null if none (or one we cannot read).
+   */
+  profileOnServer: { epoch: number; name: string } | null | undefined = undefined;
   conn: PartyConnection<RoomServerFrame, RoomClientFrame> | null = null;
   online = new Set<string>();
   /** Members the server lists whom no valid signature admits: flagged in the UI, never sent a key. */
@@ -145,8 +163,40 @@ export class RoomSession {
   /** Replaces the verified chain and the roster it proves (verification is the caller's: membership.ts). */
   adoptChain(chain: SignedRecord[], roster: Roster): void {
     this.data.chain = chain;
-    this.roster = roster;
-    this.hooks.onRoster?.(this.data.id, roster);
+    this.chainRoster = roster;
+    this.roster = this.named(roster);
+    this.hooks.onRoster?.(this.data.id, this.roster);
+  }
+
+  /** A member's name as the room knows it (also members who left): profile, else key, else `unnamed`. */
+  nameOf(fingerprint: string, fromKey = ''): string {
+    if (fingerprint === this.hooks.self?.fingerprint) return this.hooks.self.name;
+    return (
+      this.data.profiles?.[fingerprint]?.name ||
+      fromKey ||
+      this.chainRoster?.members.get(fingerprint)?.name ||
+      this.hooks.contactName?.(fingerprint) ||
+      unnamed(fingerprint)
+    );
+  }
+
+  /** A name we know for someone now (ours, their profile's, or a member's in the roster); undefined for a stranger. */
+  knownName(fingerprint: string): string | undefined {
+    if (fingerprint === this.hooks.self?.fingerprint) return this.hooks.self.name;
+    return this.data.profiles?.[fingerprint]?.name ?? this.roster?.members.get(fingerprint)?.name;
+  }
+
+  /** Takes a member's verified profile (profiles.ts checked it, and that it is newer than the one held) and renames them. */
+  adoptProfile(fingerprint: string, profile: { name: string; ts: number }): void {
+    this.data.profiles = { ...this.data.profiles, [fingerprint]: profile };
+    if (!this.chainRoster) return;
+    this.roster = this.named(this.chainRoster);
+    this.hooks.onRoster?.(this.data.id, this.roster);
+  }
+
+  private named(roster: Roster): Roster {
+    const members = new Map([...roster.members].map(([fp, m]) => [fp, { ...m, name: this.nameOf(fp, m.name) }]));
+    return { ...roster, members };
   }
 
   /** Serialises every change to this room: frames, requests and timers run one at a time. */

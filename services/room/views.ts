@@ -121,18 +121,22 @@ export async function linkLabel(s: RoomSession, link: LinkState | undefined): Pr
   }
 }
 
-function eventView(event: DeepReadonly<RoomEvent> | null | undefined): RoomEventView | null {
+/** Names as the room knows them now (a profile may have arrived after the message); undefined: keep the stored one. */
+export type Names = (fingerprint: string) => string | undefined;
+
+function eventView(event: DeepReadonly<RoomEvent> | null | undefined, names: Names): RoomEventView | null {
   if (!event) return null;
-  if (event.type === 'settings') return { type: 'settings', settings: { ...event.settings }, byName: event.byName };
-  return { type: 'member', change: event.change, member: event.member, memberName: event.memberName, by: event.by, byName: event.byName };
+  const byName = names(event.by) ?? event.byName;
+  if (event.type === 'settings') return { type: 'settings', settings: { ...event.settings }, byName };
+  return { type: 'member', change: event.change, member: event.member, memberName: names(event.member) ?? event.memberName, by: event.by, byName };
 }
 
-export function toView(roomId: string, m: DeepReadonly<StoredMessage>, me: string): MessageView {
+export function toView(roomId: string, m: DeepReadonly<StoredMessage>, me: string, names: Names = () => undefined): MessageView {
   return {
     id: m.id,
     roomId,
     from: m.from,
-    fromName: m.fromName,
+    fromName: names(m.from) ?? m.fromName,
     text: m.text,
     ts: m.ts,
     mine: m.mine,
@@ -140,9 +144,9 @@ export function toView(roomId: string, m: DeepReadonly<StoredMessage>, me: strin
     failure: m.status === 'failed' && m.failure ? { ...m.failure } : null,
     seq: m.seq,
     kind: m.kind === 'event' ? 'event' : 'text',
-    event: eventView(m.event),
+    event: eventView(m.event, names),
     expiresAt: m.expiresAt ?? null,
-    reply: m.reply ? { ...m.reply } : null,
+    reply: m.reply ? { ...m.reply, fromName: names(m.reply.from) ?? m.reply.fromName } : null,
     reactions: reactionCounts(m.reactions, me),
     edited: m.editedAt !== undefined,
     deleted: m.deleted === true,
@@ -168,7 +172,7 @@ function reactionCounts(reactions: DeepReadonly<StoredMessage['reactions']>, me:
  */
 export function emitMessage(ctx: RoomContext, s: RoomSession, stored: StoredMessage, updated = false): void {
   if (stored.kind === 'action') return;
-  const message = toView(s.id, stored, ctx.me.identity.fingerprint);
+  const message = toView(s.id, stored, ctx.me.identity.fingerprint, (fp) => s.knownName(fp));
   ctx.emit({ type: 'message', roomId: s.id, message, room: summary(s), ...(updated ? { updated: true as const } : {}) });
 }
 

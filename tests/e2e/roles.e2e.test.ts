@@ -6,7 +6,7 @@
  */
 import { inject } from 'vitest';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
-import { acceptInvitation, createInviteLink, createRoom, enabledComposer, id, onboard } from './support/flows';
+import { acceptInvitation, createInviteLink, createRoom, enabledComposer, id, onboard, shortCode } from './support/flows';
 
 const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
@@ -36,9 +36,11 @@ describe('roles between two browser profiles', () => {
     await a.click(id('members-open'));
     await a.fill(id('invite-contact-input'), bobCode);
     await a.click(id('invite-contact-submit'));
-    const bobRow = a.locator(id('member'), { hasText: 'Bob' });
-    await bobRow.waitFor({ timeout: 15_000 });
+    await a.locator(id('member'), { hasText: shortCode(bobCode) }).waitFor({ timeout: 15_000 });
     await acceptInvitation(b, 'Alice');
+    // Once Bob is in, his sealed profile names him in Alice's list.
+    const bobRow = a.locator(id('member'), { hasText: 'Bob' });
+    await bobRow.waitFor({ timeout: 20_000 });
     await b.locator(id('room-item'), { hasText: 'Roles room' }).click({ timeout: 20_000 });
     await b.locator(enabledComposer).waitFor({ timeout: 20_000 });
     await b.locator(`${id('room-connection')}.online`).waitFor({ timeout: 20_000 });

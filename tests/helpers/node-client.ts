@@ -38,6 +38,7 @@ export interface TestClient {
   session: ReturnType<typeof memoryStore<SessionItems>>;
   events: PushEvent[];
   rejected: string[];
+  /** Everything the client sent the server: each WebSocket frame, and each HTTP request body. */
   frames: string[];
   /** Every socket the client opened, as `<party>/<room>` (e.g. `main/<room id>`, `directory/<fingerprint>`). */
   opened: string[];
@@ -54,7 +55,11 @@ export function createClient(host: string, options: { local?: TestClient['local'
     local,
     session,
     openSocket: targetRecordingFactory(recordingFactory(nodeSocketFactory, frames), opened),
-    fetch: (input, init) => fetch(input, init),
+    fetch: (input, init) => {
+      // A request body reaches the server too (the invitation POST): recorded with the frames.
+      if (typeof init?.body === 'string') frames.push(init.body);
+      return fetch(input, init);
+    },
     defaultHost: host,
     emit: (e) => events.push(e),
     onRejected: (_room, reason) => rejected.push(reason),

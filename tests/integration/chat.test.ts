@@ -1,4 +1,5 @@
 import { inject } from 'vitest';
+import { unnamed } from '@/shared/crypto';
 import { fromBase64, toHex } from '@/shared/encoding';
 import { memoryStore } from '@/services/store';
 import type { LocalItems } from '@/services/records';
@@ -46,15 +47,20 @@ describe('two clients chat through a real party server', () => {
   it('invites by contact code and delivers the room key to the invitee', async () => {
     const bobCode = (await bob.chat.getState()).me?.contactCode ?? '';
     const member = await alice.chat.inviteContact(roomId, bobCode);
-    expect(member).toMatchObject({ name: 'Bob', role: 'member' });
+    // Bob's key carries no name: Alice knows him by his contact code until his profile reaches the room.
+    expect(member).toMatchObject({ name: unnamed(bob.chat.fingerprint ?? ''), role: 'member' });
     // Alice is no contact of Bob's yet: her invitation waits for Bob to accept it.
     await until(async () => (await bob.chat.getState()).invitations.find((i) => i.room === roomId && i.name === 'Alice'), 'the request');
     await bob.chat.decideInvitation(roomId, 'accept');
 
     const room = await until(async () => (await bob.chat.getState()).rooms.find((r) => r.id === roomId && r.hasKey), 'bob holds the key');
     expect(room.name).toBe('Weekend plans');
-    const detail = await bob.chat.getRoom(roomId);
+    const detail = await until(async () => {
+      const d = await bob.chat.getRoom(roomId);
+      return d.members.some((m) => m.name === 'Alice') ? d : null;
+    }, 'bob reads alice’s profile');
     expect(detail.members.map((m) => m.name).sort()).toEqual(['Alice', 'Bob']);
+    await until(async () => (await alice.chat.getRoom(roomId)).members.some((m) => m.name === 'Bob'), 'alice reads bob’s profile');
     expect(detail.myRole).toBe('member');
     expect(toHex(await roomKeyOf(bob, roomId))).toBe(toHex(await roomKeyOf(alice, roomId)));
   });

@@ -74,6 +74,24 @@ describe('roles: promote, demote, and the last admin', () => {
   });
 });
 
+describe('a member made an admin', () => {
+  it('sees the join requests already waiting without reconnecting, and can answer them', async () => {
+    const { alice, bob, roomId } = await roomOfTwo(upstream, 'Promoted', 'ephemeral');
+    const carol = await onboardedClient(upstream, 'Carol');
+    const link = await alice.chat.createLink(roomId, { approval: true, escrow: false, expiresInMs: null, maxUses: null, label: '' });
+    await carol.chat.joinByLink(link.url ?? '');
+    await until(async () => (await alice.chat.getRoom(roomId)).joinRequests.length === 1, 'alice sees the request');
+    expect((await bob.chat.getRoom(roomId)).joinRequests).toEqual([]);
+    const connectionsBefore = bob.opened.length;
+    await alice.chat.setMemberRole(roomId, bob.chat.fingerprint ?? '', 'admin');
+    await until(async () => (await bob.chat.getRoom(roomId)).joinRequests.some((r) => r.fingerprint === carol.chat.fingerprint), 'bob sees the waiting request');
+    expect(bob.opened.length).toBe(connectionsBefore);
+    await bob.chat.approveRequest(roomId, carol.chat.fingerprint ?? '');
+    await until(async () => (await carol.chat.getState()).rooms.find((r) => r.id === roomId)?.hasKey, 'carol admitted by bob');
+    for (const c of [alice, bob, carol]) c.chat.closeAll();
+  });
+});
+
 describe('the last admin leaves only by naming a successor', () => {
   it('refuses a plain leave (client and server), and a leave naming a successor makes them the admin', async () => {
     const { alice, bob, roomId } = await roomOfTwo(upstream, 'Succession', 'ephemeral');

@@ -36,7 +36,7 @@ describe('frame types', () => {
 
   it('the auth and join frames have exactly the schema fields', () => {
     expectTypeOf<AuthFrame>().toEqualTypeOf<{ type: 'auth'; fp: string; sig: string; genesis?: SignedRecord | undefined }>();
-    expectTypeOf<JoinFrame>().toEqualTypeOf<{ type: 'join'; fp: string; sig: string; key: string; link: string; proof: string; record: SignedRecord }>();
+    expectTypeOf<JoinFrame>().toEqualTypeOf<{ type: 'join'; fp: string; sig: string; key: string; link: string; proof: string; record: SignedRecord; note?: string | undefined }>();
     // A previewer says nothing about itself: a link and a proof of its secret.
     expectTypeOf<PreviewFrame>().toEqualTypeOf<{ type: 'preview'; link: string; proof: string }>();
     expectTypeOf<DirectoryAuthFrame>().toEqualTypeOf<{ type: 'auth'; fp: string; sig: string; publicKey?: string | undefined }>();
@@ -47,7 +47,7 @@ describe('frame types', () => {
     expectTypeOf<RoomClientFrame>().not.toBeAny();
     expectTypeOf<RoomServerFrame>().not.toBeAny();
     expectTypeOf<RoomClientFrame['type']>().toEqualTypeOf<
-      'auth' | 'join' | 'preview' | 'msg' | 'append' | 'rotate' | 'keys' | 'join-deny' | 'history' | 'sync-request' | 'sync-reply' | 'keys-ack' | 'ping'
+      'auth' | 'join' | 'preview' | 'msg' | 'append' | 'rotate' | 'keys' | 'join-deny' | 'history' | 'sync-request' | 'sync-reply' | 'keys-ack' | 'profile' | 'ping'
     >();
     expectTypeOf<DirectoryClientFrame['type']>().toEqualTypeOf<'auth' | 'invite-ack' | 'ping'>();
     expectTypeOf<DirectoryServerFrame['type']>().toEqualTypeOf<'challenge' | 'welcome' | 'invite' | 'error' | 'pong'>();

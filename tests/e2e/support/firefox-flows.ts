@@ -3,7 +3,7 @@
  * same waits: every step waits for what a person would see, never for a fixed time.
  */
 import type { Page } from 'puppeteer-core';
-import { enabledComposer, id } from './flows';
+import { enabledComposer, id, shortCode } from './flows';
 
 /** Waits until an element matching `selector` contains `text`. */
 export async function waitForText(page: Page, selector: string, text: string, timeout = 20_000): Promise<void> {
@@ -121,11 +121,12 @@ export async function openRoom(page: Page, name: string, timeout = 20_000): Prom
 }
 
 /** Invites a person into the open room by contact code (members panel) and waits until they are listed. */
-export async function inviteByContact(page: Page, code: string, name: string): Promise<void> {
+/** Invites by contact code; waits for the new member's row, listed by `name` if we know them, else by their code. */
+export async function inviteByContact(page: Page, code: string, name?: string): Promise<void> {
   await page.locator(id('members-open')).click();
   await page.locator(id('invite-contact-input')).fill(code);
   await page.locator(id('invite-contact-submit')).click();
-  await waitForText(page, id('member'), name);
+  await waitForText(page, id('member'), name ?? shortCode(code));
 }
 
 /** Sends a message from the open room and waits until the server has acknowledged it. */

@@ -2,6 +2,14 @@
 import type { Page } from 'playwright-core';
 
 /** A CSS selector for a data-testid. */
+/**
+ * How someone shows before their sealed profile reaches the room (keys carry no names): the first two groups of
+ * their contact code (shared/crypto.ts `unnamed`), e.g. right after inviting them by contact code.
+ */
+export function shortCode(contactCode: string): string {
+  return contactCode.trim().split(/\s+/).slice(0, 2).join(' ');
+}
+
 export const id = (testid: string): string => `[data-testid="${testid}"]`;
 
 /** The composer once it can be typed into (the room key has arrived). */
