@@ -96,12 +96,17 @@ export class History {
     return { envelopes, next, held: found.length };
   }
 
-  /** Updates a recent message in place (e.g. `sending` → `sent`); returns it, or null if not found in the last pages. */
-  async update(room: RoomRecord, id: string, patch: Partial<StoredMessage>): Promise<StoredMessage | null> {
-    return this.modify(room, id, (message) => {
-      Object.assign(message, patch);
-      return true;
-    });
+  /** Updates a message of the newest `pages` pages in place (e.g. `sending` → `sent`); returns it, or null if not found there. */
+  async update(room: RoomRecord, id: string, patch: Partial<StoredMessage>, pages = UPDATE_SEARCH_PAGES): Promise<StoredMessage | null> {
+    return this.modify(
+      room,
+      id,
+      (message) => {
+        Object.assign(message, patch);
+        return true;
+      },
+      pages,
+    );
   }
 
   /**

@@ -183,7 +183,7 @@ async function sealAndSend(
   // The counter and the outbox are on disk before the frame leaves (a restart resends it, never reuses the
   // counter); the history page is written after, off the path to the other members (see `restoreSent`).
   await s.save();
-  if (ready) s.send({ type: 'msg', id: payload.id, epoch, ct });
+  if (ready && s.outboxFlowing()) s.send({ type: 'msg', id: payload.id, epoch, ct });
   const changed = await keep(ctx, s, stored);
   s.edit((record) => {
     const held = record.outbox.find((o) => o.id === item.id);
@@ -279,7 +279,11 @@ export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: n
     record.lastSeq = Math.max(record.lastSeq, seq);
   });
   const env: Envelope = { seq, id, epoch, from: ctx.me.identity.fingerprint, ts, ct };
-  let updated = await s.edit((record) => ctx.history.update(record, id, { status: 'sent', seq, env }));
+  const patch = { status: 'sent' as const, seq, env };
+  let updated = await s.edit((record) => ctx.history.update(record, id, patch));
+  // Acknowledged behind more than the newest pages' worth of messages (it waited out a server restart mid-burst):
+  // search the whole history, else it stayed "sending" with no envelope to hand a member who missed it.
+  if (!updated) updated = await s.edit((record) => ctx.history.update(record, id, patch, record.pages));
   if (!updated && unwritten) updated = await restoreSent(ctx, s, env);
   await s.save();
   if (updated) emitMessage(ctx, s, updated);
@@ -307,12 +311,19 @@ async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Pro
  */
 export function resendOutbox(s: RoomSession): void {
   for (const item of s.record.outbox) if (maySendAt(s, item.epoch)) s.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
+  s.markFlushed();
 }
 
-/** After a welcome: catch up on what we missed, from the backup or from online members. */
+/**
+ * After a welcome: catch up on what we missed (from where the last unfinished catch-up began, if one was cut short),
+ * from the backup or from online members. Ephemeral: with gaps still
+ * open (a sync cut short by the connection dropping, while later messages moved `lastSeq` on), members are asked
+ * from before them too (as when a member comes online: see onPresence), else the gaps would never fill.
+ */
 export function requestCatchUp(s: RoomSession): void {
-  if (s.record.mode === 'backup') s.send({ type: 'history', after: s.record.lastSeq, limit: MAX_PAGE_MESSAGES });
-  else s.send({ type: 'sync-request', since: s.record.lastSeq });
+  const since = s.syncSince ?? s.record.lastSeq;
+  if (s.record.mode === 'backup') s.send({ type: 'history', after: since, limit: MAX_PAGE_MESSAGES });
+  else s.send({ type: 'sync-request', since: Object.keys(s.record.missing).length ? Math.max(0, Math.min(since, s.record.lastSeq - MAX_SYNC_MESSAGES)) : since });
 }
 
 /** A page from the server's backup: newer ones page on by themselves; an older one answers `loadOlder`. */
@@ -320,6 +331,8 @@ export async function onHistory(ctx: RoomContext, s: RoomSession, frame: Extract
   for (const envelope of frame.messages) await ingest(ctx, s, envelope, frame.direction === 'before' ? 'older' : 'history');
   const last = frame.messages.at(-1);
   if (frame.direction === 'after' && frame.more && last) s.send({ type: 'history', after: last.seq, limit: MAX_PAGE_MESSAGES });
+  // The backup's last page: caught up (see requestCatchUp).
+  if (frame.direction === 'after' && !frame.more) s.syncSince = null;
   if (frame.direction === 'before') {
     const oldest = frame.more ? (frame.messages[0]?.seq ?? s.record.oldestLoaded) : 0;
     s.edit((record) => {
