@@ -30,6 +30,9 @@ export class History {
    */
   async append(room: RoomRecord, message: StoredMessage): Promise<boolean> {
     let tail = await this.loadTail(room);
+    // Already on the newest page: the worker died after writing it and before saving the room's counters, so the
+    // message came again (from the backup or a member) and passed as new. Kept once.
+    if (tail?.messages.some((m) => m.id === message.id)) return false;
     let changed = false;
     if (!tail || tail.messages.length >= HISTORY_PAGE_SIZE) {
       tail = { index: room.pages, messages: [] };

@@ -226,7 +226,7 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   const expiresAt = expiryFor(s, payload.ts);
   const now = ctx.now();
   const fresh = s.edit((record) => {
-    if (fromServer) record.lastSeq = Math.max(record.lastSeq, seq);
+    if (fromServer && (source !== 'live' || !backupOwed(s))) record.lastSeq = Math.max(record.lastSeq, seq);
     const gapsBefore = missingCount(record.missing[counter]);
     const accepted = acceptCounter(record, counter, ctr);
     if (missingCount(record.missing[counter]) > gapsBefore && expiresAt !== null) forgetGapsAfter(record, counter, expiresAt, now);
@@ -269,6 +269,14 @@ async function ingestAction(ctx: RoomContext, s: RoomSession, payload: ActionPay
   await s.save();
 }
 
+/**
+ * A backup room still owes us pages from before a live message or an ack: `lastSeq` (stored: where the next start
+ * catches up from) stays put until the backup's last page arrived, else a worker restarted in between would skip them.
+ */
+function backupOwed(s: RoomSession): boolean {
+  return s.record.mode === 'backup' && s.syncSince !== null;
+}
+
 /** The server stored and relayed a message of ours: out of the outbox, marked sent. */
 export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: number, ts: number): Promise<void> {
   const item = s.record.outbox.find((o) => o.id === id);
@@ -276,7 +284,7 @@ export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: n
   const { epoch, ct, unwritten } = item;
   s.edit((record) => {
     record.outbox = record.outbox.filter((o) => o.id !== id);
-    record.lastSeq = Math.max(record.lastSeq, seq);
+    if (!backupOwed(s)) record.lastSeq = Math.max(record.lastSeq, seq);
   });
   const env: Envelope = { seq, id, epoch, from: ctx.me.identity.fingerprint, ts, ct };
   const patch = { status: 'sent' as const, seq, env };
