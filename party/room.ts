@@ -180,6 +180,12 @@ export default class RoomServer implements Party.Server {
     const legacy = roster?.settings.disappearMs ? [{ from: 0, ms: roster.settings.disappearMs }] : [];
     this.timers = (await this.room.storage.get<TimerSpan[]>('timers')) ?? legacy;
     for (const profile of (await this.room.storage.list<SealedProfile>({ prefix: 'profile:' })).values()) this.profiles.set(profile.fp, profile);
+    // Backup mode: the newest stored ids are remembered again, so a message its sender resends after a restart
+    // (the process died after storing it, before its ack went out) is acknowledged again, not stored twice.
+    if (roster?.mode === 'backup') {
+      const newest = await this.room.storage.list<Envelope>({ prefix: 'msg:', reverse: true, limit: RECENT_IDS });
+      for (const envelope of [...newest.values()].reverse()) this.remember(envelope.id, envelope.seq, envelope.ts);
+    }
   }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {

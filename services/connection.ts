@@ -143,6 +143,12 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
   private authenticated = false;
   /** Set while waiting to reconnect after a RETRY_LATER refusal. */
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Counts the socket's opens and closes: a frame belongs to the connection it arrived on. An answer to a challenge
+   * that arrives after that connection dropped is not sent (the socket would carry it to the next connection, whose
+   * server refuses it as auth-failed, and the room would stay disconnected for good).
+   */
+  private changes = 0;
   /** Frames wait here rather than go over the server's rate (which would drop them). */
   private readonly retryLaterMs: number;
   private readonly pacer = new Pacer((data) => {
@@ -155,9 +161,12 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     this.retryLaterMs = options.retryLaterMs ?? CONNECTION_LIMIT_RETRY_MS;
     this.socket = options.openSocket(options.target);
     this.socket.addEventListener('message', (event) => {
-      this.inbound = this.inbound.then(() => this.receive(event.data)).catch((error) => console.error('frame handler failed', error));
+      const generation = this.changes;
+      this.inbound = this.inbound.then(() => this.receive(event.data, generation)).catch((error) => console.error('frame handler failed', error));
     });
+    this.socket.addEventListener('open', () => this.changes++);
     this.socket.addEventListener('close', () => {
+      this.changes++;
       this.authenticated = false;
       this.pacer.clear();
       if (this.status !== 'ready' && this.status !== 'connecting') return;
@@ -167,6 +176,11 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
       this.setStatus('connecting');
     });
     this.heartbeat = setInterval(() => this.write(PING), options.heartbeatMs ?? HEARTBEAT_MS);
+  }
+
+  /** Changes with every open and close of the underlying socket: which connection (of this reconnecting one) is current. */
+  get generation(): number {
+    return this.changes;
   }
 
   /** Resolves once authenticated, or with false after `timeoutMs` or a refusal. */
@@ -224,7 +238,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     this.socket.close(1000, 'closed by client');
   }
 
-  private async receive(data: unknown): Promise<void> {
+  private async receive(data: unknown, generation: number): Promise<void> {
     if (this.status === 'closed') return;
     const parsed = parseFrame(this.options.schema, data, MAX_SERVER_FRAME_CHARS);
     if (!parsed.ok) {
@@ -236,7 +250,7 @@ export class PartyConnection<In extends ServerFrame, Out extends ClientFrame> {
     const known: ServerFrame = frame;
     if (known.type === 'challenge') {
       const answer: AnswerFrame = await this.options.authenticate(known);
-      this.socket.send(JSON.stringify(answer));
+      if (generation === this.changes && this.socket.readyState === 1) this.socket.send(JSON.stringify(answer));
       return;
     }
     if (known.type === 'welcome') {

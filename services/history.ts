@@ -39,6 +39,9 @@ export class History {
    */
   async append(room: RoomRecord, message: StoredMessage): Promise<boolean> {
     let tail = await this.loadTail(room);
+    // Already on the newest page: the worker died after writing it and before saving the room's counters, so the
+    // message came again (from the backup or a member) and passed as new. Kept once.
+    if (tail?.messages.some((m) => m.id === message.id)) return false;
     let changed = false;
     if (!tail || tail.messages.length >= HISTORY_PAGE_SIZE) {
       await this.flush(room);
@@ -106,12 +109,17 @@ export class History {
     return { envelopes, next, held: found.length };
   }
 
-  /** Updates a recent message in place (e.g. `sending` → `sent`); returns it, or null if not found in the last pages. */
-  async update(room: RoomRecord, id: string, patch: Partial<StoredMessage>): Promise<StoredMessage | null> {
-    return this.modify(room, id, (message) => {
-      Object.assign(message, patch);
-      return true;
-    });
+  /** Updates a message of the newest `pages` pages in place (e.g. `sending` → `sent`); returns it, or null if not found there. */
+  async update(room: RoomRecord, id: string, patch: Partial<StoredMessage>, pages = UPDATE_SEARCH_PAGES): Promise<StoredMessage | null> {
+    return this.modify(
+      room,
+      id,
+      (message) => {
+        Object.assign(message, patch);
+        return true;
+      },
+      pages,
+    );
   }
 
   /**

@@ -120,7 +120,9 @@ export async function onWelcome(ctx: RoomContext, s: RoomSession, frame: Extract
   s.serverSeq = frame.seq;
   s.serverEpoch = frame.epoch;
   noteWelcomeEpoch(ctx, s, frame.rotationDue, known > 0 ? trusted.slice(known) : []);
-  s.syncSince = frame.seq > s.record.lastSeq ? s.record.lastSeq : null;
+  // A catch-up the last connection did not finish stays owed: live messages since may have moved lastSeq past it.
+  const owed = s.syncSince;
+  s.syncSince = frame.seq > s.record.lastSeq ? Math.min(s.record.lastSeq, owed ?? Infinity) : owed;
   const mode = verified.roster.mode;
   s.edit((record) => {
     record.mode = mode;

@@ -309,7 +309,7 @@ async function sealAndSend(
     if (stored.kind !== 'text') throw new UserFacingError('storage-full', `storage is full: ${describe(error)}`);
     throw failed({ code: 'storage-full', message: describe(error) });
   }
-  if (ready) s.send({ type: 'msg', id: payload.id, epoch, ct });
+  if (ready && s.outboxFlowing()) s.send({ type: 'msg', id: payload.id, epoch, ct });
   let changed: StoredMessage | null = null;
   try {
     changed = await keep(ctx, s, stored);
@@ -376,7 +376,7 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   const expiresAt = expiryFor(s, payload.ts);
   const now = ctx.now();
   const fresh = s.edit((record) => {
-    if (fromServer) record.lastSeq = Math.max(record.lastSeq, seq);
+    if (fromServer && (source !== 'live' || !backupOwed(s))) record.lastSeq = Math.max(record.lastSeq, seq);
     const gapsBefore = missingCount(record.missing[counter]);
     const accepted = acceptCounter(record, counter, ctr);
     if (missingCount(record.missing[counter]) > gapsBefore && expiresAt !== null) forgetGapsAfter(record, counter, expiresAt, now);
@@ -419,6 +419,14 @@ async function ingestAction(ctx: RoomContext, s: RoomSession, payload: ActionPay
   await s.save();
 }
 
+/**
+ * A backup room still owes us pages from before a live message or an ack: `lastSeq` (stored: where the next start
+ * catches up from) stays put until the backup's last page arrived, else a worker restarted in between would skip them.
+ */
+function backupOwed(s: RoomSession): boolean {
+  return s.record.mode === 'backup' && s.syncSince !== null;
+}
+
 /** The server stored and relayed a message of ours: out of the outbox, marked sent. */
 export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: number, ts: number): Promise<void> {
   const item = s.record.outbox.find((o) => o.id === id);
@@ -430,10 +438,14 @@ export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: n
   }
   s.edit((record) => {
     record.outbox = record.outbox.filter((o) => o.id !== id);
-    record.lastSeq = Math.max(record.lastSeq, seq);
+    if (!backupOwed(s)) record.lastSeq = Math.max(record.lastSeq, seq);
   });
   const env: Envelope = { seq, id, epoch, from: ctx.me.identity.fingerprint, ts, ct };
-  let updated = await s.edit((record) => ctx.history.update(record, id, { status: 'sent', seq, env }));
+  const patch = { status: 'sent' as const, seq, env };
+  let updated = await s.edit((record) => ctx.history.update(record, id, patch));
+  // Acknowledged behind more than the newest pages' worth of messages (it waited out a server restart mid-burst):
+  // search the whole history, else it stayed "sending" with no envelope to hand a member who missed it.
+  if (!updated) updated = await s.edit((record) => ctx.history.update(record, id, patch, record.pages));
   if (!updated && unwritten) updated = await restoreSent(ctx, s, env);
   await s.save();
   if (updated) emitMessage(ctx, s, updated);
@@ -461,12 +473,19 @@ async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Pro
  */
 export function resendOutbox(s: RoomSession): void {
   for (const item of s.record.outbox) if (!item.failed && maySendAt(s, item.epoch)) s.send({ type: 'msg', id: item.id, epoch: item.epoch, ct: item.ct });
+  s.markFlushed();
 }
 
-/** After a welcome: catch up on what we missed, from the backup or from online members. */
+/**
+ * After a welcome: catch up on what we missed (from where the last unfinished catch-up began, if one was cut short),
+ * from the backup or from online members. Ephemeral: with gaps still
+ * open (a sync cut short by the connection dropping, while later messages moved `lastSeq` on), members are asked
+ * from before them too (as when a member comes online: see onPresence), else the gaps would never fill.
+ */
 export function requestCatchUp(s: RoomSession): void {
-  if (s.record.mode === 'backup') s.send({ type: 'history', after: s.record.lastSeq, limit: MAX_PAGE_MESSAGES });
-  else s.send({ type: 'sync-request', since: s.record.lastSeq });
+  const since = s.syncSince ?? s.record.lastSeq;
+  if (s.record.mode === 'backup') s.send({ type: 'history', after: since, limit: MAX_PAGE_MESSAGES });
+  else s.send({ type: 'sync-request', since: Object.keys(s.record.missing).length ? Math.max(0, Math.min(since, s.record.lastSeq - MAX_SYNC_MESSAGES)) : since });
 }
 
 /** A page from the server's backup: newer ones page on by themselves; an older one answers `loadOlder`. */
@@ -474,6 +493,8 @@ export async function onHistory(ctx: RoomContext, s: RoomSession, frame: Extract
   for (const envelope of frame.messages) await ingest(ctx, s, envelope, frame.direction === 'before' ? 'older' : 'history');
   const last = frame.messages.at(-1);
   if (frame.direction === 'after' && frame.more && last) s.send({ type: 'history', after: last.seq, limit: MAX_PAGE_MESSAGES });
+  // The backup's last page: caught up (see requestCatchUp).
+  if (frame.direction === 'after' && !frame.more) s.syncSince = null;
   if (frame.direction === 'before') {
     const oldest = frame.more ? (frame.messages[0]?.seq ?? s.record.oldestLoaded) : 0;
     s.edit((record) => {

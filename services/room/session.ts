@@ -91,7 +91,7 @@ export class RoomSession {
   readonly requests = new Map<string, JoinRequest & { name: string }>();
   /** Resolves a pending `loadOlder`. */
   olderWaiter: ((count: number) => void) | null = null;
-  /** Ephemeral rooms: the sequence we still need history after (we missed messages while away), until a member supplies them. */
+  /** The sequence we still need history after (we missed messages while away), until the backup or a member supplies it; kept across reconnects until then. */
   syncSince: number | null = null;
   /**
    * Ephemeral sync answers in progress, per member answering: the `before` we last asked them for, how many they
@@ -109,6 +109,8 @@ export class RoomSession {
   resendTimer: ReturnType<typeof setTimeout> | null = null;
   /** The server refused a message of ours with `backup-full` and has acknowledged none since (not stored: asked again). */
   backupFull = false;
+  /** The connection (and its generation) the outbox was last resent on: only then may a new message go out directly. */
+  private flushedOn: { conn: RoomSession['conn']; generation: number } | null = null;
   /** Disappearing-timer changes parsed from the chain, cached per chain length (see expiry.ts). */
   timers: { length: number; changes: Array<{ ts: number; ms: number | null }> } | null = null;
   /** Messages of this room that could not be read and were moved aside, until the person dismisses the notice (services/quarantine.ts). */
@@ -227,6 +229,19 @@ export class RoomSession {
   /** The key we hold for an epoch, base64. */
   keyFor(epoch: number): string | undefined {
     return this.data.keys[String(epoch)];
+  }
+
+  /** The outbox was resent on the connection as it is now. */
+  markFlushed(): void {
+    this.flushedOn = this.conn ? { conn: this.conn, generation: this.conn.generation } : null;
+  }
+
+  /**
+   * Whether a new message may go out at once: not before the outbox went out again on this connection (after a
+   * reconnect, a message sent ahead of the older ones waiting would get a lower seq and be shown before them).
+   */
+  outboxFlowing(): boolean {
+    return this.conn !== null && this.flushedOn?.conn === this.conn && this.flushedOn.generation === this.conn.generation;
   }
 
   /** Sends a frame if connected; false otherwise. */

@@ -44,7 +44,8 @@ export interface TestClient {
   opened: string[];
 }
 
-export function createClient(host: string, options: { local?: TestClient['local']; session?: TestClient['session'] } = {}): TestClient {
+/** `openSocket` replaces the plain Node sockets underneath the recording (e.g. a fault test's sockets it can kill). */
+export function createClient(host: string, options: { local?: TestClient['local']; session?: TestClient['session']; openSocket?: SocketFactory } = {}): TestClient {
   const local = options.local ?? memoryStore<LocalItems>();
   const session = options.session ?? memoryStore<SessionItems>();
   const events: PushEvent[] = [];
@@ -54,7 +55,7 @@ export function createClient(host: string, options: { local?: TestClient['local'
   const chat = new ChatService({
     local,
     session,
-    openSocket: targetRecordingFactory(recordingFactory(nodeSocketFactory, frames), opened),
+    openSocket: targetRecordingFactory(recordingFactory(options.openSocket ?? nodeSocketFactory, frames), opened),
     fetch: (input, init) => {
       // A request body reaches the server too (the invitation POST): recorded with the frames.
       if (typeof init?.body === 'string') frames.push(init.body);

@@ -8,6 +8,8 @@ export interface RunningParty {
   port: number;
   output(): string;
   stop(): Promise<void>;
+  /** Kills the server's whole process group with `signal` (SIGKILL: no shutdown, as a crash) and resolves once it exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 export function freePort(): Promise<number> {
@@ -66,18 +68,24 @@ export async function startParty(
     port,
     output: () => log,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       kill(child);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     },
+    kill: async (signal) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      kill(child, signal);
+      await exited;
+    },
   };
 }
 
-function kill(child: ChildProcess): void {
+function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): void {
   try {
-    if (child.pid) process.kill(-child.pid, 'SIGTERM');
+    if (child.pid) process.kill(-child.pid, signal);
   } catch {
-    child.kill('SIGTERM');
+    child.kill(signal);
   }
 }
