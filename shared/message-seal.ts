@@ -115,12 +115,32 @@ function signedBytes(h: MessageHeader, payload: Uint8Array): Uint8Array {
 }
 
 const buf = (b: Uint8Array) => b as BufferSource;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** An exact ArrayBuffer copy of `b` (some typings, e.g. Cloudflare's for party/, take only ArrayBuffer for parameters). */
 const ab = (b: Uint8Array) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
-async function messageKey(gek: Uint8Array, salt: Uint8Array, room: string, epoch: number, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
+/**
+ * Room keys imported once as (non-extractable) HKDF keys: an import is one more trip to the browser's crypto thread
+ * per message otherwise. Keyed by the room key's bytes, which the room records already hold in memory; bounded.
+ */
+const hkdfKeys = new Map<string, Promise<CryptoKey>>();
+const HKDF_KEY_CACHE_LIMIT = 256;
+
+function hkdfKeyOf(gek: Uint8Array): Promise<CryptoKey> {
   if (gek.length !== GEK_BYTES) throw new CryptoError('bad-key', `room key must be ${GEK_BYTES} bytes, got ${gek.length}`);
-  const base = await crypto.subtle.importKey('raw', buf(gek), 'HKDF', false, ['deriveKey']);
+  const id = String.fromCharCode(...gek);
+  let key = hkdfKeys.get(id);
+  if (!key) {
+    if (hkdfKeys.size >= HKDF_KEY_CACHE_LIMIT) hkdfKeys.clear();
+    key = crypto.subtle.importKey('raw', buf(gek), 'HKDF', false, ['deriveKey']);
+    key.catch(() => hkdfKeys.delete(id));
+    hkdfKeys.set(id, key);
+  }
+  return key;
+}
+
+async function messageKey(gek: Uint8Array, salt: Uint8Array, room: string, epoch: number, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
+  const base = await hkdfKeyOf(gek);
   return crypto.subtle.deriveKey(
     { name: 'HKDF', hash: 'SHA-256', salt: ab(salt), info: ab(keyInfo(room, epoch)) },
     base,
@@ -191,7 +211,7 @@ export async function openMessageBytes(gek: Uint8Array, bytes: Uint8Array, bindi
   if (inner.length < ctrAt + 8) throw new CryptoError('bad-ciphertext', 'sealed message is truncated');
   let dev: string;
   try {
-    dev = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(inner.subarray(SIG_BYTES + 2, ctrAt));
+    dev = strictUtf8.decode(inner.subarray(SIG_BYTES + 2, ctrAt));
   } catch {
     throw new CryptoError('bad-ciphertext', 'sealed message has a malformed device');
   }
