@@ -36,6 +36,8 @@ function send(conn: Party.Connection, frame: DirectoryServerFrame): void {
 }
 
 export default class DirectoryServer implements Party.Server {
+  /** The entry may leave memory between frames (hibernation): connections keep their state in their attachments (see PeerState). */
+  readonly options: Party.ServerOptions = { hibernate: true };
   private readonly peers = new PeerTable();
   private publicKey: string | null = null;
   private readonly inbox: Inbox;
@@ -48,6 +50,8 @@ export default class DirectoryServer implements Party.Server {
   async onStart(): Promise<void> {
     this.publicKey = (await this.room.storage.get<string>('key')) ?? null;
     await this.inbox.load();
+    // After a wake from hibernation: the open connections, as their attachments left them.
+    this.peers.restore(this.room.getConnections());
   }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {
@@ -67,7 +71,7 @@ export default class DirectoryServer implements Party.Server {
   async onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Party.Connection): Promise<void> {
     const peer = this.peers.get(conn);
     if (!peer) return;
-    if (!this.peers.admit(peer)) return this.peers.fail(peer, 'rate-limited', 'too many frames; slow down');
+    if (!this.peers.admit(peer)) return; // over its rate, or past its handshake deadline: told (and closed)
     const parsed = parseFrame(directoryClientFrameSchema, raw);
     if (!parsed.ok) return this.peers.fail(peer, parsed.code, parsed.message);
     const frame = parsed.frame;
