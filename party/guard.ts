@@ -36,6 +36,18 @@ export class TokenBucket {
     return this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond >= this.capacity;
   }
 
+  /** Its tokens and when they were counted (see KeyedBuckets.snapshot). */
+  snapshot(): [tokens: number, at: number] {
+    return [this.tokens, this.refilledAt];
+  }
+
+  /** Sets its tokens as a snapshot counted them (never above capacity). */
+  restore([tokens, at]: [number, number]): this {
+    this.tokens = Math.min(this.capacity, tokens);
+    this.refilledAt = at;
+    return this;
+  }
+
   /** Takes one token; false when empty. */
   take(now = Date.now()): boolean {
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond);
@@ -64,6 +76,25 @@ export class KeyedBuckets {
       this.buckets.set(key, bucket);
     }
     return bucket.take(now);
+  }
+
+  /**
+   * The buckets not full at `now` (a full one is the same as none), at most `max` of the emptiest, as key, tokens and
+   * time: what a party stores so that a limit over minutes holds across a wake from hibernation.
+   */
+  snapshot(now = Date.now(), max = 500): Array<[key: string, tokens: number, at: number]> {
+    const drained = [...this.buckets].filter(([, bucket]) => !bucket.isFull(now));
+    const level = ([, bucket]: [string, TokenBucket]) => {
+      const [tokens, at] = bucket.snapshot();
+      return tokens + ((now - at) / 1000) * this.perSecond;
+    };
+    drained.sort((a, b) => level(a) - level(b));
+    return drained.slice(0, max).map(([key, bucket]) => [key, ...bucket.snapshot()]);
+  }
+
+  /** Takes the buckets of a snapshot (see `snapshot`). */
+  load(entries: Array<[string, number, number]>): void {
+    for (const [key, tokens, at] of entries) this.buckets.set(key, new TokenBucket(this.capacity, this.perSecond, at).restore([tokens, at]));
   }
 
   /** Forgets the buckets that have refilled (a new one is the same); if none has, the oldest half. */

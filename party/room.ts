@@ -44,10 +44,13 @@ import { servePage } from './landing';
 const RECENT_IDS = 2048;
 /** Recent ids are stored (for a wake from hibernation) in blocks of this many seqs, one storage key each. */
 const RECENT_BLOCK = 256;
-/** Recent ids are stored once the relay has been quiet this long (a pending timer keeps the room from hibernating)... */
-const RECENT_QUIET_MS = 1000;
-/** ...or at the latest this long after the first one not stored yet. */
-const RECENT_MAX_DELAY_MS = 30_000;
+/**
+ * What must survive a hibernation but changes too often to store each time (recent ids, the limits on non-members) is
+ * stored once the room has been quiet this long (a pending timer keeps the room from hibernating)...
+ */
+const SETTLE_QUIET_MS = 1000;
+/** ...or at the latest this long after the first change not stored yet. */
+const SETTLE_MAX_DELAY_MS = 30_000;
 /** Presence changes within this window go out as one frame. */
 const PRESENCE_DELAY_MS = 50;
 /** A join record's timestamp must be this close to the server clock (no backdating past an expiry). */
@@ -135,10 +138,12 @@ export default class RoomServer implements Party.Server {
   /** Blocks of recent ids changed since they were last stored, and the blocks in storage (see RECENT_BLOCK). */
   private readonly recentDirty = new Set<number>();
   private readonly recentStored = new Set<number>();
-  /** Stores the changed blocks once the relay is quiet; the first unstored id's time, and the last one's. */
-  private recentTimer: ReturnType<typeof setTimeout> | null = null;
-  private recentSince = 0;
-  private recentLast = 0;
+  /** Whether a limit on non-members (see `guestLimits`) was charged since they were last stored. */
+  private limitsDirty = false;
+  /** Stores what changed once the room is quiet (see SETTLE_QUIET_MS); the first unstored change's time, and the last one's. */
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
+  private settleSince = 0;
+  private settleLast = 0;
   /** The chain as JSON, built once per change (every welcome carries it). */
   private chainText: Json<SignedRecord[]> | null = null;
   /** The online members as a JSON array, as a presence frame, and its digest (`Peer.told`); null after a change until next needed. */
@@ -198,6 +203,7 @@ export default class RoomServer implements Party.Server {
     const legacy = roster?.settings.disappearMs ? [{ from: 0, ms: roster.settings.disappearMs }] : [];
     this.timers = (await this.room.storage.get<TimerSpan[]>('timers')) ?? legacy;
     await this.loadRecent();
+    await this.loadLimits();
     this.rebuildPeers();
   }
 
@@ -388,7 +394,7 @@ export default class RoomServer implements Party.Server {
       return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with this key', { close: CLOSE.authFailed });
     }
     if (this.memberKey(frame.fp)) return this.admit(peer, frame.fp);
-    if (!this.joinsByIdentity.take(frame.fp) || !this.joinsByLink.take(link.id)) {
+    if (!this.take(this.joinsByIdentity, frame.fp) || !this.take(this.joinsByLink, link.id)) {
       return this.peers.fail(peer, 'rate-limited', 'too many join attempts on this link; wait a minute', { close: CLOSE.busy });
     }
     try {
@@ -426,7 +432,7 @@ export default class RoomServer implements Party.Server {
     }
     const escrow = link.escrow ? await this.room.storage.get<Escrow>(escrowKey(link.id)) : undefined;
     const handOver = escrow && escrow.epoch === this.meta.epoch;
-    if (handOver && !this.escrowFetches.take(link.id)) {
+    if (handOver && !this.take(this.escrowFetches, link.id)) {
       return this.peers.fail(peer, 'link-busy', 'this invite link has been used too often in the last hour; try again later', { close: CLOSE.linkRefused });
     }
     try {
@@ -473,7 +479,7 @@ export default class RoomServer implements Party.Server {
     if (peer.asked.includes(gate.what)) return void this.peers.fail(peer, 'bad-frame', `one ${gate.what} per connection`, { close: CLOSE.linkRefused });
     peer.asked = [...peer.asked, gate.what];
     this.peers.save(peer);
-    if (!gate.byAddress.take(peer.address)) return void this.peers.fail(peer, 'rate-limited', `too many ${gate.what} attempts; wait a minute`, { close: CLOSE.busy });
+    if (!this.take(gate.byAddress, peer.address)) return void this.peers.fail(peer, 'rate-limited', `too many ${gate.what} attempts; wait a minute`, { close: CLOSE.busy });
     const link = this.findLink(linkId);
     if (!link || !(await proves(link))) {
       return void this.peers.fail(peer, 'link-invalid', 'this invite link is not valid, or its secret does not match', { close: CLOSE.linkRefused });
@@ -753,23 +759,32 @@ export default class RoomServer implements Party.Server {
     this.recentTs[slot] = ts;
     this.recent.set(id, seq);
     if (stored) return;
-    const now = Date.now();
-    if (!this.recentDirty.size) this.recentSince = now;
-    this.recentLast = now;
     this.recentDirty.add(Math.floor(seq / RECENT_BLOCK));
-    this.recentTimer ??= setTimeout(() => this.storeRecentLater(), RECENT_QUIET_MS);
+    this.settleLater();
   }
 
-  /** The recent-id timer: stores the changed blocks if the relay has been quiet (or long enough), else waits on. */
-  private storeRecentLater(): void {
+  /** Something to store before the room may hibernate changed: stores it once the room is quiet (see SETTLE_QUIET_MS). */
+  private settleLater(): void {
     const now = Date.now();
-    const wait = Math.min(this.recentLast + RECENT_QUIET_MS, this.recentSince + RECENT_MAX_DELAY_MS) - now;
+    if (!this.settleTimer) this.settleSince = now;
+    this.settleLast = now;
+    this.settleTimer ??= setTimeout(() => this.settleWhenQuiet(), SETTLE_QUIET_MS);
+  }
+
+  private settleWhenQuiet(): void {
+    const wait = Math.min(this.settleLast + SETTLE_QUIET_MS, this.settleSince + SETTLE_MAX_DELAY_MS) - Date.now();
     if (wait > 0) {
-      this.recentTimer = setTimeout(() => this.storeRecentLater(), wait);
+      this.settleTimer = setTimeout(() => this.settleWhenQuiet(), wait);
       return;
     }
-    this.recentTimer = null;
-    void this.storeRecent().catch((error: unknown) => console.error('recent ids not stored', error));
+    this.settleTimer = null;
+    void this.settle().catch((error: unknown) => console.error('room state not stored', error));
+  }
+
+  /** Stores what a wake from hibernation needs and memory alone holds: recent ids, the limits on non-members. */
+  private async settle(): Promise<void> {
+    await this.storeRecent();
+    await this.storeLimits();
   }
 
   /**
@@ -797,6 +812,38 @@ export default class RoomServer implements Party.Server {
       if (id !== undefined && this.recentSeqs[slot] === seq) entries.push([id, seq, this.recentTs[slot] as number]);
     }
     return entries;
+  }
+
+  /**
+   * The limits on non-members, which count over minutes (an hour for escrowed keys): stored when the room settles so a
+   * wake from hibernation does not refill them. The frame rates of connections count over seconds and are not stored:
+   * a room hibernates only after seconds of quiet, when they would have refilled anyway.
+   */
+  private guestLimits(): Record<string, KeyedBuckets> {
+    return { join: this.joinGate.byAddress, preview: this.previewGate.byAddress, identity: this.joinsByIdentity, link: this.joinsByLink, escrow: this.escrowFetches };
+  }
+
+  /** Charges one of the limits on non-members (to be stored when the room settles). */
+  private take(buckets: KeyedBuckets, key: string): boolean {
+    this.limitsDirty = true;
+    this.settleLater();
+    return buckets.take(key);
+  }
+
+  private async storeLimits(): Promise<void> {
+    if (!this.limitsDirty) return;
+    this.limitsDirty = false;
+    const now = Date.now();
+    const entries = Object.entries(this.guestLimits()).map(([name, buckets]) => [`limits:${name}`, buckets.snapshot(now)] as const);
+    const kept = entries.filter(([, snapshot]) => snapshot.length);
+    const refilled = entries.filter(([, snapshot]) => !snapshot.length).map(([key]) => key);
+    if (kept.length) await this.room.storage.put(Object.fromEntries(kept));
+    if (refilled.length) await this.room.storage.delete(refilled);
+  }
+
+  private async loadLimits(): Promise<void> {
+    const stored = await this.room.storage.list<Array<[string, number, number]>>({ prefix: 'limits:' });
+    for (const [name, buckets] of Object.entries(this.guestLimits())) buckets.load(stored.get(`limits:${name}`) ?? []);
   }
 
   /** Loads the stored recent ids (see storeRecent). */
@@ -1064,10 +1111,10 @@ export default class RoomServer implements Party.Server {
       this.presenceTimer = null;
       this.broadcastPresence();
     }
-    if (this.recentTimer) {
-      clearTimeout(this.recentTimer);
-      this.recentTimer = null;
-      await this.storeRecent();
+    if (this.settleTimer) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = null;
+      await this.settle();
     }
     this.peers.dispose();
     Object.assign(this, new RoomServer(this.room));

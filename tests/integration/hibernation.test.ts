@@ -8,6 +8,7 @@ import { inject } from 'vitest';
 import { AUTH_CONTEXT, MAX_CONNECTIONS_PER_IDENTITY, PARTY_ROOM } from '@/shared/constants';
 import { signDetached } from '@/shared/crypto';
 import { randomHex, utf8 } from '@/shared/encoding';
+import { newLinkId } from '@/shared/links';
 import { authChallengeText } from '@/shared/protocol';
 import { identityKeyOf, invite, onboardedClient, until, type TestClient } from '../helpers/node-client';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
@@ -144,4 +145,31 @@ describe('a room woken from hibernation', () => {
     expect(await idle.closed).toBe(4001);
     expect(idle.frames.at(-1)).toMatchObject({ type: 'error', code: 'not-authenticated', message: 'sign in sooner after connecting' });
   }, 90_000);
+
+  it('keeps the limits on non-members that count over minutes (link previews per address)', async () => {
+    const address = { 'CF-Connecting-IP': '203.0.113.91' };
+    /** One preview with a wrong proof from `address`, on a connection of its own: the error code it gets. */
+    const preview = async (headers = address) => {
+      const socket = open(await rawSocket(host, PARTY_ROOM, roomId, headers));
+      await socket.next('challenge');
+      socket.send({ type: 'preview', link: newLinkId(), proof: 'A'.repeat(86) + '==' });
+      const { code } = await socket.next('error');
+      await socket.closed;
+      return code;
+    };
+    /** Previews until one is refused for the rate: the codes of those answered before it. */
+    const untilLimited = async (max: number) => {
+      const codes: unknown[] = [];
+      for (let code = await preview(); code !== 'rate-limited'; code = await preview()) {
+        codes.push(code);
+        if (codes.length > max) break;
+      }
+      return codes;
+    };
+    expect(await untilLimited(40)).toContain('link-invalid');
+    await hibernate(roomId);
+    // A wake does not refill the address's allowance (20 a minute; a fresh one would answer 20 more).
+    expect((await untilLimited(20)).length).toBeLessThanOrEqual(2);
+    expect(await preview({ 'CF-Connecting-IP': '198.51.100.91' })).toBe('link-invalid');
+  });
 });

@@ -3,7 +3,7 @@
  * it as it was: the state round-trips through a fresh PeerTable, and a rebuilt table enforces what the old one did.
  */
 import type * as Party from 'partykit/server';
-import { HANDSHAKE_DEADLINE_MS, PeerTable, peerState, presenceTag, readPeerState, type Peer, type PeerState } from '@/party/guard';
+import { HANDSHAKE_DEADLINE_MS, KeyedBuckets, PeerTable, peerState, presenceTag, readPeerState, type Peer, type PeerState } from '@/party/guard';
 import { MAX_CONNECTIONS_PER_IDENTITY } from '@/shared/constants';
 
 /** A socket as the party sees it: an id, an attachment, what it was sent, how it was closed. */
@@ -124,6 +124,21 @@ describe('connection state kept across hibernation', () => {
     const peer = table.add(asConn(c), 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255') ?? expect.fail('admitted');
     Object.assign(peer, { fp: 'f'.repeat(64), guest: 'f'.repeat(64), errors: 49, told: presenceTag('x'.repeat(10_000)), asked: ['join', 'preview'] });
     expect(new TextEncoder().encode(JSON.stringify(peerState(peer))).length).toBeLessThan(512);
+  });
+
+  it('keeps a drained limit drained through a snapshot, and leaves full buckets out of it', () => {
+    const now = Date.now();
+    const limit = new KeyedBuckets(3, 3 / 60);
+    for (let i = 0; i < 3; i++) expect(limit.take('drained', now)).toBe(true);
+    limit.take('touched', now);
+    const snapshot = limit.snapshot(now + 1);
+    expect(snapshot.map(([key]) => key)).toEqual(['drained', 'touched']);
+    expect(limit.snapshot(now + 60_000)).toEqual([]);
+    const woken = new KeyedBuckets(3, 3 / 60);
+    woken.load(structuredClone(snapshot));
+    expect(woken.take('drained', now + 1)).toBe(false);
+    expect(woken.take('drained', now + 20_001)).toBe(true);
+    expect(woken.take('other', now + 1)).toBe(true);
   });
 
   it('tells presence frames apart by their digest', () => {
