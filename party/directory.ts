@@ -94,7 +94,22 @@ export default class DirectoryServer implements Party.Server {
       return json({ fingerprint: this.room.id, publicKey: this.publicKey });
     }
     if (req.method === 'POST') return this.onInvite(req);
+    if (req.method === 'PUT' && this.room.env.PARTYCHAT_TEST_HOOKS === '1') return this.testHook(req);
     return json({ error: 'method not allowed' }, 405);
+  }
+
+  /**
+   * Only with PARTYCHAT_TEST_HOOKS=1 (POST is taken by invitations, so hooks are PUT): `{"hook":"hibernate"}` simulates
+   * a hibernation and a wake as the room's hook does: the handshake timers stop, every field held in memory is
+   * dropped (a fresh instance's fields over this one's), and `onStart` runs over the same storage and open sockets.
+   */
+  private async testHook(req: Party.Request): Promise<Response> {
+    const body = (await req.json().catch(() => null)) as { hook?: string } | null;
+    if (body?.hook !== 'hibernate') return json({ error: 'unknown hook' }, 400);
+    this.peers.dispose();
+    Object.assign(this, new DirectoryServer(this.room));
+    await this.onStart();
+    return json({ peers: this.peers.all().length, members: this.peers.members.size });
   }
 
   /**

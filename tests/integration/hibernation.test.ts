@@ -5,11 +5,12 @@
  * Cloudflare does, `onStart` over the same storage and the same open sockets with their attachments.
  */
 import { inject } from 'vitest';
-import { AUTH_CONTEXT, MAX_CONNECTIONS_PER_IDENTITY, PARTY_ROOM } from '@/shared/constants';
+import { AUTH_CONTEXT, MAX_CONNECTIONS_PER_IDENTITY, PARTY_DIRECTORY, PARTY_ROOM } from '@/shared/constants';
 import { signDetached } from '@/shared/crypto';
 import { randomHex, utf8 } from '@/shared/encoding';
 import { newLinkId } from '@/shared/links';
 import { authChallengeText } from '@/shared/protocol';
+import { noticeFields, postNotice, publishedIdentity, signedNotice, signInDirectory } from '../helpers/adversary/forged-invite';
 import { identityKeyOf, invite, onboardedClient, until, type TestClient } from '../helpers/node-client';
 import { rawSocket, signIn, type RawSocket } from '../helpers/raw-socket';
 
@@ -24,8 +25,10 @@ async function memberSocket(roomId: string, client: TestClient): Promise<RawSock
 }
 
 /** Simulates a hibernation and a wake of the room; resolves with what the woken room rebuilt. */
-async function hibernate(roomId: string): Promise<{ peers: number; members: number; presenceDue: boolean }> {
-  const res = await fetch(`http://${host}/parties/${PARTY_ROOM}/${roomId}`, { method: 'POST', body: JSON.stringify({ hook: 'hibernate' }) });
+async function hibernate(roomId: string, party = PARTY_ROOM): Promise<{ peers: number; members: number; presenceDue: boolean }> {
+  // The directory takes invitations by POST, so its test hooks are PUT.
+  const method = party === PARTY_DIRECTORY ? 'PUT' : 'POST';
+  const res = await fetch(`http://${host}/parties/${party}/${roomId}`, { method, body: JSON.stringify({ hook: 'hibernate' }) });
   expect(res.status).toBe(200);
   return (await res.json()) as { peers: number; members: number; presenceDue: boolean };
 }
@@ -171,5 +174,25 @@ describe('a room woken from hibernation', () => {
     // A wake does not refill the address's allowance (20 a minute; a fresh one would answer 20 more).
     expect((await untilLimited(20)).length).toBeLessThanOrEqual(2);
     expect(await preview({ 'CF-Connecting-IP': '198.51.100.91' })).toBe('link-invalid');
+  });
+});
+
+describe('a directory entry woken from hibernation', () => {
+  it('still hands invitations to its signed-in owner, and a socket that never signed in still cannot act', async () => {
+    const [owner, sender] = await Promise.all([publishedIdentity(host, 'Owner'), publishedIdentity(host, 'Sender')]);
+    const { socket } = await signInDirectory(host, owner);
+    const stranger = await rawSocket(host, PARTY_DIRECTORY, owner.fp);
+    await stranger.next('challenge');
+    try {
+      expect(await hibernate(owner.fp, PARTY_DIRECTORY)).toMatchObject({ members: 1 });
+      const fields = noticeFields(owner.fp, sender.fp);
+      expect((await postNotice(host, owner.fp, await signedNotice(sender.key, fields))).status).toBe(202);
+      expect((await socket.next('invite')).invite).toMatchObject({ room: fields.room, by: sender.fp });
+      stranger.send({ type: 'invite-ack', room: fields.room });
+      expect(await stranger.next('error')).toMatchObject({ code: 'not-authenticated' });
+    } finally {
+      socket.close();
+      stranger.close();
+    }
   });
 });
