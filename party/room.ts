@@ -37,7 +37,7 @@ import {
   type SignedRecord,
 } from '../shared/protocol';
 import { ackText, presenceText, relayedText, roomFrameText, toJson, welcomeText, type Json } from './frames';
-import { clientAddress, CLOSE, json, KeyedBuckets, PeerTable, presenceTag, sendText, verifyChallenge, type Peer } from './guard';
+import { clientAddress, CLOSE, json, KeyedBuckets, PeerTable, presenceTag, readPeerState, sendText, verifyChallenge, type Peer } from './guard';
 import { servePage } from './landing';
 
 /** Message ids remembered for deduplication (a ring indexed by seq). */
@@ -1074,16 +1074,17 @@ export default class RoomServer implements Party.Server {
    * `POST {"hook":"inject-member","fp","key"}` writes a member straight into the room's state with
    * a record nobody signed, and asks members to send it the key, as a malicious server would.
    * `POST {"hook":"sweep","at"}` runs the backup sweep as if the clock read `at` (ms), so tests need not wait for a timer.
-   * `POST {"hook":"hibernate"}` simulates a hibernation and a wake (see `hibernate`).
+   * `POST {"hook":"hibernate","leave"?}` simulates a hibernation and a wake (see `hibernate`); `leave` (a fingerprint):
+   * that member's connections close while the room sleeps.
    */
   private async testHook(req: Party.Request): Promise<Response> {
-    const body = (await req.json().catch(() => null)) as { hook?: string; fp?: string; key?: string; at?: number } | null;
+    const body = (await req.json().catch(() => null)) as { hook?: string; fp?: string; key?: string; at?: number; leave?: string } | null;
     if (body?.hook === 'sweep' && typeof body.at === 'number' && this.roster?.mode === 'backup') {
       const roster = this.roster;
       const at = body.at;
       return json({ deleted: await this.serial(() => this.sweep(roster, at)) });
     }
-    if (body?.hook === 'hibernate') return json(await this.hibernate());
+    if (body?.hook === 'hibernate') return json(await this.hibernate(body.leave));
     if (body?.hook !== 'inject-member' || !body.fp || !body.key || !this.roster) return json({ error: 'unknown hook' }, 400);
     const forged: SignedRecord = {
       body: JSON.stringify({ v: 1, kind: 'add', room: this.room.id, prev: this.roster.head, by: body.fp, member: body.fp, key: body.key, role: 'member', ts: Date.now() }),
@@ -1104,7 +1105,7 @@ export default class RoomServer implements Party.Server {
    * an evicted one would, drops every field it holds in memory (a fresh instance's fields over its own), and wakes as
    * on Cloudflare: `onStart` over the same storage and the same open sockets with their attachments.
    */
-  private async hibernate(): Promise<{ peers: number; members: number; presenceDue: boolean }> {
+  private async hibernate(leave?: string): Promise<{ peers: number; members: number; presenceDue: boolean }> {
     await this.queue;
     if (this.presenceTimer) {
       clearTimeout(this.presenceTimer);
@@ -1118,6 +1119,8 @@ export default class RoomServer implements Party.Server {
     }
     this.peers.dispose();
     Object.assign(this, new RoomServer(this.room));
+    // Sockets that close while the room sleeps: their close wakes it, and finds no peer of theirs in the new table.
+    for (const conn of this.room.getConnections()) if (leave && readPeerState(conn.state)?.fp === leave) conn.close(1001, 'going away');
     await this.onStart();
     return { peers: this.peers.all().length, members: this.peers.members.size, presenceDue: this.presenceTimer !== null };
   }

@@ -25,10 +25,10 @@ async function memberSocket(roomId: string, client: TestClient): Promise<RawSock
 }
 
 /** Simulates a hibernation and a wake of the room; resolves with what the woken room rebuilt. */
-async function hibernate(roomId: string, party = PARTY_ROOM): Promise<{ peers: number; members: number; presenceDue: boolean }> {
+async function hibernate(roomId: string, party = PARTY_ROOM, leave?: string): Promise<{ peers: number; members: number; presenceDue: boolean }> {
   // The directory takes invitations by POST, so its test hooks are PUT.
   const method = party === PARTY_DIRECTORY ? 'PUT' : 'POST';
-  const res = await fetch(`http://${host}/parties/${party}/${roomId}`, { method, body: JSON.stringify({ hook: 'hibernate' }) });
+  const res = await fetch(`http://${host}/parties/${party}/${roomId}`, { method, body: JSON.stringify({ hook: 'hibernate', leave }) });
   expect(res.status).toBe(200);
   return (await res.json()) as { peers: number; members: number; presenceDue: boolean };
 }
@@ -143,6 +143,11 @@ describe('a room woken from hibernation', () => {
     await signIn(back, roomId, carlFp, await identityKeyOf(carl));
     expect(await back.next('error')).toMatchObject({ code: 'not-member' });
     expect(await back.closed).toBe(4003);
+
+    // A member whose every socket closes while the room sleeps: the woken room tells the others it went offline.
+    expect(await hibernate(roomId, PARTY_ROOM, bobFp)).toMatchObject({ presenceDue: true });
+    expect(await b1.closed).toBe(1001);
+    await until(() => online(a1) === String([annFp]), 'bob offline');
 
     // The connection that never signed in is closed at its handshake deadline, which survived both wakes.
     expect(await idle.closed).toBe(4001);
