@@ -131,7 +131,7 @@ export default class RoomServer implements Party.Server {
   private timers: TimerSpan[] = [];
   /** Recently relayed message ids → their seq, so a resent envelope is acknowledged, not relayed twice. */
   private readonly recent = new Map<string, number>();
-  /** The id and timestamp of the last RECENT_IDS seqs, at `seq % RECENT_IDS` (evicts the oldest id without allocating). */
+  /** The id, seq and timestamp of the last RECENT_IDS seqs, at `seq % RECENT_IDS` (evicts the oldest id without allocating). */
   private readonly recentIds: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
   private readonly recentSeqs = new Float64Array(RECENT_IDS);
   private readonly recentTs = new Float64Array(RECENT_IDS);
