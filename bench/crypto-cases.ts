@@ -16,6 +16,8 @@ import {
   type PublicKey,
 } from '../shared/crypto';
 import { randomBytes, randomHex, toBase64, utf8 } from '../shared/encoding';
+import { openMessageEnvelope, sealMessage } from '../shared/message-envelope';
+import type { MessageHeader } from '../shared/message-seal';
 import type { RoomKeyPayload, TextPayload } from '../shared/payloads';
 
 export interface MessageCryptoInput {
@@ -25,7 +27,7 @@ export interface MessageCryptoInput {
   rounds: number;
   warmupRounds: number;
   /** Operations per timed batch (each op = seal + open, or encrypt + decrypt for the floor). */
-  ops: { product: number; floor: number; direct: number; naive: number };
+  ops: { product: number; openpgp: number; floor: number; direct: number; naive: number };
 }
 
 export interface MessageCryptoSize {
@@ -33,10 +35,19 @@ export interface MessageCryptoSize {
   payloadBytes: number;
   /** Base64 ciphertext length as sent in a `msg` frame. */
   ctChars: number;
-  /** Milliseconds per operation, one entry per round. */
+  /** Base64 ciphertext length of the same payload in the OpenPGP format (before format v1). */
+  openpgpCtChars: number;
+  /**
+   * Milliseconds per operation, one entry per round. The product: format v1 (shared/message-envelope.ts
+   * `sealMessage` then `openMessageEnvelope`: base64, key caches, the version byte, the layout).
+   */
   product: number[];
   sealOnly: number[];
   openOnly: number[];
+  /** The OpenPGP format the product used before format v1 (`sealWithGek` then `openWithGek`), still opened. */
+  openpgp: number[];
+  openpgpSealOnly: number[];
+  openpgpOpenOnly: number[];
   /** The same openpgp calls without our wrapper (no base64): what shared/crypto.ts adds. */
   direct: number[];
   /** openpgp's naive path: armored keys parsed every time, armored messages. */
@@ -68,11 +79,12 @@ function textOf(bytes: number): string {
   return words.slice(0, bytes);
 }
 
-/** The product's text payload (shared/payloads.ts TextPayload) as the bytes sealWithGek signs and encrypts. */
-export function textPayloadBytes(from: string, textBytes: number, ctr = 1): Uint8Array {
+/** The product's text payload (shared/payloads.ts TextPayload) as the bytes sealed and signed, and its signed header. */
+export function textPayload(from: string, textBytes: number, ctr = 1): { bytes: Uint8Array; header: MessageHeader } {
   const payload: TextPayload = { v: 1, t: 'text', room: ROOM, epoch: 0, from, dev: '0123456789abcdef', ctr, id: randomHex(16), ts: Date.now(), text: textOf(textBytes) };
-  return utf8(JSON.stringify(payload));
+  return { bytes: utf8(JSON.stringify(payload)), header: { room: ROOM, epoch: 0, from, dev: payload.dev, ctr, id: payload.id } };
 }
+
 
 export async function runMessageCrypto(input: MessageCryptoInput, log: (m: string) => void = () => undefined): Promise<MessageCryptoSize[]> {
   const signer = await readUnlockedPrivateKey(input.senderPrivateKey);
@@ -88,24 +100,31 @@ export async function runMessageCrypto(input: MessageCryptoInput, log: (m: strin
   const out: MessageCryptoSize[] = [];
 
   for (const textBytes of input.textBytes) {
-    const payload = textPayloadBytes(signer.getFingerprint(), textBytes);
-    const sample = await sealWithGek(gek, payload, signer);
-    const back = await openWithGek(gek, sample, sender);
-    if (back.length !== payload.length) throw new Error('seal/open round trip changed the payload');
+    const { bytes: payload, header } = textPayload(signer.getFingerprint(), textBytes);
+    const binding = { room: header.room, epoch: header.epoch, from: header.from, id: header.id };
+    const oldSample = await sealWithGek(gek, payload, signer);
+    const back = await openWithGek(gek, oldSample, sender);
+    const sample = await sealMessage(gek, header, payload, signer);
+    const opened = await openMessageEnvelope(gek, sample, binding, sender);
+    if (back.length !== payload.length || opened.payload.length !== payload.length || !opened.signed) throw new Error('seal/open round trip changed the payload');
     const result: MessageCryptoSize = {
       textBytes,
       payloadBytes: payload.length,
       ctChars: sample.length,
+      openpgpCtChars: oldSample.length,
       product: [],
       sealOnly: [],
       openOnly: [],
+      openpgp: [],
+      openpgpSealOnly: [],
+      openpgpOpenOnly: [],
       direct: [],
       naive: [],
       floor: [],
       construction: [],
     };
 
-    const cases: Array<[keyof Omit<MessageCryptoSize, 'textBytes' | 'payloadBytes' | 'ctChars'>, number, () => Promise<unknown>]> = [
+    const cases: Array<[keyof Omit<MessageCryptoSize, 'textBytes' | 'payloadBytes' | 'ctChars' | 'openpgpCtChars'>, number, () => Promise<unknown>]> = [
       ['floor', input.ops.floor, async () => {
         const iv = randomBytes(12);
         const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource }, aesKey, payload as BufferSource);
@@ -123,9 +142,12 @@ export async function runMessageCrypto(input: MessageCryptoInput, log: (m: strin
         const ok = await crypto.subtle.verify('Ed25519', edPair.publicKey, plain.subarray(payload.length) as BufferSource, plain.subarray(0, payload.length) as BufferSource);
         if (!ok) throw new Error('floor construction does not verify');
       }],
-      ['product', input.ops.product, async () => openWithGek(gek, await sealWithGek(gek, payload, signer), sender)],
-      ['sealOnly', input.ops.product, () => sealWithGek(gek, payload, signer)],
-      ['openOnly', input.ops.product, () => openWithGek(gek, sample, sender)],
+      ['product', input.ops.product, async () => openMessageEnvelope(gek, await sealMessage(gek, header, payload, signer), binding, sender)],
+      ['sealOnly', input.ops.product, () => sealMessage(gek, header, payload, signer)],
+      ['openOnly', input.ops.product, () => openMessageEnvelope(gek, sample, binding, sender)],
+      ['openpgp', input.ops.openpgp, async () => openWithGek(gek, await sealWithGek(gek, payload, signer), sender)],
+      ['openpgpSealOnly', input.ops.openpgp, () => sealWithGek(gek, payload, signer)],
+      ['openpgpOpenOnly', input.ops.openpgp, () => openWithGek(gek, oldSample, sender)],
       ['direct', input.ops.direct, async () => {
         const message = await openpgp.createMessage({ binary: payload });
         const ct = await openpgp.encrypt({ message, sessionKey: { data: gek, algorithm: 'aes256', aeadAlgorithm: 'gcm' }, signingKeys: signer, format: 'binary' });

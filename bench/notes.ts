@@ -45,20 +45,18 @@ evidence table below, which every run re-measures. Each section says what was ch
 
 ${ev}
 
-### 1. Message crypto (shared/crypto.ts) — target ≤ 6× AES-GCM
+### 1. Message crypto (shared/message-seal.ts) — target ≤ 1.5× the same construction on bare WebCrypto
 
-**Missed; the remaining cost is openpgp's and the construction's, not ours.** Our path is the lean one: parsed keys cached
-(\`readPublicKey\`), binary messages (no armor), the room key passed as the session key, and base64 through the platform's
-\`Uint8Array.prototype.toBase64\` / \`Uint8Array.fromBase64\` where they exist (shared/encoding.ts; 4 KiB \`apply\` chunks
-elsewhere). In Chromium \`sealWithGek\`/\`openWithGek\` cost the same as the bare openpgp calls (the "openpgp direct" column);
-base64 is under 1% of a profile. The "same construction, raw WebCrypto" column is a signed, room-key-encrypted message with
-nothing else (Ed25519 sign, HKDF, AES-256-GCM; then HKDF, decrypt, verify; keys imported once): on its own it is already around
-or above 6× the AES floor, because a per-message Ed25519 signature (design property 3) costs more than the encryption.
-A CPU profile of 1,200 seal+open in Chromium: openpgp's stream plumbing ~20%, its message/packet set-up ~25%, WebCrypto key
-imports ~10% (the Ed25519 key is imported from JWK on every sign and verify, plus HKDF and AES imports), Ed25519 ~9%, AES-GCM
-~5%, openpgp re-validating the signer's key on both sides ~6%, packet parsing ~5%, GC ~5%. None of that is reachable through
-openpgp's public API (config cannot cache CryptoKeys or skip the key walk). Reaching the target would mean our own message
-format on raw WebCrypto instead of OpenPGP packets; we keep OpenPGP for a millisecond per message.
+**What changed: message payloads left OpenPGP for format v1** (README, "Message seal (format v1)"): the sender's Ed25519 identity
+key imported once into WebCrypto (cached per fingerprint), HKDF-SHA-256 from the room key with a fresh salt per message (the room
+key itself imported once as an HKDF key), AES-256-GCM with the header as additional data, the signature inside. That is the same
+number of WebCrypto calls as the floor (sign ∥ derive, encrypt; derive, decrypt, verify); what remains above the floor is ours:
+the layout (the signed bytes and the inner plaintext are built by copying the payload), base64, the version byte and the key
+caches' look-ups, and, in Chromium, each WebCrypto call's trip to its crypto thread and back, which a loaded 2-core machine
+stretches unevenly (the floor's calls are made back to back with keys already in hand). The OpenPGP format (\`sealWithGek\` /
+\`openWithGek\`) is still measured: it stays for old stored, backed-up and synced messages, and costs 2.3–4.7× format v1 in both
+runtimes (its stream and packet plumbing, see the previous profile: ~45% of its time, none of it reachable through openpgp's API).
+Not done yet: a CPU profile of format v1 in Chromium, to tell the copies and base64 from the scheduling of crypto-thread replies.
 
 ### 2. Key distribution — target 100 members ≤ 30 ms
 

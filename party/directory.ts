@@ -36,6 +36,8 @@ function send(conn: Party.Connection, frame: DirectoryServerFrame): void {
 }
 
 export default class DirectoryServer implements Party.Server {
+  /** The entry may leave memory between frames (hibernation): connections keep their state in their attachments (see PeerState). */
+  readonly options: Party.ServerOptions = { hibernate: true };
   private readonly peers = new PeerTable();
   private publicKey: string | null = null;
   private readonly inbox: Inbox;
@@ -48,6 +50,8 @@ export default class DirectoryServer implements Party.Server {
   async onStart(): Promise<void> {
     this.publicKey = (await this.room.storage.get<string>('key')) ?? null;
     await this.inbox.load();
+    // After a wake from hibernation: the open connections, as their attachments left them.
+    this.peers.restore(this.room.getConnections());
   }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {
@@ -67,7 +71,7 @@ export default class DirectoryServer implements Party.Server {
   async onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Party.Connection): Promise<void> {
     const peer = this.peers.get(conn);
     if (!peer) return;
-    if (!this.peers.admit(peer)) return this.peers.fail(peer, 'rate-limited', 'too many frames; slow down');
+    if (!this.peers.admit(peer)) return; // over its rate, or past its handshake deadline: told (and closed)
     const parsed = parseFrame(directoryClientFrameSchema, raw);
     if (!parsed.ok) return this.peers.fail(peer, parsed.code, parsed.message);
     const frame = parsed.frame;
@@ -90,7 +94,22 @@ export default class DirectoryServer implements Party.Server {
       return json({ fingerprint: this.room.id, publicKey: this.publicKey });
     }
     if (req.method === 'POST') return this.onInvite(req);
+    if (req.method === 'PUT' && this.room.env.PARTYCHAT_TEST_HOOKS === '1') return this.testHook(req);
     return json({ error: 'method not allowed' }, 405);
+  }
+
+  /**
+   * Only with PARTYCHAT_TEST_HOOKS=1 (POST is taken by invitations, so hooks are PUT): `{"hook":"hibernate"}` simulates
+   * a hibernation and a wake as the room's hook does: the handshake timers stop, every field held in memory is
+   * dropped (a fresh instance's fields over this one's), and `onStart` runs over the same storage and open sockets.
+   */
+  private async testHook(req: Party.Request): Promise<Response> {
+    const body = (await req.json().catch(() => null)) as { hook?: string } | null;
+    if (body?.hook !== 'hibernate') return json({ error: 'unknown hook' }, 400);
+    this.peers.dispose();
+    Object.assign(this, new DirectoryServer(this.room));
+    await this.onStart();
+    return json({ peers: this.peers.all().length, members: this.peers.members.size });
   }
 
   /**

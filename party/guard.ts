@@ -36,6 +36,18 @@ export class TokenBucket {
     return this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond >= this.capacity;
   }
 
+  /** Its tokens and when they were counted (see KeyedBuckets.snapshot). */
+  snapshot(): [tokens: number, at: number] {
+    return [this.tokens, this.refilledAt];
+  }
+
+  /** Sets its tokens as a snapshot counted them (never above capacity). */
+  restore([tokens, at]: [number, number]): this {
+    this.tokens = Math.min(this.capacity, tokens);
+    this.refilledAt = at;
+    return this;
+  }
+
   /** Takes one token; false when empty. */
   take(now = Date.now()): boolean {
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond);
@@ -64,6 +76,25 @@ export class KeyedBuckets {
       this.buckets.set(key, bucket);
     }
     return bucket.take(now);
+  }
+
+  /**
+   * The buckets not full at `now` (a full one is the same as none), at most `max` of the emptiest, as key, tokens and
+   * time: what a party stores so that a limit over minutes holds across a wake from hibernation.
+   */
+  snapshot(now = Date.now(), max = 500): Array<[key: string, tokens: number, at: number]> {
+    const drained = [...this.buckets].filter(([, bucket]) => !bucket.isFull(now));
+    const level = ([, bucket]: [string, TokenBucket]) => {
+      const [tokens, at] = bucket.snapshot();
+      return tokens + ((now - at) / 1000) * this.perSecond;
+    };
+    drained.sort((a, b) => level(a) - level(b));
+    return drained.slice(0, max).map(([key, bucket]) => [key, ...bucket.snapshot()]);
+  }
+
+  /** Takes the buckets of a snapshot (see `snapshot`). */
+  load(entries: Array<[string, number, number]>): void {
+    for (const [key, tokens, at] of entries) this.buckets.set(key, new TokenBucket(this.capacity, this.perSecond, at).restore([tokens, at]));
   }
 
   /** Forgets the buckets that have refilled (a new one is the same); if none has, the oldest half. */
@@ -95,14 +126,74 @@ export interface Peer {
   fp: string | null;
   /** Fingerprint of a non-member waiting on a join request, else null. */
   guest: string | null;
+  /** Frames' rate; in memory only, so a wake from hibernation refills it. */
   bucket: TokenBucket;
   errors: number;
-  /** The presence frame (its text) this connection last learned the online set from, so a broadcast skips those that know it. */
+  /** A digest of the presence frame this connection last learned the online set from (see `presenceTag`), so a broadcast skips those that know it. */
   told: string | null;
-  /** Closes the connection if it has not signed in by then; cleared once it has (or it closed), so it holds nothing after. */
-  deadline: ReturnType<typeof setTimeout> | null;
+  /** The non-member link frames this connection has sent ('join', 'preview': one of each per connection). */
+  asked: string[];
+  /** When (ms) the connection is closed unless it has signed in or asked to join by then; null once it has. */
+  deadline: number | null;
+  /** The timer that enforces `deadline` while the server stays in memory (a wake re-arms it from `deadline`). */
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
+/**
+ * What a connection's attachment keeps of its Peer, so that a server woken from hibernation (a fresh instance, the
+ * same open sockets) knows every connection as it was: who it signed in as, its challenge, what it was told. Small
+ * (a few hundred bytes; Cloudflare allows 2,048 per attachment). The rate bucket is not kept: a wake refills it.
+ */
+export interface PeerState {
+  v: 1;
+  address: string;
+  nonce: string;
+  fp: string | null;
+  guest: string | null;
+  errors: number;
+  told: string | null;
+  asked: string[];
+  deadline: number | null;
+}
+
+/** A Peer's attachment (see PeerState). */
+export function peerState(peer: Peer): PeerState {
+  const { address, nonce, fp, guest, errors, told, asked, deadline } = peer;
+  return { v: 1, address, nonce, fp, guest, errors, told, asked, deadline };
+}
+
+/** The PeerState in an attachment, or null when it holds none (or one of another shape). */
+export function readPeerState(value: unknown): PeerState | null {
+  if (!value || typeof value !== 'object') return null;
+  const s = value as Partial<PeerState>;
+  const text = (v: unknown): v is string => typeof v === 'string';
+  const textOrNull = (v: unknown): v is string | null => v === null || text(v);
+  if (s.v !== 1 || !text(s.address) || !text(s.nonce) || !textOrNull(s.fp) || !textOrNull(s.guest) || !textOrNull(s.told)) return null;
+  if (typeof s.errors !== 'number' || !Array.isArray(s.asked) || !s.asked.every(text) || !(s.deadline === null || typeof s.deadline === 'number')) return null;
+  return { v: 1, address: s.address, nonce: s.nonce, fp: s.fp, guest: s.guest, errors: s.errors, told: s.told, asked: [...s.asked], deadline: s.deadline };
+}
+
+/**
+ * A short digest of a presence frame's text (53-bit, cyrb53), what a connection's state keeps of what it was told:
+ * the frame itself (every online fingerprint) would not fit an attachment.
+ */
+export function presenceTag(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/**
+ * The connections of a party, in memory: rebuilt from the open connections' attachments (`restore`) when a
+ * hibernated server wakes, and saved to its attachment (`save`) whenever a kept field changes.
+ */
 export class PeerTable {
   private readonly peers = new Map<string, Peer>();
   /** Authenticated member connections, kept up to date on admission and close so a relay iterates them without filtering. */
@@ -111,7 +202,7 @@ export class PeerTable {
   private readonly connections = new Map<string, number>();
   /** Frames of each signed-in identity, across all its connections (one member's ten tabs do not get ten times the rate). */
   private readonly identities = new KeyedBuckets(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND);
-  /** Error frames sent since the room started (exposed for tests and logs). */
+  /** Error frames sent since the server started (exposed for tests and logs). */
   errorCount = 0;
 
   /**
@@ -119,8 +210,8 @@ export class PeerTable {
    * still answering the challenge overall) it is refused: sent a `rate-limited` error and closed, and null is
    * returned. An admitted one that has neither signed in nor asked to join within HANDSHAKE_DEADLINE_MS is closed.
    */
-  add(conn: Party.Connection, address = ''): Peer | null {
-    const peer: Peer = { conn, address, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), errors: 0, told: null, deadline: null };
+  add(conn: Party.Connection, address = '', now = Date.now()): Peer | null {
+    const peer = newPeer(conn, { v: 1, address, nonce: randomHex(NONCE_BYTES), fp: null, guest: null, errors: 0, told: null, asked: [], deadline: now + HANDSHAKE_DEADLINE_MS });
     let fromAddress = 0;
     let handshakes = 0;
     for (const p of this.peers.values()) {
@@ -133,13 +224,51 @@ export class PeerTable {
       return null;
     }
     this.peers.set(conn.id, peer);
-    peer.deadline = setTimeout(() => {
-      peer.deadline = null;
-      if (this.peers.get(conn.id) === peer && peer.fp === null && peer.guest === null) {
-        this.fail(peer, 'not-authenticated', 'sign in sooner after connecting', { close: CLOSE.authFailed });
-      }
-    }, HANDSHAKE_DEADLINE_MS);
+    this.save(peer);
+    this.armDeadline(peer, now);
     return peer;
+  }
+
+  /**
+   * Rebuilds the table from the open connections and their attachments, as a server woken from hibernation must:
+   * members are members again (their count per identity too), guests wait on, and a connection whose handshake
+   * deadline passed meanwhile is closed. A connection without a state (it had not been registered) is closed.
+   */
+  restore(conns: Iterable<Party.Connection>, now = Date.now()): void {
+    for (const conn of conns) {
+      if (this.peers.has(conn.id)) continue;
+      const state = readPeerState(conn.state);
+      if (!state) {
+        try {
+          conn.close(CLOSE.authFailed, 'not-authenticated');
+        } catch {
+          // already closed
+        }
+        continue;
+      }
+      const peer = newPeer(conn, state);
+      this.peers.set(conn.id, peer);
+      if (peer.fp !== null) {
+        this.members.add(peer);
+        this.connections.set(peer.fp, (this.connections.get(peer.fp) ?? 0) + 1);
+      } else if (!this.overdue(peer, now)) {
+        this.armDeadline(peer, now);
+      }
+    }
+  }
+
+  /** Keeps a peer's state in its connection's attachment (see PeerState); call after changing a kept field. */
+  save(peer: Peer): void {
+    try {
+      peer.conn.setState(peerState(peer));
+    } catch {
+      // closed meanwhile: nothing to keep
+    }
+  }
+
+  /** Stops every timer (what a hibernating server holds none of); the table is not used after. */
+  dispose(): void {
+    for (const peer of this.peers.values()) this.clearDeadline(peer);
   }
 
   get(conn: Party.Connection): Peer | undefined {
@@ -173,18 +302,46 @@ export class PeerTable {
       return null;
     }
     this.clearDeadline(peer);
+    peer.deadline = null;
     this.unauthenticate(peer);
     peer.fp = fp;
     peer.guest = null;
     this.members.add(peer);
     const count = this.connections.get(fp) ?? 0;
     this.connections.set(fp, count + 1);
+    this.save(peer);
     return count === 0;
   }
 
-  private clearDeadline(peer: Peer): void {
-    if (peer.deadline) clearTimeout(peer.deadline);
+  /** A connection waits on a join request as `fp`: no handshake deadline holds it any more. */
+  wait(peer: Peer, fp: string): void {
+    this.clearDeadline(peer);
     peer.deadline = null;
+    peer.guest = fp;
+    this.save(peer);
+  }
+
+  private armDeadline(peer: Peer, now: number): void {
+    if (peer.deadline === null) return;
+    peer.timer = setTimeout(
+      () => {
+        peer.timer = null;
+        if (this.peers.get(peer.conn.id) === peer) this.overdue(peer, peer.deadline ?? 0);
+      },
+      Math.max(0, peer.deadline - now),
+    );
+  }
+
+  private clearDeadline(peer: Peer): void {
+    if (peer.timer) clearTimeout(peer.timer);
+    peer.timer = null;
+  }
+
+  /** Closes a connection that has neither signed in nor asked to join by its deadline; true if it was. */
+  private overdue(peer: Peer, now: number): boolean {
+    if (peer.fp !== null || peer.guest !== null || peer.deadline === null || now < peer.deadline) return false;
+    this.fail(peer, 'not-authenticated', 'sign in sooner after connecting', { close: CLOSE.authFailed });
+    return true;
   }
 
   /** Makes a member connection an unauthenticated one again; true when that was its member's last connection. */
@@ -194,6 +351,7 @@ export class PeerTable {
     peer.fp = null;
     peer.told = null;
     this.members.delete(peer);
+    this.save(peer);
     const count = (this.connections.get(fp) ?? 1) - 1;
     if (count > 0) {
       this.connections.set(fp, count);
@@ -213,10 +371,16 @@ export class PeerTable {
     return [...this.connections.keys()].sort();
   }
 
-  /** Takes one token; false when the connection, or the identity it signed in as, is over its rate. */
+  /**
+   * Whether a frame from `peer` may be handled: not past its handshake deadline (checked here too, as a woken
+   * server's timer may not have run yet), and within the rate of the connection and of the identity it signed in
+   * as. When not, the connection has been sent an error (and closed, past the deadline).
+   */
   admit(peer: Peer, now = Date.now()): boolean {
-    if (!peer.bucket.take(now)) return false;
-    return peer.fp === null || this.identities.take(peer.fp, now);
+    if (this.overdue(peer, now)) return false;
+    if (peer.bucket.take(now) && (peer.fp === null || this.identities.take(peer.fp, now))) return true;
+    this.fail(peer, 'rate-limited', 'too many frames; slow down');
+    return false;
   }
 
   /** Sends an error frame, counts it, and closes the connection when `close` is set or it misbehaves too often. */
@@ -228,10 +392,16 @@ export class PeerTable {
     try {
       if (options.close) peer.conn.close(options.close, code);
       else if (peer.errors >= MAX_ERRORS_PER_CONNECTION) peer.conn.close(4008, 'too many errors');
+      else if (this.peers.get(peer.conn.id) === peer) this.save(peer);
     } catch {
       // already closed
     }
   }
+}
+
+function newPeer(conn: Party.Connection, state: PeerState): Peer {
+  const { address, nonce, fp, guest, errors, told, asked, deadline } = state;
+  return { conn, address, nonce, fp, guest, errors, told, asked, deadline, bucket: new TokenBucket(RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND), timer: null };
 }
 
 /** Sends unless the socket already closed (a peer that just left must not fail the frame being handled for everyone else). */

@@ -38,11 +38,20 @@ import {
   type SignedRecord,
 } from '../shared/protocol';
 import { ackText, presenceText, relayedText, roomFrameText, toJson, welcomeText, type Json } from './frames';
-import { clientAddress, CLOSE, json, KeyedBuckets, PeerTable, sendText, verifyChallenge, type Peer } from './guard';
+import { clientAddress, CLOSE, json, KeyedBuckets, PeerTable, presenceTag, readPeerState, sendText, verifyChallenge, type Peer } from './guard';
 import { servePage } from './landing';
 
 /** Message ids remembered for deduplication (a ring indexed by seq). */
 const RECENT_IDS = 2048;
+/** Recent ids are stored (for a wake from hibernation) in blocks of this many seqs, one storage key each. */
+const RECENT_BLOCK = 256;
+/**
+ * What must survive a hibernation but changes too often to store each time (recent ids, the limits on non-members) is
+ * stored once the room has been quiet this long (a pending timer keeps the room from hibernating)...
+ */
+const SETTLE_QUIET_MS = 1000;
+/** ...or at the latest this long after the first change not stored yet. */
+const SETTLE_MAX_DELAY_MS = 30_000;
 /** Presence changes within this window go out as one frame. */
 const PRESENCE_DELAY_MS = 50;
 /** A join record's timestamp must be this close to the server clock (no backdating past an expiry). */
@@ -69,6 +78,9 @@ interface Meta {
   stored?: Stored;
 }
 
+/** A stored block of recent ids (see RECENT_BLOCK): id, seq and timestamp of each relayed message, in seq order. */
+type RecentBlock = Array<[id: string, seq: number, ts: number]>;
+
 /** What a backup room's server stores: messages and their ciphertext characters. */
 interface Stored {
   messages: number;
@@ -86,10 +98,9 @@ interface TimerSpan {
 
 type Frame<T extends RoomClientFrame['type']> = Extract<RoomClientFrame, { type: T }>;
 
-/** How a kind of non-member link frame (a join, a preview) is limited: one per connection, and per client address. */
+/** How a kind of non-member link frame (a join, a preview) is limited: one per connection (see `Peer.asked`), and per client address. */
 interface GuestGate {
   what: 'join' | 'preview';
-  seen: WeakSet<Peer>;
   byAddress: KeyedBuckets;
 }
 
@@ -108,6 +119,11 @@ class Refusal extends Error {
 }
 
 export default class RoomServer implements Party.Server {
+  /**
+   * The room may leave memory between frames while its sockets stay open (hibernation): whatever a connection must
+   * keep is in its attachment (see PeerState), and `onStart` rebuilds the rest from storage and the open sockets.
+   */
+  readonly options: Party.ServerOptions = { hibernate: true };
   private readonly peers = new PeerTable();
   private roster: Roster | null = null;
   private chain: SignedRecord[] = [];
@@ -116,20 +132,30 @@ export default class RoomServer implements Party.Server {
   private timers: TimerSpan[] = [];
   /** Recently relayed message ids → their seq, so a resent envelope is acknowledged, not relayed twice. */
   private readonly recent = new Map<string, number>();
-  /** The id and timestamp of the last RECENT_IDS seqs, at `seq % RECENT_IDS` (evicts the oldest id without allocating). */
+  /** The id, seq and timestamp of the last RECENT_IDS seqs, at `seq % RECENT_IDS` (evicts the oldest id without allocating). */
   private readonly recentIds: Array<string | undefined> = new Array<string | undefined>(RECENT_IDS);
+  private readonly recentSeqs = new Float64Array(RECENT_IDS);
   private readonly recentTs = new Float64Array(RECENT_IDS);
   /** Each member's sealed profile (its name, readable by members only), as stored under `profile:<fp>`. */
   private readonly profiles = new Map<string, SealedProfile>();
+  /** Blocks of recent ids changed since they were last stored, and the blocks in storage (see RECENT_BLOCK). */
+  private readonly recentDirty = new Set<number>();
+  private readonly recentStored = new Set<number>();
+  /** Whether a limit on non-members (see `guestLimits`) was charged since they were last stored. */
+  private limitsDirty = false;
+  /** Stores what changed once the room is quiet (see SETTLE_QUIET_MS); the first unstored change's time, and the last one's. */
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
+  private settleSince = 0;
+  private settleLast = 0;
   /** The chain as JSON, built once per change (every welcome carries it). */
   private chainText: Json<SignedRecord[]> | null = null;
-  /** The online members as a JSON array and as a presence frame; null after a change until next needed. */
-  private presence: { online: Json<string[]>; frame: string } | null = null;
+  /** The online members as a JSON array, as a presence frame, and its digest (`Peer.told`); null after a change until next needed. */
+  private presence: { online: Json<string[]>; frame: string; tag: string } | null = null;
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   /** Join frames: one per connection, and attempts per client address, taken before anything is checked. */
-  private readonly joinGate: GuestGate = { what: 'join', seen: new WeakSet<Peer>(), byAddress: new KeyedBuckets(20, 20 / 60) };
+  private readonly joinGate: GuestGate = { what: 'join', byAddress: new KeyedBuckets(20, 20 / 60) };
   /** Link previews: one per connection, and per client address, taken before anything is checked. */
-  private readonly previewGate: GuestGate = { what: 'preview', seen: new WeakSet<Peer>(), byAddress: new KeyedBuckets(20, 20 / 60) };
+  private readonly previewGate: GuestGate = { what: 'preview', byAddress: new KeyedBuckets(20, 20 / 60) };
   /** Join attempts per identity, taken once its challenge signature and the link proof check out. */
   private readonly joinsByIdentity = new KeyedBuckets(10, 10 / 60);
   /** A generous ceiling per link, charged only by joiners who proved they hold its secret. */
@@ -180,12 +206,26 @@ export default class RoomServer implements Party.Server {
     const legacy = roster?.settings.disappearMs ? [{ from: 0, ms: roster.settings.disappearMs }] : [];
     this.timers = (await this.room.storage.get<TimerSpan[]>('timers')) ?? legacy;
     for (const profile of (await this.room.storage.list<SealedProfile>({ prefix: 'profile:' })).values()) this.profiles.set(profile.fp, profile);
+    await this.loadRecent();
     // Backup mode: the newest stored ids are remembered again, so a message its sender resends after a restart
     // (the process died after storing it, before its ack went out) is acknowledged again, not stored twice.
     if (roster?.mode === 'backup') {
       const newest = await this.room.storage.list<Envelope>({ prefix: 'msg:', reverse: true, limit: RECENT_IDS });
-      for (const envelope of [...newest.values()].reverse()) this.remember(envelope.id, envelope.seq, envelope.ts);
+      for (const envelope of [...newest.values()].reverse()) this.remember(envelope.id, envelope.seq, envelope.ts, true);
     }
+    await this.loadLimits();
+    this.rebuildPeers();
+  }
+
+  /**
+   * After a wake from hibernation (or a start, when there is none): the open connections become peers again from
+   * their attachments, and members whose last presence frame is not the current online set (someone's socket closed
+   * while the room slept, so its close woke it) are told it.
+   */
+  private rebuildPeers(): void {
+    this.peers.restore(this.room.getConnections());
+    const { tag } = this.currentPresence();
+    for (const p of this.peers.members) if (p.told !== tag) return this.onlineChanged();
   }
 
   onConnect(conn: Party.Connection, ctx: Party.ConnectionContext): void {
@@ -210,10 +250,7 @@ export default class RoomServer implements Party.Server {
     const peer = this.peers.get(conn);
     if (!peer) return;
     const now = Date.now();
-    if (!this.peers.admit(peer, now)) {
-      this.peers.fail(peer, 'rate-limited', 'too many frames; slow down');
-      return;
-    }
+    if (!this.peers.admit(peer, now)) return; // over its rate, or past its handshake deadline: told (and closed)
     const parsed = parseFrame(roomClientFrameSchema, raw);
     if (!parsed.ok) {
       this.peers.fail(peer, parsed.code, parsed.message);
@@ -329,7 +366,8 @@ export default class RoomServer implements Party.Server {
     if (cameOnline === null) return; // the connection closed meanwhile
     if (cameOnline) this.onlineChanged();
     const presence = this.currentPresence();
-    peer.told = presence.frame;
+    peer.told = presence.tag;
+    this.peers.save(peer);
     sendText(
       peer.conn,
       welcomeText({
@@ -371,7 +409,7 @@ export default class RoomServer implements Party.Server {
       return this.peers.fail(peer, 'auth-failed', 'the challenge signature does not verify with this key', { close: CLOSE.authFailed });
     }
     if (this.memberKey(frame.fp)) return this.admit(peer, frame.fp);
-    if (!this.joinsByIdentity.take(frame.fp) || !this.joinsByLink.take(link.id)) {
+    if (!this.take(this.joinsByIdentity, frame.fp) || !this.take(this.joinsByLink, link.id)) {
       return this.peers.fail(peer, 'rate-limited', 'too many join attempts on this link; wait a minute', { close: CLOSE.busy });
     }
     try {
@@ -390,7 +428,7 @@ export default class RoomServer implements Party.Server {
         });
       }
       await this.room.storage.put(reqKey(frame.fp), request);
-      peer.guest = frame.fp;
+      this.peers.wait(peer, frame.fp);
       send(peer.conn, { type: 'join-pending', reason: 'approval' });
       this.toAdmins({ type: 'join-request', request });
       return;
@@ -409,7 +447,7 @@ export default class RoomServer implements Party.Server {
     }
     const escrow = link.escrow ? await this.room.storage.get<Escrow>(escrowKey(link.id)) : undefined;
     const handOver = escrow && escrow.epoch === this.meta.epoch;
-    if (handOver && !this.escrowFetches.take(link.id)) {
+    if (handOver && !this.take(this.escrowFetches, link.id)) {
       return this.peers.fail(peer, 'link-busy', 'this invite link has been used too often in the last hour; try again later', { close: CLOSE.linkRefused });
     }
     try {
@@ -453,9 +491,10 @@ export default class RoomServer implements Party.Server {
   private async guestLink(peer: Peer, linkId: string, gate: GuestGate, proves: (link: LinkState) => Promise<boolean>): Promise<LinkState | undefined> {
     if (peer.fp) return void this.peers.fail(peer, 'bad-frame', 'this connection is already a member');
     if (!this.roster) return void this.peers.fail(peer, 'no-room', 'no room exists with this id', { close: CLOSE.noRoom });
-    if (gate.seen.has(peer)) return void this.peers.fail(peer, 'bad-frame', `one ${gate.what} per connection`, { close: CLOSE.linkRefused });
-    gate.seen.add(peer);
-    if (!gate.byAddress.take(peer.address)) return void this.peers.fail(peer, 'rate-limited', `too many ${gate.what} attempts; wait a minute`, { close: CLOSE.busy });
+    if (peer.asked.includes(gate.what)) return void this.peers.fail(peer, 'bad-frame', `one ${gate.what} per connection`, { close: CLOSE.linkRefused });
+    peer.asked = [...peer.asked, gate.what];
+    this.peers.save(peer);
+    if (!this.take(gate.byAddress, peer.address)) return void this.peers.fail(peer, 'rate-limited', `too many ${gate.what} attempts; wait a minute`, { close: CLOSE.busy });
     const link = this.findLink(linkId);
     if (!link || !(await proves(link))) {
       return void this.peers.fail(peer, 'link-invalid', 'this invite link is not valid, or its secret does not match', { close: CLOSE.linkRefused });
@@ -751,13 +790,110 @@ export default class RoomServer implements Party.Server {
     sendText(peer.conn, ackText(frame.id, seq, ts));
   }
 
-  private remember(id: string, seq: number, ts: number): void {
+  /** Remembers a relayed id (`stored`: loaded from storage, so nothing to store again). */
+  private remember(id: string, seq: number, ts: number, stored = false): void {
     const slot = seq % RECENT_IDS;
     const evicted = this.recentIds[slot];
-    if (evicted !== undefined && this.recent.get(evicted) === seq - RECENT_IDS) this.recent.delete(evicted);
+    if (evicted !== undefined && this.recent.get(evicted) === this.recentSeqs[slot]) this.recent.delete(evicted);
     this.recentIds[slot] = id;
+    this.recentSeqs[slot] = seq;
     this.recentTs[slot] = ts;
     this.recent.set(id, seq);
+    if (stored) return;
+    this.recentDirty.add(Math.floor(seq / RECENT_BLOCK));
+    this.settleLater();
+  }
+
+  /** Something to store before the room may hibernate changed: stores it once the room is quiet (see SETTLE_QUIET_MS). */
+  private settleLater(): void {
+    const now = Date.now();
+    if (!this.settleTimer) this.settleSince = now;
+    this.settleLast = now;
+    this.settleTimer ??= setTimeout(() => this.settleWhenQuiet(), SETTLE_QUIET_MS);
+  }
+
+  private settleWhenQuiet(): void {
+    const wait = Math.min(this.settleLast + SETTLE_QUIET_MS, this.settleSince + SETTLE_MAX_DELAY_MS) - Date.now();
+    if (wait > 0) {
+      this.settleTimer = setTimeout(() => this.settleWhenQuiet(), wait);
+      return;
+    }
+    this.settleTimer = null;
+    void this.settle().catch((error: unknown) => console.error('room state not stored', error));
+  }
+
+  /** Stores what a wake from hibernation needs and memory alone holds: recent ids, the limits on non-members. */
+  private async settle(): Promise<void> {
+    await this.storeRecent();
+    await this.storeLimits();
+  }
+
+  /**
+   * Stores the blocks of recent ids changed since last time, and deletes the stored blocks that fell out of the
+   * window, so a room woken from hibernation still acknowledges a resent envelope instead of relaying it twice.
+   */
+  private async storeRecent(): Promise<void> {
+    const low = Math.floor(Math.max(0, this.meta.seq - RECENT_IDS + 1) / RECENT_BLOCK);
+    const put: Record<string, RecentBlock> = {};
+    for (const block of this.recentDirty) if (block >= low) put[recentKey(block)] = this.recentBlock(block);
+    this.recentDirty.clear();
+    const stale = [...this.recentStored].filter((block) => block < low);
+    for (const key of Object.keys(put)) this.recentStored.add(Number(key.slice('recent:'.length)));
+    for (const block of stale) this.recentStored.delete(block);
+    if (Object.keys(put).length) await this.room.storage.put(put);
+    if (stale.length) await this.room.storage.delete(stale.map(recentKey));
+  }
+
+  /** The remembered ids with a seq in `block`. */
+  private recentBlock(block: number): RecentBlock {
+    const entries: RecentBlock = [];
+    for (let seq = block * RECENT_BLOCK; seq < (block + 1) * RECENT_BLOCK; seq++) {
+      const slot = seq % RECENT_IDS;
+      const id = this.recentIds[slot];
+      if (id !== undefined && this.recentSeqs[slot] === seq) entries.push([id, seq, this.recentTs[slot] as number]);
+    }
+    return entries;
+  }
+
+  /**
+   * The limits on non-members, which count over minutes (an hour for escrowed keys): stored when the room settles so a
+   * wake from hibernation does not refill them. The frame rates of connections count over seconds and are not stored:
+   * a room hibernates only after seconds of quiet, when they would have refilled anyway.
+   */
+  private guestLimits(): Record<string, KeyedBuckets> {
+    return { join: this.joinGate.byAddress, preview: this.previewGate.byAddress, identity: this.joinsByIdentity, link: this.joinsByLink, escrow: this.escrowFetches };
+  }
+
+  /** Charges one of the limits on non-members (to be stored when the room settles). */
+  private take(buckets: KeyedBuckets, key: string): boolean {
+    this.limitsDirty = true;
+    this.settleLater();
+    return buckets.take(key);
+  }
+
+  private async storeLimits(): Promise<void> {
+    if (!this.limitsDirty) return;
+    this.limitsDirty = false;
+    const now = Date.now();
+    const entries = Object.entries(this.guestLimits()).map(([name, buckets]) => [`limits:${name}`, buckets.snapshot(now)] as const);
+    const kept = entries.filter(([, snapshot]) => snapshot.length);
+    const refilled = entries.filter(([, snapshot]) => !snapshot.length).map(([key]) => key);
+    if (kept.length) await this.room.storage.put(Object.fromEntries(kept));
+    if (refilled.length) await this.room.storage.delete(refilled);
+  }
+
+  private async loadLimits(): Promise<void> {
+    const stored = await this.room.storage.list<Array<[string, number, number]>>({ prefix: 'limits:' });
+    for (const [name, buckets] of Object.entries(this.guestLimits())) buckets.load(stored.get(`limits:${name}`) ?? []);
+  }
+
+  /** Loads the stored recent ids (see storeRecent). */
+  private async loadRecent(): Promise<void> {
+    const blocks = await this.room.storage.list<RecentBlock>({ prefix: 'recent:' });
+    for (const [key, entries] of blocks) {
+      this.recentStored.add(Number(key.slice('recent:'.length)));
+      for (const [id, seq, ts] of entries) this.remember(id, seq, ts, true);
+    }
   }
 
   // ── history ───────────────────────────────────────────────────────────────
@@ -939,10 +1075,11 @@ export default class RoomServer implements Party.Server {
     return (this.chainText ??= toJson(this.chain));
   }
 
-  private currentPresence(): { online: Json<string[]>; frame: string } {
+  private currentPresence(): { online: Json<string[]>; frame: string; tag: string } {
     if (!this.presence) {
       const online = toJson(this.peers.online());
-      this.presence = { online, frame: presenceText(online) };
+      const frame = presenceText(online);
+      this.presence = { online, frame, tag: presenceTag(frame) };
     }
     return this.presence;
   }
@@ -961,10 +1098,11 @@ export default class RoomServer implements Party.Server {
 
   /** Sends the online set to every member connection that has not seen it yet (in its welcome or an earlier frame). */
   private broadcastPresence(): void {
-    const { frame } = this.currentPresence();
+    const { frame, tag } = this.currentPresence();
     for (const p of this.peers.members) {
-      if (p.told === frame) continue;
-      p.told = frame;
+      if (p.told === tag) continue;
+      p.told = tag;
+      this.peers.save(p);
       sendText(p.conn, frame);
     }
   }
@@ -977,14 +1115,17 @@ export default class RoomServer implements Party.Server {
    * `POST {"hook":"inject-member","fp","key"}` writes a member straight into the room's state with
    * a record nobody signed, and asks members to send it the key, as a malicious server would.
    * `POST {"hook":"sweep","at"}` runs the backup sweep as if the clock read `at` (ms), so tests need not wait for a timer.
+   * `POST {"hook":"hibernate","leave"?}` simulates a hibernation and a wake (see `hibernate`); `leave` (a fingerprint):
+   * that member's connections close while the room sleeps.
    */
   private async testHook(req: Party.Request): Promise<Response> {
-    const body = (await req.json().catch(() => null)) as { hook?: string; fp?: string; key?: string; at?: number } | null;
+    const body = (await req.json().catch(() => null)) as { hook?: string; fp?: string; key?: string; at?: number; leave?: string } | null;
     if (body?.hook === 'sweep' && typeof body.at === 'number' && this.roster?.mode === 'backup') {
       const roster = this.roster;
       const at = body.at;
       return json({ deleted: await this.serial(() => this.sweep(roster, at)) });
     }
+    if (body?.hook === 'hibernate') return json(await this.hibernate(body.leave));
     if (body?.hook !== 'inject-member' || !body.fp || !body.key || !this.roster) return json({ error: 'unknown hook' }, 400);
     const forged: SignedRecord = {
       body: JSON.stringify({ v: 1, kind: 'add', room: this.room.id, prev: this.roster.head, by: body.fp, member: body.fp, key: body.key, role: 'member', ts: Date.now() }),
@@ -998,6 +1139,32 @@ export default class RoomServer implements Party.Server {
     await this.needKey(body.fp);
     return json({ ok: true });
   }
+
+  /**
+   * A test of hibernation, which `partykit dev` cannot force: the room settles as the platform waits for it to (no
+   * frame in progress, no timer pending: the presence frame sent, the recent ids stored), loses its handshake timers as
+   * an evicted one would, drops every field it holds in memory (a fresh instance's fields over its own), and wakes as
+   * on Cloudflare: `onStart` over the same storage and the same open sockets with their attachments.
+   */
+  private async hibernate(leave?: string): Promise<{ peers: number; members: number; presenceDue: boolean }> {
+    await this.queue;
+    if (this.presenceTimer) {
+      clearTimeout(this.presenceTimer);
+      this.presenceTimer = null;
+      this.broadcastPresence();
+    }
+    if (this.settleTimer) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = null;
+      await this.settle();
+    }
+    this.peers.dispose();
+    Object.assign(this, new RoomServer(this.room));
+    // Sockets that close while the room sleeps: their close wakes it, and finds no peer of theirs in the new table.
+    for (const conn of this.room.getConnections()) if (leave && readPeerState(conn.state)?.fp === leave) conn.close(1001, 'going away');
+    await this.onStart();
+    return { peers: this.peers.all().length, members: this.peers.members.size, presenceDue: this.presenceTimer !== null };
+  }
 }
 
 function chainKey(index: number): string {
@@ -1010,6 +1177,10 @@ function profileKey(fp: string): string {
 
 function keysKey(fp: string): string {
   return `keys:${fp}`;
+}
+
+function recentKey(block: number): string {
+  return `recent:${String(block).padStart(10, '0')}`;
 }
 
 function messageKey(seq: number): string {

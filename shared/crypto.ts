@@ -4,19 +4,13 @@
  */
 import * as openpgp from 'openpgp';
 import { GEK_BYTES } from './constants';
+import { CryptoError } from './crypto-error';
 import { fromBase64, randomBytes, toBase64 } from './encoding';
 
 export type PublicKey = openpgp.PublicKey;
 export type PrivateKey = openpgp.PrivateKey;
 
-export class CryptoError extends Error {
-  constructor(
-    readonly code: 'bad-signature' | 'bad-ciphertext' | 'wrong-passphrase' | 'bad-key',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { CryptoError } from './crypto-error';
 
 /** A fresh identity: armored public key and armored private key encrypted under the passphrase (Argon2 S2K + AEAD). */
 export interface GeneratedIdentity {

@@ -6,6 +6,7 @@
 import { decryptFor, generateGek, openKeyEnvelope, openWithGek, readPublicKey, sealKeyEnvelope, sealKeyEnvelopes, sealWithGek } from '@/shared/crypto';
 import { fromBase64, fromUtf8, toBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, fromBase64Url } from '@/shared/links';
+import { openPayload, sealPayload } from '@/shared/message-envelope';
 import { parseRecordBody, type Member, type Roster } from '@/shared/membership';
 import {
   escrowPayload,
@@ -14,7 +15,6 @@ import {
   roomKeyIsFor,
   roomKeyPayload,
   roomKeyPayloadSchema,
-  messagePayloadSchema,
   type EscrowPayload,
   type KeyGrant,
   type RoomKeyPayload,
@@ -228,10 +228,10 @@ export async function resealOutbox(ctx: RoomContext, s: RoomSession): Promise<vo
     if (item.epoch >= epoch) continue;
     const old = s.keyFor(item.epoch);
     if (!old) continue;
-    const plain = await openWithGek(fromBase64(old), item.ct, ctx.me.privateKey.toPublic()).catch(() => null);
-    const payload = plain ? parsePayload(messagePayloadSchema, fromUtf8(plain)) : null;
+    const binding = { room: s.id, epoch: item.epoch, from: ctx.me.identity.fingerprint, id: item.id };
+    const payload = await openPayload(fromBase64(old), item.ct, binding, ctx.me.privateKey.toPublic()).catch(() => null);
     if (!payload) continue;
-    const ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify({ ...payload, epoch })), ctx.me.privateKey);
+    const ct = await sealPayload(fromBase64(gek), { ...payload, epoch }, ctx.me.privateKey);
     s.edit((record) => {
       const held = record.outbox.find((o) => o.id === item.id);
       if (held) Object.assign(held, { ct, epoch });

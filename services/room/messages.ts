@@ -3,9 +3,10 @@
  * with one set of checks, catching up (backup paging, peer sync) and reading history for the UI.
  */
 import { MAX_QUOTE_CHARS, MAX_REACTION_CHARS, MAX_TEXT_CHARS, MESSAGE_ID_BYTES } from '@/shared/constants';
-import { openWithGek, readPublicKey, sealWithGek } from '@/shared/crypto';
-import { fromBase64, fromUtf8, randomHex, utf8 } from '@/shared/encoding';
-import { messagePayloadSchema, parsePayload, type ActionPayload, type MessagePayload, type Quote } from '@/shared/payloads';
+import { readPublicKey } from '@/shared/crypto';
+import { fromBase64, randomHex } from '@/shared/encoding';
+import { openPayload, sealPayload } from '@/shared/message-envelope';
+import type { ActionPayload, MessagePayload, Quote } from '@/shared/payloads';
 import { MAX_PAGE_MESSAGES, type Envelope, type RoomServerFrame, type SyncPage } from '@/shared/protocol';
 import type { MessageView, SendFailure, SendOptions } from '@/utils/protocol-map';
 import { isQuotaError, UserFacingError } from '../errors';
@@ -280,7 +281,7 @@ async function sealAndSend(
   const failed = (failure: SendFailure) => new SendFailed({ ...stored, status: 'failed', failure }, failure);
   let ct: string;
   try {
-    ct = await sealWithGek(fromBase64(gek), utf8(JSON.stringify(payload)), ctx.me.privateKey);
+    ct = await sealPayload(fromBase64(gek), payload, ctx.me.privateKey);
   } catch (error) {
     throw failed({ code: 'seal-failed', message: describe(error) });
   }
@@ -349,8 +350,8 @@ export async function ingest(ctx: RoomContext, s: RoomSession, envelope: Envelop
   if (!gek) return s.reject(`no key for epoch ${envelope.epoch}`);
   let payload: MessagePayload | null;
   try {
-    const plain = await openWithGek(fromBase64(gek), envelope.ct, await readPublicKey(sender.publicKey));
-    payload = parsePayload(messagePayloadSchema, fromUtf8(plain));
+    const binding = { room: s.id, epoch: envelope.epoch, from: envelope.from, id: envelope.id };
+    payload = await openPayload(fromBase64(gek), envelope.ct, binding, await readPublicKey(sender.publicKey));
   } catch (error) {
     noteUnreadable(ctx, s, envelope);
     return s.reject(`message rejected (${source}): ${describe(error)}`);
@@ -457,8 +458,8 @@ export async function onAck(ctx: RoomContext, s: RoomSession, id: string, seq: n
  */
 async function restoreSent(ctx: RoomContext, s: RoomSession, env: Envelope): Promise<StoredMessage | null> {
   const gek = s.keyFor(env.epoch);
-  const plain = gek ? await openWithGek(fromBase64(gek), env.ct, ctx.me.privateKey.toPublic()).catch(() => null) : null;
-  const payload = plain ? parsePayload(messagePayloadSchema, fromUtf8(plain)) : null;
+  const binding = { room: s.id, epoch: env.epoch, from: env.from, id: env.id };
+  const payload = gek ? await openPayload(fromBase64(gek), env.ct, binding, ctx.me.privateKey.toPublic()).catch(() => null) : null;
   if (!payload || payload.id !== env.id) return null;
   const expiresAt = expiryFor(s, payload.ts);
   if (expiresAt !== null && expiresAt <= ctx.now()) return null;

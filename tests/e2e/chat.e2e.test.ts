@@ -2,6 +2,7 @@ import { inject } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
 import { acceptInvitation, onboard, shortCode } from './support/flows';
+import { checkSealVectors, EXPECTED_VECTORS } from './support/seal-vectors';
 
 const host = inject('partyHost');
 const extensionDir = inject('extensionDir');
@@ -26,6 +27,12 @@ describe('two browser profiles chat through the built extension', () => {
   afterAll(async () => {
     await alice?.close();
     await bob?.close();
+  });
+
+  it('checks the message seal test vectors in an extension page, on Chromium’s WebCrypto', async () => {
+    const page = await alice.openPanel();
+    expect(await checkSealVectors((code) => page.evaluate(code))).toEqual(EXPECTED_VECTORS);
+    await page.close();
   });
 
   it('onboards, creates a room, invites by contact code, chats both ways, and keeps history across a restart', async () => {

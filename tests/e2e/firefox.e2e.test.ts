@@ -16,6 +16,7 @@ import { inject } from 'vitest';
 import { launchWithExtension, newProfileDir, type ExtensionBrowser } from '../helpers/browser';
 import { launchFirefoxWithExtension, type FirefoxWithExtension } from '../helpers/firefox';
 import * as ff from './support/firefox-flows';
+import { checkSealVectors, EXPECTED_VECTORS } from './support/seal-vectors';
 import { acceptInvitation, createInviteLink, createRoom, enabledComposer, expectMessage, id, onboard, openPanel, send } from './support/flows';
 
 const host = inject('partyHost');
@@ -81,6 +82,10 @@ describe('Firefox build in Firefox ESR, chatting with Chromium', () => {
     expect(foxCode.replace(/\s/g, '')).toMatch(/^[0-9A-F]{40}$/i);
     expect(foxCode).not.toBe(chrisCode);
     await f.waitForSelector(id('room-create-name'));
+  });
+
+  it('checks the message seal test vectors in the Firefox extension page, on Firefox’s WebCrypto', async () => {
+    expect(await checkSealVectors((code) => f.evaluate(code))).toEqual(EXPECTED_VECTORS);
   });
 
   it('Firefox creates an ephemeral room, invites Chromium by contact code, and they chat both ways', async () => {

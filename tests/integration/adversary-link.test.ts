@@ -3,13 +3,14 @@
  * genesis, so the joiner refuses a chain that starts anywhere else and takes no key from its look-alike admin.
  */
 import { inject } from 'vitest';
-import { generateIdentity, openWithGek, readPublicKey, sealKeyEnvelope, unlockPrivateKey } from '@/shared/crypto';
+import { generateIdentity, readPublicKey, sealKeyEnvelope, unlockPrivateKey } from '@/shared/crypto';
 import { randomBytes, randomHex, sha256Hex, toBase64, utf8 } from '@/shared/encoding';
 import { parseLink, toBase64Url } from '@/shared/links';
 import { createGenesis, createRecord, parseRecordBody, verifyChain } from '@/shared/membership';
 import type { RoomKeyPayload } from '@/shared/payloads';
 import type { RoomServerFrame } from '@/shared/protocol';
 import { startLyingServer, type LyingServer } from '../helpers/adversary/lying-server';
+import { readWith } from '../helpers/message-open';
 import { storedRoom, until, type TestClient, onboardedClient } from '../helpers/node-client';
 
 const host = inject('partyHost');
@@ -89,7 +90,7 @@ describe('a lying server fakes a whole room for a link joiner', () => {
     const readable: string[] = [];
     for (const { frame } of conn.frames('to-server', 'msg')) {
       if (frame?.type !== 'msg') continue;
-      const plain = await openWithGek(fakeGek, frame.ct, joinerKey).catch(() => null);
+      const plain = await readWith(fakeGek, frame.ct, { room: roomId, epoch: frame.epoch, from: joinerKey.getFingerprint(), id: frame.id }, joinerKey);
       if (plain) readable.push(new TextDecoder().decode(plain));
     }
     expect(readable, 'messages the joiner sent that the lying server reads with its own key').toEqual([]);

@@ -5,7 +5,7 @@
  */
 import { inject } from 'vitest';
 import { formatContactCode, generateIdentity } from '@/shared/crypto';
-import { randomBytes, randomHex, toBase64 } from '@/shared/encoding';
+import { fromBase64, randomBytes, randomHex, toBase64 } from '@/shared/encoding';
 import { createRecord, verifyChain } from '@/shared/membership';
 import type { RoomServerFrame, SignedRecord } from '@/shared/protocol';
 import { hostileRoom, rejects, type HostileRoom } from '../helpers/adversary/hostile-room';
@@ -101,31 +101,66 @@ describe('a lying server and a hostile member, against defences that exist', () 
     expect(keysForGhost).toEqual([]);
   });
 
-  it.each([
-    ['the member who really signed it', 'message payload does not match its envelope (forged sender'],
-    ['the sender the payload claims', 'message rejected (live): the sender signature does not verify'],
-  ])('rejects a message the server relays whose signed payload names another sender (envelope naming %s)', async (envelopeFrom, reason) => {
-    const text = `I am Alice: pay Mallory (${envelopeFrom})`;
-    const sealed = await mallory.seal({ from: fp.alice, text });
+  /** Each attack on messages runs against format v1 (what the extension sends) and the older OpenPGP format (still opened). */
+  const formats = ['v1', 'openpgp'] as const;
+
+  it.each(
+    formats.flatMap((format) => [
+      ['the member who really signed it', 'message payload does not match its envelope (forged sender', format],
+      ['the sender the payload claims', 'message rejected (live): the sender signature does not verify', format],
+    ] as const),
+  )('rejects a message the server relays whose signed payload names another sender (envelope naming %s, %s)', async (envelopeFrom, reason, format) => {
+    const text = `I am Alice: pay Mallory (${envelopeFrom}, ${format})`;
+    const from = envelopeFrom.startsWith('the member') ? mallory.fp : fp.alice;
+    // In v1 Mallory signs the header the envelope will carry (else it would not even decrypt): the best she can do.
+    const sealed = await mallory.seal({ from: fp.alice, text }, { format, header: { from } });
     const conn = await proxy.member(roomId, fp.bob);
     const before = bob.rejected.length;
-    const from = envelopeFrom.startsWith('the member') ? mallory.fp : fp.alice;
     conn.toClient({ type: 'msg', seq: (await storedRoom(bob, roomId)).lastSeq + 1, id: sealed.id, epoch: 0, from, ts: Date.now(), ct: sealed.ct } satisfies RoomServerFrame);
     await rejects(bob, reason, before);
     expect(await texts(bob, roomId)).not.toContain(text);
   });
 
-  it.each([
-    ['names another room', (m: MaliciousMember) => m.seal({ room: randomHex(16), text: 'moved from another room' }), {}],
-    ['names another key epoch', (m: MaliciousMember) => m.seal({ epoch: 1, text: 'from another epoch' }, { sealEpoch: 0 }), {}],
-    ['names another message id', (m: MaliciousMember) => m.seal({ text: 'under another id' }), { id: randomHex(16) }],
-    ['names another sender', (m: MaliciousMember) => m.seal({ from: fp.alice, text: 'as Alice' }), {}],
-  ] as const)('rejects a message a member seals whose payload %s than its envelope', async (_what, seal, envelope) => {
+  const otherId = { v1: randomHex(16), openpgp: randomHex(16) };
+  it.each(
+    formats.flatMap((format) => [
+      ['names another room', format, (m: MaliciousMember) => m.seal({ room: randomHex(16), text: `moved from another room (${format})` }, { format }), {}],
+      ['names another key epoch', format, (m: MaliciousMember) => m.seal({ epoch: 1, text: `from another epoch (${format})` }, { sealEpoch: 0, format }), {}],
+      ['names another message id', format, (m: MaliciousMember) => m.seal({ text: `under another id (${format})` }, { format, header: { id: otherId[format] } }), { id: otherId[format] }],
+      ['names another sender', format, (m: MaliciousMember) => m.seal({ from: fp.alice, text: `as Alice (${format})` }, { format }), {}],
+    ] as const),
+  )('rejects a message a member seals whose payload %s than its envelope (%s)', async (_what, _format, seal, envelope) => {
     const sealed = await seal(mallory);
     const before = bob.rejected.length;
     expect(await mallory.send(sealed, envelope)).toMatchObject({ type: 'ack' });
     await rejects(bob, 'message payload does not match its envelope', before);
     expect(await texts(bob, roomId)).not.toContain(sealed.payload.text);
+  });
+
+  /** A v1 ciphertext changed after sealing: a byte flipped in the encrypted body, or cut short. */
+  const flipped = (ct: string, at: number) => {
+    const bytes = fromBase64(ct);
+    bytes[at] = (bytes[at] ?? 0) ^ 0x01;
+    return toBase64(bytes);
+  };
+  it.each([
+    ['a header sealed for another room', { header: { room: randomHex(16) } }, (ct: string) => ct, 'the ciphertext cannot be decrypted'],
+    ['a header sealed for another epoch', { header: { epoch: 1 } }, (ct: string) => ct, 'the ciphertext cannot be decrypted'],
+    ['a header sealed for another sender', { header: { from: 'a'.repeat(40) } }, (ct: string) => ct, 'the ciphertext cannot be decrypted'],
+    ['a header sealed for another message id', { header: { id: randomHex(16) } }, (ct: string) => ct, 'the ciphertext cannot be decrypted'],
+    ['a flipped ciphertext byte', {}, (ct: string) => flipped(ct, 40), 'the ciphertext cannot be decrypted'],
+    ['a flipped salt byte', {}, (ct: string) => flipped(ct, 3), 'the ciphertext cannot be decrypted'],
+    ['a ciphertext cut short', {}, (ct: string) => toBase64(fromBase64(ct).subarray(0, 100)), 'not a v1 sealed message'],
+    ['a ciphertext missing its last byte', {}, (ct: string) => toBase64(fromBase64(ct).slice(0, -1)), 'the ciphertext cannot be decrypted'],
+  ] as const)('rejects a v1 message a member sends with %s', async (what, options, change, reason) => {
+    const sealed = await mallory.seal({ text: `v1 attack: ${what}` }, options);
+    const before = bob.rejected.length;
+    expect(await mallory.send({ ...sealed, ct: change(sealed.ct) })).toMatchObject({ type: 'ack' });
+    await rejects(bob, `message rejected (live): ${reason}`, before);
+    // Nothing was shown, and the room still works.
+    const marker = await alice.chat.sendMessage(roomId, `after: ${what}`);
+    await until(async () => (await bob.chat.listMessages(roomId)).some((m) => m.id === marker.id), 'bob receives the marker');
+    expect(await texts(bob, roomId)).not.toContain(`v1 attack: ${what}`);
   });
 
   it('drops a message the server re-delivers under a new seq: the per-device counter stops it', async () => {
@@ -144,9 +179,10 @@ describe('a lying server and a hostile member, against defences that exist', () 
     expect((await bob.chat.listMessages(roomId)).filter((m) => m.text === 'pay Bob 10')).toHaveLength(1);
     expect(bob.rejected.slice(before)).toEqual([]);
 
-    // Under a new message id as well, it no longer matches what the sender signed.
+    // Under a new message id as well, it no longer matches what the sender signed: Alice sends format v1, which binds
+    // the id into the key's additional data, so it does not even decrypt (an OpenPGP-format one fails the payload check).
     proxy.replay(original, { to: conn, mutate: (f) => ({ ...f, id: randomHex(16), seq: lastSeq + 1, ts: Date.now() }) });
-    await rejects(bob, 'message payload does not match its envelope', before);
+    await rejects(bob, 'message rejected (live): the ciphertext cannot be decrypted', before);
     expect((await bob.chat.listMessages(roomId)).filter((m) => m.text === 'pay Bob 10')).toHaveLength(1);
   });
 

@@ -7,6 +7,7 @@ import { fromBase64, toBase64 } from '@/shared/encoding';
 import { createClient, identityKeyOf, until, type TestClient, onboardedClient, invite } from '../helpers/node-client';
 import { freePort, startParty } from '../helpers/party-server';
 import { rawSocket, signIn } from '../helpers/raw-socket';
+import { turnMalicious } from '../helpers/adversary/malicious-member';
 
 const host = inject('partyHost');
 
@@ -314,3 +315,31 @@ function walk(dir: string): string[] {
     return statSync(path).isDirectory() ? walk(path) : [path];
   });
 }
+
+describe('messages sealed in the older OpenPGP format (before format v1) stay readable', () => {
+  it('shows them live and from the backup, next to format v1 ones, in order', async () => {
+    const { roomId, clients } = await roomWith('backup', 'Olga', 'Ben', 'Otto');
+    const [olga, firstBen, otto] = clients as [TestClient, TestClient, TestClient];
+    let ben = firstBen;
+    // Otto runs a version from before format v1: his messages are OpenPGP messages under the room key.
+    const old = await turnMalicious(otto, roomId, host);
+    await old.connect();
+    const first = await old.seal({ text: 'old format, live' }, { format: 'openpgp' });
+    expect(fromBase64(first.ct)[0]).toBeGreaterThanOrEqual(0x80);
+    await old.send(first);
+    await until(async () => (await texts(ben, roomId)).includes('old format, live'), 'ben shows the live OpenPGP-format message');
+
+    // Ben is away; the backup holds an old-format and a v1 message; he catches up from it.
+    ben.chat.closeAll();
+    await old.send(await old.seal({ text: 'old format, from the backup' }, { format: 'openpgp' }));
+    const v1 = await olga.chat.sendMessage(roomId, 'format v1, from the backup');
+    await until(async () => (await olga.chat.listMessages(roomId)).find((m) => m.id === v1.id && m.status === 'sent'), 'olga sent hers');
+    ben = await restart(ben);
+    await until(async () => (await texts(ben, roomId)).includes('format v1, from the backup'), 'ben caught up from the backup');
+    expect(await texts(ben, roomId)).toEqual(['old format, live', 'old format, from the backup', 'format v1, from the backup']);
+    expect(ben.rejected).toEqual([]);
+    old.close();
+    olga.chat.closeAll();
+    ben.chat.closeAll();
+  });
+});

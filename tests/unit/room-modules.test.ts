@@ -9,7 +9,7 @@ import { RoomSession } from '@/services/room/session';
 import { unseal } from '@/services/sealed';
 import { sendMessage } from '@/services/room/messages';
 import { acceptCounter, missingCount, normalizeGaps } from '@/services/room/counters';
-import { generateGek, openWithGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
+import { generateGek, readPublicKey, sealKeyEnvelope } from '@/shared/crypto';
 import { randomHex, sha256Hex, toBase64, utf8 } from '@/shared/encoding';
 import { deriveLinkKeys, newLinkId, newLinkSecret, signJoinProof } from '@/shared/links';
 import { createAddRecord, createGenesis, createJoinRecord, createRecord, verifyChain, type RoomSettings } from '@/shared/membership';
@@ -23,7 +23,8 @@ import { route } from '@/services/room/router';
 import { emptyRoom } from '@/services/room/session';
 import { memoryStore } from '@/services/store';
 import { roomDetail } from '@/services/room/views';
-import { person, roomFixture, type Person, type RoomFixture } from './support/room-fixture';
+import { readWith } from '../helpers/message-open';
+import { person, roomFixture, type Person, type RoomFixture, type SealFormat } from './support/room-fixture';
 
 describe('message counters', () => {
   it.each([
@@ -77,22 +78,31 @@ describe('taking in messages (ingest): the same checks for every source', () => 
     [alice, bob, carol, mallory] = await Promise.all([person('Alice'), person('Bob'), person('Carol'), person('Mallory')]);
   });
 
-  type Case = { name: string; make: (f: RoomFixture) => Promise<Envelope>; shown: boolean; reason: RegExp | null };
+  type Case = { name: string; make: (f: RoomFixture, format: SealFormat) => Promise<Envelope>; shown: boolean; reason: RegExp | null };
   const cases: Case[] = [
-    { name: 'a valid message from a member', make: (f) => f.envelope(alice), shown: true, reason: null },
-    { name: 'a payload naming another sender than its envelope', make: (f) => f.envelope(alice, { from: carol.fingerprint }), shown: false, reason: /does not match its envelope/ },
-    { name: 'an envelope claiming a sender who did not sign it', make: (f) => f.envelope(carol, {}, { envelope: { from: alice.fingerprint } }), shown: false, reason: /message rejected/ },
-    { name: 'a payload for another room', make: (f) => f.envelope(alice, { room: 'f'.repeat(32) }), shown: false, reason: /does not match its envelope/ },
-    { name: 'a payload for another epoch than its envelope', make: (f) => f.envelope(alice, { epoch: 1 }, { envelope: { epoch: 0 } }), shown: false, reason: /does not match its envelope/ },
-    { name: 'a payload whose id differs from its envelope', make: (f) => f.envelope(alice, {}, { envelope: { id: 'e'.repeat(32) } }), shown: false, reason: /does not match its envelope/ },
-    { name: 'a sender outside the verified membership', make: (f) => f.envelope(mallory), shown: false, reason: /not in the verified membership/ },
-    { name: 'an epoch we hold no key for', make: (f) => f.envelope(alice, { epoch: 3 }), shown: false, reason: /no key for epoch 3/ },
-    { name: 'sealed with another key', make: (f) => f.envelope(alice, {}, { gek: generateGek() }), shown: false, reason: /message rejected/ },
+    { name: 'a valid message from a member', make: (f, format) => f.envelope(alice, {}, { format }), shown: true, reason: null },
+    { name: 'a payload naming another sender than its envelope', make: (f, format) => f.envelope(alice, { from: carol.fingerprint }, { format }), shown: false, reason: /does not match its envelope/ },
+    { name: 'an envelope claiming a sender who did not sign it', make: (f, format) => f.envelope(carol, {}, { envelope: { from: alice.fingerprint }, format }), shown: false, reason: /message rejected/ },
+    { name: 'a payload for another room', make: (f, format) => f.envelope(alice, { room: 'f'.repeat(32) }, { format }), shown: false, reason: /does not match its envelope/ },
+    { name: 'a payload for another epoch than its envelope', make: (f, format) => f.envelope(alice, { epoch: 1 }, { envelope: { epoch: 0 }, format }), shown: false, reason: /does not match its envelope/ },
+    { name: 'a payload whose id differs from its envelope', make: (f, format) => f.envelope(alice, {}, { envelope: { id: 'e'.repeat(32) }, format }), shown: false, reason: /does not match its envelope/ },
+    { name: 'a sender outside the verified membership', make: (f, format) => f.envelope(mallory, {}, { format }), shown: false, reason: /not in the verified membership/ },
+    { name: 'an epoch we hold no key for', make: (f, format) => f.envelope(alice, { epoch: 3 }, { format }), shown: false, reason: /no key for epoch 3/ },
+    { name: 'sealed with another key', make: (f, format) => f.envelope(alice, {}, { gek: generateGek(), format }), shown: false, reason: /message rejected/ },
+    // Format v1 binds the room, epoch, sender and id into the key and the additional data: a ciphertext sealed for
+    // other ones does not decrypt under the envelope it arrives in.
+    ...(['room', 'epoch', 'from', 'id'] as const).map((field): Case => ({
+      name: `a v1 ciphertext sealed for another ${field} than its envelope`,
+      make: (f, format) => f.envelope(alice, {}, { format, header: { [field]: field === 'epoch' ? 1 : 'c'.repeat(32) } }),
+      shown: false,
+      reason: /message rejected \(live\): the ciphertext cannot be decrypted/,
+    })),
   ];
+  const formats: SealFormat[] = ['v1', 'openpgp'];
 
-  it.each(cases)('$name', async ({ make, shown, reason }) => {
+  it.each(formats.flatMap((format) => cases.filter((c) => format === 'v1' || !c.name.startsWith('a v1')).map((c) => ({ ...c, format }))))('$name ($format)', async ({ make, shown, reason, format }) => {
     const f = await roomFixture({ me: bob, others: [alice, carol] });
-    const envelope = await make(f);
+    const envelope = await make(f, format);
     f.socket.deliver({ type: 'msg', ...envelope });
     await f.settle();
     const messages = f.events.filter((e) => e.type === 'message');
@@ -466,8 +476,10 @@ describe('nothing goes out under a key a member who left holds (issue 9, attack 
     return gek;
   }
 
-  async function opensWith(gek: Uint8Array, ct: string): Promise<boolean> {
-    return openWithGek(gek, ct, await readPublicKey(bob.publicKey)).then(() => true, () => false);
+  async function opensWith(f: RoomFixture, gek: Uint8Array, frame: { id: string; epoch: number; ct: string } | undefined): Promise<boolean> {
+    if (!frame) return false;
+    const binding = { room: f.s.id, epoch: frame.epoch, from: bob.fingerprint, id: frame.id };
+    return (await readWith(gek, frame.ct, binding, await readPublicKey(bob.publicKey))) !== null;
   }
 
   it('a message written right after a member left waits for the next key, then goes out under it only', async () => {
@@ -482,8 +494,8 @@ describe('nothing goes out under a key a member who left holds (issue 9, attack 
     const gek = await nextEpoch(f);
     const sent = f.socket.sentOf('msg');
     expect(sent.map((m) => [m.id, m.epoch])).toEqual([[view.id, 1]]);
-    expect(await opensWith(gek, sent[0]?.ct ?? '')).toBe(true);
-    expect(await opensWith(f.gek, sent[0]?.ct ?? '')).toBe(false);
+    expect(await opensWith(f, gek, sent[0])).toBe(true);
+    expect(await opensWith(f, f.gek, sent[0])).toBe(false);
   });
 
   it('an unacknowledged message is not flushed under the old key by a welcome that says a rotation is due', async () => {

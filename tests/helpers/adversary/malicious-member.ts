@@ -7,6 +7,8 @@
 import { PARTY_ROOM } from '@/shared/constants';
 import { readPublicKey, sealKeyEnvelope, sealWithGek, signDetached, type PrivateKey, type PublicKey } from '@/shared/crypto';
 import { fromBase64, randomHex, utf8 } from '@/shared/encoding';
+import { sealMessage } from '@/shared/message-envelope';
+import type { MessageHeader } from '@/shared/message-seal';
 import { createRecord, verifyChainPrefix, type RecordBody, type RecordFields, type Roster } from '@/shared/membership';
 import type { MessagePayload, RoomKeyPayload, TextPayload } from '@/shared/payloads';
 import type { Envelope, KeyEnvelope, SignedRecord } from '@/shared/protocol';
@@ -70,8 +72,14 @@ export class MaliciousMember {
     return fromBase64(gek);
   }
 
-  /** Seals a text payload with the room key and signs it with our key; every field may be chosen (`sealEpoch`: the key used). */
-  async seal(fields: TextFields = {}, options: { sealEpoch?: number; signer?: PrivateKey } = {}): Promise<SealedText> {
+  /**
+   * Seals a text payload with the room key and signs it with our key; every field may be chosen (`sealEpoch`: the key
+   * used). Format v1 (what the extension sends) unless `format: 'openpgp'` (the older format, which members still open).
+   * In v1 the signed header (room, epoch, sender, device, counter, id) is by default what the envelope will say when we
+   * send it (this room, `sealEpoch`, us), so a forged payload field gets past decryption to the receiver's payload
+   * checks; `header` chooses any of it (a header for another room, epoch, sender or id).
+   */
+  async seal(fields: TextFields = {}, options: { sealEpoch?: number; signer?: PrivateKey; format?: 'v1' | 'openpgp'; header?: Partial<MessageHeader> } = {}): Promise<SealedText> {
     const payload: TextFields = {
       v: 1,
       t: 'text',
@@ -86,7 +94,18 @@ export class MaliciousMember {
       ...fields,
     };
     const epoch = options.sealEpoch ?? (typeof payload.epoch === 'number' ? payload.epoch : 0);
-    const ct = await sealWithGek(this.gek(epoch), utf8(JSON.stringify(payload)), options.signer ?? this.key);
+    const bytes = utf8(JSON.stringify(payload));
+    const signer = options.signer ?? this.key;
+    const header: MessageHeader = {
+      room: this.roomId,
+      epoch,
+      from: this.fp,
+      dev: String(payload.dev),
+      ctr: typeof payload.ctr === 'number' && Number.isSafeInteger(payload.ctr) && payload.ctr >= 0 ? payload.ctr : 0,
+      id: String(payload.id),
+      ...options.header,
+    };
+    const ct = options.format === 'openpgp' ? await sealWithGek(this.gek(epoch), bytes, signer) : await sealMessage(this.gek(epoch), header, bytes, signer);
     return { payload, id: String(payload.id), epoch, ct };
   }
 

@@ -15,6 +15,8 @@ import { memoryStore } from '@/services/store';
 import type { Unlocked } from '@/services/vault';
 import { generateGek, sealWithGek, type PrivateKey } from '@/shared/crypto';
 import { randomBytes, randomHex, toBase64, utf8 } from '@/shared/encoding';
+import { sealMessage } from '@/shared/message-envelope';
+import type { MessageHeader } from '@/shared/message-seal';
 import { createAddRecord, createGenesis, verifyChain } from '@/shared/membership';
 import type { TextPayload } from '@/shared/payloads';
 import type { Envelope, RoomClientFrame, RoomMode, RoomServerFrame, SignedRecord } from '@/shared/protocol';
@@ -75,6 +77,9 @@ export function fakeSocketFactory(): { factory: SocketFactory; sockets: FakeSock
   };
 }
 
+/** The message formats a fixture seals: v1 (shared/message-seal.ts, what the extension sends) or the older OpenPGP one. */
+export type SealFormat = 'v1' | 'openpgp';
+
 export interface RoomFixture {
   ctx: RoomContext;
   s: RoomSession;
@@ -92,7 +97,16 @@ export interface RoomFixture {
   /** Waits for everything queued in the room (frames are handled in its queue). */
   settle(): Promise<void>;
   /** An envelope as the server would relay it, sealed and signed by `from` with the room key. */
-  envelope(from: Person, overrides?: Partial<TextPayload>, options?: { seq?: number; envelope?: Partial<Envelope>; gek?: Uint8Array }): Promise<Envelope>;
+  /**
+   * A text from `from`, sealed in format v1 (or the older OpenPGP format) with any payload field chosen. The signed
+   * header (room, epoch, sender, id) is what the envelope will say unless `header` chooses otherwise, so a forged
+   * payload field reaches the receiver's payload checks instead of failing to decrypt.
+   */
+  envelope(
+    from: Person,
+    overrides?: Partial<TextPayload>,
+    options?: { seq?: number; envelope?: Partial<Envelope>; gek?: Uint8Array; format?: SealFormat; header?: Partial<MessageHeader> },
+  ): Promise<Envelope>;
 }
 
 let seqCounter = 0;
@@ -151,8 +165,11 @@ export async function roomFixture(options: { me: Person; others: Person[]; mode?
     const ctr = overrides.ctr ?? (counters.get(from.fingerprint) ?? 0) + 1;
     counters.set(from.fingerprint, Math.max(ctr, counters.get(from.fingerprint) ?? 0));
     const payload: TextPayload = { v: 1, t: 'text', room: roomId, epoch: 0, from: from.fingerprint, dev: '00000000000000d1', ctr, id: randomHex(16), ts: Date.now(), text: 'hello', ...overrides };
-    const ct = await sealWithGek(opts.gek ?? gek, utf8(JSON.stringify(payload)), from.privateKey);
-    return { seq: opts.seq ?? ++seqCounter, id: payload.id, epoch: payload.epoch, from: from.fingerprint, ts: payload.ts, ct, ...opts.envelope };
+    const env = { seq: opts.seq ?? ++seqCounter, id: payload.id, epoch: payload.epoch, from: from.fingerprint, ts: payload.ts, ...opts.envelope };
+    const bytes = utf8(JSON.stringify(payload));
+    const header: MessageHeader = { room: roomId, epoch: env.epoch, from: env.from, dev: payload.dev, ctr: payload.ctr, id: env.id, ...opts.header };
+    const ct = opts.format === 'openpgp' ? await sealWithGek(opts.gek ?? gek, bytes, from.privateKey) : await sealMessage(opts.gek ?? gek, header, bytes, from.privateKey);
+    return { ...env, ct, ...(opts.envelope?.ct ? { ct: opts.envelope.ct } : {}) };
   };
   return { ctx, s, socket, me, admin, others, gek, chain, rejected, events, local, settle, envelope };
 }
