@@ -2,7 +2,7 @@
  * PartyConnection on a scripted socket: what goes on the wire is exactly the JSON text of the typed frame
  * (the challenge answer, sent frames, the heartbeat), and the connection turns ready on the welcome.
  */
-import { connectionState, PartyConnection, type Challenge, type SocketLike } from '@/services/connection';
+import { connectionState, PartyConnection, type Challenge, type ConnectionStatus, type SocketLike } from '@/services/connection';
 import { roomServerFrameSchema, type AuthFrame, type RoomClientFrame, type RoomServerFrame } from '@/shared/protocol';
 
 const fp = 'ab'.repeat(20);
@@ -30,6 +30,19 @@ function scriptedSocket() {
     for (const listener of listeners.get('close') ?? []) listener({ code: 1006 });
   };
   return { socket, sent, calls, deliver, drop };
+}
+
+/** A room connection over a scripted socket that answers every challenge as `fp` and reports its status. */
+function signingIn(socket: SocketLike, onStatus: (status: ConnectionStatus) => void, heartbeatMs?: number): PartyConnection<RoomServerFrame, RoomClientFrame> {
+  return new PartyConnection<RoomServerFrame, RoomClientFrame>({
+    target: { host: 'localhost:1999', secure: false, party: 'room', room },
+    openSocket: () => socket,
+    schema: roomServerFrameSchema,
+    authenticate: async () => ({ type: 'auth', fp, sig: 'AAAA' }),
+    onFrame: () => undefined,
+    onStatus,
+    ...(heartbeatMs ? { heartbeatMs } : {}),
+  });
 }
 
 describe('PartyConnection', () => {
@@ -81,14 +94,7 @@ describe('PartyConnection refused for too many connections of our identity', () 
     try {
       const { socket, sent, calls, deliver } = scriptedSocket();
       const statuses: string[] = [];
-      const conn = new PartyConnection<RoomServerFrame, RoomClientFrame>({
-        target: { host: 'localhost:1999', secure: false, party: 'room', room },
-        openSocket: () => socket,
-        schema: roomServerFrameSchema,
-        authenticate: async () => ({ type: 'auth', fp, sig: 'AAAA' }),
-        onFrame: () => undefined,
-        onStatus: (status) => void statuses.push(status),
-      });
+      const conn = signingIn(socket, (status) => void statuses.push(status));
       deliver({ type: 'challenge', nonce: 'n1', room, head: null });
       await conn.idle();
       expect(sent).toHaveLength(1);
@@ -150,15 +156,7 @@ describe('connection state shown per room', () => {
   it('is reconnecting while signing in and after a drop, connected once welcomed, offline once refused for good or closed', async () => {
     const { socket, deliver, drop } = scriptedSocket();
     const states: string[] = [];
-    const conn = new PartyConnection<RoomServerFrame, RoomClientFrame>({
-      target: { host: 'localhost:1999', secure: false, party: 'room', room },
-      openSocket: () => socket,
-      schema: roomServerFrameSchema,
-      authenticate: async () => ({ type: 'auth', fp, sig: 'AAAA' }),
-      onFrame: () => undefined,
-      onStatus: (status) => void states.push(connectionState(status)),
-      heartbeatMs: 60_000,
-    });
+    const conn = signingIn(socket, (status) => void states.push(connectionState(status)), 60_000);
     const welcome: RoomServerFrame = { type: 'welcome', room, mode: 'ephemeral', epoch: 0, seq: 0, you: fp, chain: [], online: [fp], needKeys: [], requests: [], rotationDue: false };
     expect(connectionState(conn.status)).toBe('reconnecting');
     deliver(welcome);

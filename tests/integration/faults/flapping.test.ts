@@ -29,7 +29,8 @@ describe('fault: flapping connections', () => {
     for (const proxy of proxies) await proxy.stop();
   });
 
-  it.each(['ephemeral', 'backup'] as const)(
+  // The two room modes run side by side (rooms, members and proxies of their own), halving the file's time.
+  it.concurrent.each(['ephemeral', 'backup'] as const)(
     '%s room: one member closed from the server side 50 times, one dropped without a close frame 50 times, during a burst: nothing lost, nothing twice, order kept',
     async (mode) => {
       const random = seededRandom(`flapping (${mode})`);
