@@ -117,31 +117,40 @@ describe('two clients chat through a real party server', () => {
   });
 });
 
+/**
+ * `writer`'s new room with `reader` in it, both connected; the writer's history-page writes fail while `stop.pages`
+ * is set, as if the browser stopped its worker between sending and writing.
+ */
+async function roomWithStoppingWriter(writerName: string, readerName: string, roomName: string) {
+  const base = memoryStore<LocalItems>();
+  const stop = { pages: false };
+  const local: TestClient['local'] = {
+    ...base,
+    set: async (key, value) => {
+      if (stop.pages && key.startsWith('page:')) throw new Error('the worker stopped');
+      return base.set(key, value);
+    },
+  };
+  const writer = createClient(host, { local });
+  const reader = createClient(host);
+  await Promise.all([writer.chat.onboard(writerName, `${writerName} passphrase here`), reader.chat.onboard(readerName, `${readerName} passphrase here`)]);
+  const id = (await writer.chat.createRoom(roomName, 'ephemeral')).id;
+  await until(async () => (await writer.chat.getRoom(id)).connected, `${writerName} connected`);
+  await invite(writer, id, reader);
+  await until(async () => (await reader.chat.getRoom(id).catch(() => null))?.connected, `${readerName} connected`);
+  return { writer, reader, id, local, stop };
+}
+
 describe('a worker that stops right after sending', () => {
   it('keeps the message it sent before writing it to history: delivered once, back in its history as sent', async () => {
     // The history page is written after the frame leaves (it is off the path to the others); here that write
     // fails, as if the browser stopped the worker in between.
-    const base = memoryStore<LocalItems>();
-    let pagesFail = false;
-    const local: TestClient['local'] = {
-      ...base,
-      set: async (key, value) => {
-        if (pagesFail && key.startsWith('page:')) throw new Error('the worker stopped');
-        return base.set(key, value);
-      },
-    };
-    const cy = createClient(host, { local });
-    const dee = createClient(host);
-    await Promise.all([cy.chat.onboard('Cy', 'cy passphrase here'), dee.chat.onboard('Dee', 'dee passphrase here')]);
-    const id = (await cy.chat.createRoom('Stops', 'ephemeral')).id;
-    await until(async () => (await cy.chat.getRoom(id)).connected, 'cy connected');
-    await invite(cy, id, dee);
-    await until(async () => (await dee.chat.getRoom(id).catch(() => null))?.connected, 'dee connected');
+    const { writer: cy, reader: dee, id, local, stop } = await roomWithStoppingWriter('Cy', 'Dee', 'Stops');
 
-    pagesFail = true;
+    stop.pages = true;
     await expect(cy.chat.sendMessage(id, 'sent as the worker stopped')).rejects.toThrow('the worker stopped');
     cy.chat.closeAll();
-    pagesFail = false;
+    stop.pages = false;
     const cyBack = createClient(host, { local, session: cy.session });
     await cyBack.chat.start();
     const mine = await until(async () => {
@@ -160,32 +169,17 @@ describe('a worker that stops right after sending', () => {
   });
 
   it('an edit sent as the worker stopped is applied to its message here too once the server acknowledges it', async () => {
-    const base = memoryStore<LocalItems>();
-    let pagesFail = false;
-    const local: TestClient['local'] = {
-      ...base,
-      set: async (key, value) => {
-        if (pagesFail && key.startsWith('page:')) throw new Error('the worker stopped');
-        return base.set(key, value);
-      },
-    };
-    const eve = createClient(host, { local });
-    const fay = createClient(host);
-    await Promise.all([eve.chat.onboard('Eve', 'eve passphrase here'), fay.chat.onboard('Fay', 'fay passphrase here')]);
-    const id = (await eve.chat.createRoom('Edits', 'ephemeral')).id;
-    await until(async () => (await eve.chat.getRoom(id)).connected, 'eve connected');
-    await invite(eve, id, fay);
-    await until(async () => (await fay.chat.getRoom(id).catch(() => null))?.connected, 'fay connected');
+    const { writer: eve, reader: fay, id, local, stop } = await roomWithStoppingWriter('Eve', 'Fay', 'Edits');
     const original = await eve.chat.sendMessage(id, 'meet at 5');
     await until(async () => (await fay.chat.listMessages(id)).some((m) => m.id === original.id), 'fay has it');
     await eve.chat.settled();
 
-    pagesFail = true;
+    stop.pages = true;
     await expect(eve.chat.editMessage(id, original.id, 'meet at 6')).rejects.toThrow('the worker stopped');
     // The worker is gone: nothing it had still queued gets written once storage works again.
     eve.chat.closeAll();
     await eve.chat.settled();
-    pagesFail = false;
+    stop.pages = false;
     await until(async () => (await fay.chat.listMessages(id)).some((m) => m.id === original.id && m.text === 'meet at 6'), 'fay sees the edit');
     const eveBack = createClient(host, { local, session: eve.session });
     await eveBack.chat.start();
